@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="simba-music",
+    version="0.1.0",
+    description="State-space (SiMBA/Mamba) text-to-music generation for the Hugging Face ecosystem",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4,<3",
+        "transformers>=5.0,<6",
+        "accelerate>=1.0",
+        "datasets>=3.0",
+        "huggingface-hub>=1.0",
+        "safetensors>=0.4",
+        "numpy",
+        "soundfile>=0.12",
+        "tqdm",
+    ],
+    extras_require={
+        "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
+        "diffusers": ["diffusers>=0.30"],
+        "train": ["tensorboard", "matplotlib", "peft>=0.12", "scipy"],
+        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib", "scipy"],
+    },
+    entry_points={"console_scripts": ["simba-music=simba_music.cli:main"]},
+)

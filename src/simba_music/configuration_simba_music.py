@@ -1,0 +1,193 @@
+"""Configuration of the SimbaMusic decoder.
+
+One schema expresses every decoder of the SSM-TTM papers: a block is a list of sublayer kinds, each applied as
+pre-RMSNorm -> op -> dropout -> residual.
+
+    (a) Prefix Mamba        block_pattern=["mamba2", "mamba2"], conditioning="prefix"
+    (b) Prefix SiMBA        block_pattern=["mamba2", "mlp"],    conditioning="prefix"      (the released model)
+    (c) Cross SiMBA         block_pattern=["mamba2", "cross_attention", "mlp"], conditioning="cross_attention"
+    (d) Cross Transformer   block_pattern=["attention", "cross_attention", "mlp"], conditioning="cross_attention"
+    original SiMBA          block_pattern=["mamba", "einfft"]
+
+The hybrids of the original code add a causal self-attention branch beside the sequence mixer of chosen layers
+(`hybrid_attention_layers`); the two branches are blended by a learned sigmoid gate.
+"""
+
+from __future__ import annotations
+
+import math
+
+from transformers import PretrainedConfig
+
+SUBLAYER_KINDS = ("mamba", "mamba2", "attention", "cross_attention", "mlp", "einfft")
+SEQUENCE_MIXER_KINDS = ("mamba", "mamba2", "attention")
+CONDITIONING_MODES = ("prefix", "cross_attention")
+POSITIONAL_MODES = ("sinusoidal", "none")
+
+
+class SimbaMusicConfig(PretrainedConfig):
+    r"""
+    Args:
+        vocab_size: codebook size plus one special id (start / pad / ignore).
+        hidden_size: model width `d_model`.
+        num_hidden_layers: number of blocks.
+        block_pattern: sublayer kinds of every block, from `mamba`, `mamba2`, `attention`, `cross_attention`, `mlp`,
+            `einfft`.
+        conditioning: `prefix` (projected text prepended to the audio) or `cross_attention`.
+        text_hidden_size: width of the text encoder's hidden states.
+        state_size: SSM state size `d_state`.
+        num_codebooks: modelled codebooks; above 1 the MusicGen delay pattern is applied inside the model.
+        special_token_id: id used as start token, padding and ignored label.
+        head_dim: Mamba2 head size.
+        expand: SSM inner width is `expand * hidden_size`.
+        conv_kernel: width of the SSM's causal depthwise convolution.
+        n_groups: Mamba2 groups of B and C.
+        chunk_size: Mamba2 chunk length of the chunked (SSD) scan.
+        time_step_rank: Mamba rank of the time-step projection, `"auto"` is `ceil(hidden_size / 16)`.
+        num_attention_heads: heads of self- and cross-attention.
+        intermediate_size: MLP width, default `2 * hidden_size` as in the paper.
+        hidden_act: MLP activation.
+        einfft_num_blocks: block-diagonal blocks of the EinFFT channel mixer.
+        einfft_sparsity_threshold: softshrink threshold of EinFFT.
+        dropout: dropout after every sublayer and inside the MLP (0.3 in the paper).
+        rms_norm_eps: epsilon of the RMSNorms.
+        positional: `sinusoidal` (audiocraft-style, over prefix and audio) or `none`.
+        final_norm: RMSNorm before the LM head (the released model has none).
+        hybrid_attention_layers: layers whose sequence mixer gets a parallel, gated self-attention branch.
+        use_text_mask: honour `encoder_attention_mask` (zero padded prefix tokens, mask cross-attention keys). The
+            released checkpoints were trained with the mask ignored, so converted models set this to False.
+        label_smoothing: label smoothing of the training loss.
+    """
+
+    model_type = "simba_music"
+    keys_to_ignore_at_inference = ["cache"]
+
+    vocab_size: int = 1025
+    hidden_size: int = 1024
+    num_hidden_layers: int = 24
+    block_pattern: list[str] | None = None
+    conditioning: str = "prefix"
+    text_hidden_size: int = 768
+    state_size: int = 512
+    num_codebooks: int = 1
+    special_token_id: int = 1024
+    head_dim: int = 64
+    expand: int = 2
+    conv_kernel: int = 4
+    n_groups: int = 1
+    chunk_size: int = 256
+    time_step_rank: int | str = "auto"
+    time_step_min: float = 0.001
+    time_step_max: float = 0.1
+    time_step_floor: float = 1e-4
+    use_bias: bool = False
+    use_conv_bias: bool = True
+    num_attention_heads: int = 16
+    intermediate_size: int | None = None
+    hidden_act: str = "gelu"
+    einfft_num_blocks: int = 4
+    einfft_sparsity_threshold: float = 0.01
+    dropout: float = 0.0
+    rms_norm_eps: float = 1e-5
+    positional: str = "sinusoidal"
+    final_norm: bool = False
+    hybrid_attention_layers: list[int] | None = None
+    use_text_mask: bool = True
+    label_smoothing: float = 0.0
+    initializer_range: float = 0.02
+    use_cache: bool = True
+    tie_word_embeddings: bool = False
+    bos_token_id: int | None = None
+    pad_token_id: int | None = None
+    eos_token_id: int | None = None
+
+    def __post_init__(self, **kwargs):
+        if self.block_pattern is None:
+            self.block_pattern = ["mamba2", "mlp"]
+        self.block_pattern = list(self.block_pattern)
+        self.hybrid_attention_layers = sorted(set(self.hybrid_attention_layers or []))
+        if self.intermediate_size is None:
+            self.intermediate_size = 2 * self.hidden_size
+        if self.time_step_rank == "auto":
+            self.time_step_rank = math.ceil(self.hidden_size / 16)
+        # generate() starts from the special id and pads with it; there is no end-of-sequence code.
+        if self.bos_token_id is None:
+            self.bos_token_id = self.special_token_id
+        if self.pad_token_id is None:
+            self.pad_token_id = self.special_token_id
+        self._check()
+        super().__post_init__(**kwargs)
+
+    @property
+    def intermediate_ssm_size(self) -> int:
+        return self.expand * self.hidden_size
+
+    @property
+    def num_ssm_heads(self) -> int:
+        return self.intermediate_ssm_size // self.head_dim
+
+    @property
+    def codebook_size(self) -> int:
+        """Number of real codes: every id below `special_token_id`."""
+        return self.special_token_id
+
+    def _check(self) -> None:
+        def fail(field: str, message: str):
+            raise ValueError(f"SimbaMusicConfig.{field}: {message}")
+
+        for field in ("vocab_size", "hidden_size", "num_hidden_layers", "state_size", "num_codebooks", "head_dim",
+                      "expand", "conv_kernel", "n_groups", "chunk_size", "num_attention_heads", "intermediate_size",
+                      "einfft_num_blocks", "text_hidden_size", "time_step_rank"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                fail(field, f"must be a positive integer, got {value!r}")
+        if not self.block_pattern:
+            fail("block_pattern", "must list at least one sublayer kind")
+        for kind in self.block_pattern:
+            if kind not in SUBLAYER_KINDS:
+                fail("block_pattern", f"unknown sublayer kind {kind!r}; allowed kinds are {list(SUBLAYER_KINDS)}")
+        if self.conditioning not in CONDITIONING_MODES:
+            fail("conditioning", f"must be one of {list(CONDITIONING_MODES)}, got {self.conditioning!r}")
+        has_cross = "cross_attention" in self.block_pattern
+        if has_cross and self.conditioning != "cross_attention":
+            fail("block_pattern", "a 'cross_attention' sublayer needs conditioning='cross_attention', "
+                 f"got conditioning={self.conditioning!r}")
+        if self.conditioning == "cross_attention" and not has_cross:
+            fail("conditioning", "'cross_attention' conditioning needs a 'cross_attention' sublayer in block_pattern")
+        if self.positional not in POSITIONAL_MODES:
+            fail("positional", f"must be one of {list(POSITIONAL_MODES)}, got {self.positional!r}")
+        if self.positional == "sinusoidal" and self.hidden_size % 2:
+            fail("hidden_size", f"must be even for sinusoidal positions, got {self.hidden_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            fail("dropout", f"must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            fail("label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        if self.rms_norm_eps <= 0:
+            fail("rms_norm_eps", f"must be > 0, got {self.rms_norm_eps}")
+        if not 0 < self.time_step_min <= self.time_step_max:
+            fail("time_step_min", f"must satisfy 0 < time_step_min <= time_step_max, got {self.time_step_min} "
+                 f"and {self.time_step_max}")
+        if not 0 <= self.special_token_id < self.vocab_size:
+            fail("special_token_id", f"must be in [0, vocab_size={self.vocab_size}), got {self.special_token_id}")
+        if self.vocab_size != self.special_token_id + 1:
+            fail("vocab_size", f"must be special_token_id + 1 = {self.special_token_id + 1} (codes 0.."
+                 f"{self.special_token_id - 1} plus the special id), got {self.vocab_size}")
+        if "mamba2" in self.block_pattern:
+            if self.intermediate_ssm_size % self.head_dim:
+                fail("head_dim", f"must divide expand * hidden_size = {self.intermediate_ssm_size}, got {self.head_dim}")
+            if self.num_ssm_heads % self.n_groups:
+                fail("n_groups", f"must divide the number of SSM heads ({self.num_ssm_heads}), got {self.n_groups}")
+        uses_attention = ({"attention", "cross_attention"} & set(self.block_pattern)) or self.hybrid_attention_layers
+        if uses_attention and self.hidden_size % self.num_attention_heads:
+            fail("num_attention_heads", f"must divide hidden_size={self.hidden_size}, got {self.num_attention_heads}")
+        if "einfft" in self.block_pattern and self.hidden_size % self.einfft_num_blocks:
+            fail("einfft_num_blocks", f"must divide hidden_size={self.hidden_size}, got {self.einfft_num_blocks}")
+        for layer in self.hybrid_attention_layers:
+            if not isinstance(layer, int) or not 0 <= layer < self.num_hidden_layers:
+                fail("hybrid_attention_layers", f"entries must be layer indices in [0, {self.num_hidden_layers}), "
+                     f"got {layer!r}")
+        if self.hybrid_attention_layers and not any(k in ("mamba", "mamba2") for k in self.block_pattern):
+            fail("hybrid_attention_layers", "needs an SSM ('mamba' or 'mamba2') sublayer in block_pattern to pair with")
+
+
+__all__ = ["SimbaMusicConfig"]

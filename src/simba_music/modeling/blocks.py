@@ -1,0 +1,76 @@
+"""A SimbaMusic block: its sublayers in order, each as pre-RMSNorm -> op -> dropout -> residual."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
+
+from .attention import CrossAttention, SelfAttention
+from .channel_mixers import MLP, CausalEinFFT
+from .ssm import Mamba2Mixer, MambaMixer
+
+SUBLAYER_CLASSES = {
+    "mamba": MambaMixer,
+    "mamba2": Mamba2Mixer,
+    "attention": SelfAttention,
+    "cross_attention": CrossAttention,
+    "mlp": MLP,
+    "einfft": CausalEinFFT,
+}
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, hidden_size: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.eps = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        x = hidden_states.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(hidden_states.dtype)
+
+
+class ResidualSublayer(nn.Module):
+    def __init__(self, config, kind: str, cache_key: str):
+        super().__init__()
+        self.kind = kind
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.op = SUBLAYER_CLASSES[kind](config, cache_key)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def branch(self, hidden_states: torch.Tensor, **context) -> torch.Tensor:
+        """The sublayer's contribution, before the residual is added."""
+        return self.dropout(self.op(self.norm(hidden_states), **context))
+
+    def forward(self, hidden_states: torch.Tensor, **context) -> torch.Tensor:
+        return hidden_states + self.branch(hidden_states, **context)
+
+
+class SimbaMusicBlock(GradientCheckpointingLayer):
+    """One decoder block. In a hybrid layer, the SSM sublayer runs beside a causal self-attention sublayer and a
+    sigmoid gate, computed from both outputs, blends them."""
+
+    def __init__(self, config, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.sublayers = nn.ModuleList(
+            ResidualSublayer(config, kind, f"{layer_idx}.{i}") for i, kind in enumerate(config.block_pattern))
+        self.hybrid_index = None
+        if layer_idx in config.hybrid_attention_layers:
+            self.hybrid_index = next(i for i, k in enumerate(config.block_pattern) if k in ("mamba", "mamba2"))
+            self.hybrid_attention = ResidualSublayer(config, "attention", f"{layer_idx}.hybrid")
+            self.fusion_gate = nn.Linear(2 * config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor, cache=None, text_states=None, text_mask=None) -> torch.Tensor:
+        context = {"cache": cache, "text_states": text_states, "text_mask": text_mask}
+        for index, sublayer in enumerate(self.sublayers):
+            if index == self.hybrid_index:
+                ssm_out = sublayer(hidden_states, **context)
+                attention_out = self.hybrid_attention(hidden_states, **context)
+                gate = torch.sigmoid(self.fusion_gate(torch.cat([ssm_out, attention_out], dim=-1)))
+                hidden_states = gate * ssm_out + (1 - gate) * attention_out
+            else:
+                hidden_states = sublayer(hidden_states, **context)
+        return hidden_states

@@ -1,0 +1,155 @@
+"""Pure-PyTorch SSM kernels: the slow path, used on CPU and wherever mamba-ssm is absent.
+
+"Slow" names the path, not the speed. Each scan is written for the CPU's memory hierarchy:
+- Mamba (selective scan, a decay per channel and state) runs a cache-blocked recurrence: decays and inputs of a
+  block of steps are materialised together, then one fused multiply-add per step walks the block in place.
+- Mamba2 (SSD, a scalar decay per head) runs the chunked state-space-duality form, written as batched matmuls and
+  computing the B.C scores once per group instead of once per head.
+All scans accumulate in float32 whatever the input dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# Steps of the Mamba recurrence materialised at once; 32 measured fastest on 2 cores (benchmarks/).
+SELECTIVE_SCAN_BLOCK = 32
+
+
+def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  conv_state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depthwise causal convolution + SiLU over `x` [B, C, L], continuing from `conv_state` [B, C, K].
+
+    Returns the output [B, C, L] and the new state: the last K inputs, zero-padded on the left.
+    """
+    kernel = weight.shape[-1]
+    seq_len = x.shape[-1]
+    if conv_state is None:
+        history = F.pad(x, (kernel - 1, 0))
+    else:
+        history = torch.cat([conv_state[..., 1:].to(x.dtype), x], dim=-1)
+    out = F.conv1d(history, weight.unsqueeze(1).to(x.dtype), bias, groups=x.shape[1])
+    new_state = history[..., -kernel:] if history.shape[-1] >= kernel else F.pad(history, (kernel - history.shape[-1], 0))
+    return F.silu(out[..., -seq_len:]), new_state.contiguous()
+
+
+def causal_conv1d_step(x: torch.Tensor, conv_state: torch.Tensor, weight: torch.Tensor,
+                       bias: torch.Tensor | None) -> torch.Tensor:
+    """One step of `causal_conv1d`: `x` [B, C], `conv_state` [B, C, K] updated in place."""
+    conv_state.copy_(torch.roll(conv_state, shifts=-1, dims=-1))
+    conv_state[..., -1] = x
+    out = torch.einsum("bck,ck->bc", conv_state, weight.to(conv_state.dtype))
+    if bias is not None:
+        out = out + bias
+    return F.silu(out).to(x.dtype)
+
+
+def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                   D: torch.Tensor, z: torch.Tensor | None, initial_state: torch.Tensor | None = None,
+                   block: int = SELECTIVE_SCAN_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mamba's selective scan. `u`, `delta`, `z`: [B, D, L] (delta already softplus-ed); `A`: [D, N];
+    `B`, `C`: [B, N, L]; `D`: [D]. Returns y [B, D, L] and the final state [B, D, N] in float32."""
+    batch, channels, seq_len = u.shape
+    state_size = A.shape[-1]
+    u32, delta32, A32 = u.float(), delta.float(), A.float()
+    B32, C32 = B.float(), C.float()
+    state = (torch.zeros(batch, channels, state_size, dtype=torch.float32, device=u.device)
+             if initial_state is None else initial_state.float())
+    outputs = []
+    for start in range(0, seq_len, block):
+        stop = min(start + block, seq_len)
+        # Time-major so that each step below reads and writes one contiguous [B, D, N] slab.
+        delta_blk = delta32[..., start:stop].permute(2, 0, 1)  # [T, B, D]
+        decay = torch.exp(delta_blk.unsqueeze(-1) * A32)  # [T, B, D, N]
+        states = (delta_blk * u32[..., start:stop].permute(2, 0, 1)).unsqueeze(-1) \
+            * B32[..., start:stop].permute(2, 0, 1).unsqueeze(2)  # [T, B, D, N], holds B*u*dt for now
+        states[0].addcmul_(decay[0], state)
+        for t in range(1, stop - start):
+            states[t].addcmul_(decay[t], states[t - 1])
+        state = states[-1]
+        c_blk = C32[..., start:stop].permute(2, 0, 1).unsqueeze(-1)  # [T, B, N, 1]
+        outputs.append(torch.matmul(states, c_blk).squeeze(-1))  # [T, B, D]
+    y = torch.cat(outputs, dim=0).permute(1, 2, 0) + u32 * D.float()[:, None]
+    if z is not None:
+        y = y * F.silu(z.float())
+    return y.to(u.dtype), state.clone()
+
+
+def selective_state_step(state: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
+                         B: torch.Tensor, C: torch.Tensor, D: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+    """One step of the selective scan; `state` [B, D, N] is updated in place. `u`, `delta`, `z`: [B, D]; `B`, `C`:
+    [B, N]."""
+    dtype = state.dtype
+    decay = torch.exp(delta.to(dtype).unsqueeze(-1) * A.to(dtype))
+    state.mul_(decay).add_((delta * u).to(dtype).unsqueeze(-1) * B.to(dtype).unsqueeze(1))
+    y = torch.bmm(state, C.to(dtype).unsqueeze(-1)).squeeze(-1) + u.to(dtype) * D.to(dtype)
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    return y.to(u.dtype)
+
+
+def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+             D: torch.Tensor, chunk_size: int, initial_state: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mamba2's chunked scan. `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
+    `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in float32."""
+    batch, seq_len, heads, head_dim = x.shape
+    groups, state_size = B.shape[-2:]
+    per_group = heads // groups
+    pad = (-seq_len) % chunk_size
+    # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
+    x32, dt32 = F.pad(x.float(), (0, 0, 0, 0, 0, pad)), F.pad(dt.float(), (0, 0, 0, pad))
+    B32, C32 = F.pad(B.float(), (0, 0, 0, 0, 0, pad)), F.pad(C.float(), (0, 0, 0, 0, 0, pad))
+    chunks = x32.shape[1] // chunk_size
+    Q = chunk_size
+
+    # Layout [batch, chunk, group, head-in-group, position, ...] keeps every product a batched matmul.
+    xdt = (x32 * dt32.unsqueeze(-1)).view(batch, chunks, Q, groups, per_group, head_dim).permute(0, 1, 3, 4, 2, 5)
+    log_decay = (dt32 * A.float()).view(batch, chunks, Q, groups, per_group).permute(0, 1, 3, 4, 2)
+    cum = torch.cumsum(log_decay, dim=-1)  # [b, c, g, h, Q]
+    Bc = B32.view(batch, chunks, Q, groups, state_size).permute(0, 1, 3, 2, 4).unsqueeze(3)  # [b, c, g, 1, Q, N]
+    Cc = C32.view(batch, chunks, Q, groups, state_size).permute(0, 1, 3, 2, 4).unsqueeze(3)
+
+    # 1. Within each chunk: attention-like scores C_l.B_s, shared by all heads of a group, times the decay l <- s.
+    scores = torch.matmul(Cc, Bc.transpose(-1, -2))  # [b, c, g, 1, Q, Q]
+    segment = cum.unsqueeze(-1) - cum.unsqueeze(-2)  # [b, c, g, h, Q, Q]
+    causal = torch.ones(Q, Q, dtype=torch.bool, device=x.device).tril()
+    segment = segment.masked_fill(~causal, float("-inf"))
+    y = torch.matmul(scores * torch.exp(segment), xdt)  # [b, c, g, h, Q, P]
+
+    # 2. Each chunk's own contribution to the state at its end.
+    decay_to_end = torch.exp(cum[..., -1:] - cum)  # [b, c, g, h, Q]
+    chunk_states = torch.matmul((xdt * decay_to_end.unsqueeze(-1)).transpose(-1, -2), Bc)  # [b, c, g, h, P, N]
+
+    # 3. Carry states across chunks: a short sequential loop (L / chunk_size steps).
+    chunk_decay = torch.exp(cum[..., -1])  # [b, c, g, h]
+    state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=torch.float32, device=x.device)
+             if initial_state is None else initial_state.float().view(batch, groups, per_group, head_dim, state_size))
+    start_states = []
+    for c in range(chunks):
+        start_states.append(state)
+        state = state * chunk_decay[:, c, ..., None, None] + chunk_states[:, c]
+    start_states = torch.stack(start_states, dim=1)  # [b, c, g, h, P, N]
+
+    # 4. The carried-in state seen from each position: C_l . state, decayed to position l.
+    y = y + torch.matmul(Cc, start_states.transpose(-1, -2)) * torch.exp(cum).unsqueeze(-1)
+    y = y.permute(0, 1, 4, 2, 3, 5).reshape(batch, chunks * Q, heads, head_dim)[:, :seq_len]
+    y = y + x.float() * D.float()[:, None]
+    return y.to(x.dtype), state.view(batch, heads, head_dim, state_size)
+
+
+def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
+                   C: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """One step of Mamba2; `state` [B, H, P, N] is updated in place. `x`: [B, H, P]; `dt`: [B, H]; `B`, `C`:
+    [B, G, N]. Returns y [B, H, P]."""
+    batch, heads, head_dim, state_size = state.shape
+    dtype = state.dtype
+    per_group = heads // B.shape[1]
+    B_heads = B.to(dtype).repeat_interleave(per_group, dim=1).reshape(batch * heads, 1, state_size)
+    C_heads = C.to(dtype).repeat_interleave(per_group, dim=1).reshape(batch * heads, state_size, 1)
+    flat = state.view(batch * heads, head_dim, state_size)
+    flat.mul_(torch.exp(dt.to(dtype) * A.to(dtype)).reshape(batch * heads, 1, 1))
+    flat.baddbmm_((x * dt.unsqueeze(-1)).to(dtype).reshape(batch * heads, head_dim, 1), B_heads)
+    y = torch.bmm(flat, C_heads).view(batch, heads, head_dim)
+    return (y + x.to(dtype) * D.to(dtype)[:, None]).to(x.dtype)

@@ -37,10 +37,11 @@ class CausalEinFFT(nn.Module):
         self.sparsity_threshold = config.einfft_sparsity_threshold
         shape = (2, self.num_blocks, self.block_size, self.block_size)
         # [real, imaginary] stacked on the first axis, as in SiMBA.
-        self.weight_1 = nn.Parameter(torch.empty(shape))
-        self.bias_1 = nn.Parameter(torch.empty(2, self.num_blocks, self.block_size))
-        self.weight_2 = nn.Parameter(torch.empty(shape))
-        self.bias_2 = nn.Parameter(torch.empty(2, self.num_blocks, self.block_size))
+        std = config.initializer_range
+        self.weight_1 = nn.Parameter(torch.randn(shape) * std)
+        self.bias_1 = nn.Parameter(torch.randn(2, self.num_blocks, self.block_size) * std)
+        self.weight_2 = nn.Parameter(torch.randn(shape) * std)
+        self.bias_2 = nn.Parameter(torch.randn(2, self.num_blocks, self.block_size) * std)
 
     @staticmethod
     def _complex_blockwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

@@ -164,12 +164,19 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
                 encoder_attention_mask: torch.Tensor | None = None, labels: torch.LongTensor | None = None,
                 cache: SimbaMusicCache | None = None, use_cache: bool | None = None,
                 attention_mask: torch.Tensor | None = None, return_dict: bool | None = None,
-                num_items_in_batch: int | torch.Tensor | None = None, **kwargs) -> SimbaMusicCausalLMOutput:
+                num_items_in_batch: int | torch.Tensor | None = None, delay_pattern_applied: bool | None = None,
+                **kwargs) -> SimbaMusicCausalLMOutput:
         """`attention_mask` is accepted for GenerationMixin and ignored: every code position is real, and padding
-        is expressed through `labels = -100`."""
+        is expressed through `labels = -100`.
+
+        With K > 1 codebooks, `delay_pattern_applied` says whether `input_ids` are frames of the delayed sequence
+        (logits then follow the frames) or plain codes (the delay is applied here and undone on the logits). It
+        defaults to True when continuing from a non-empty cache, False otherwise."""
         num_codebooks = self.config.num_codebooks
         self._check_input_ids(input_ids)
-        delay = num_codebooks > 1 and (cache is None or cache.is_empty)
+        if delay_pattern_applied is None:
+            delay_pattern_applied = cache is not None and not cache.is_empty
+        delay = num_codebooks > 1 and not delay_pattern_applied
         model_input = apply_delay_pattern(input_ids, self.config.special_token_id) if delay else input_ids
         outputs = self.model(model_input, encoder_hidden_states=encoder_hidden_states,
                              encoder_attention_mask=encoder_attention_mask, cache=cache, use_cache=use_cache)

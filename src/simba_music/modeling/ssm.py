@@ -51,6 +51,11 @@ class _SSMMixer(nn.Module):
         self.conv1d = nn.Conv1d(conv_channels, conv_channels, config.conv_kernel, groups=conv_channels,
                                 padding=config.conv_kernel - 1, bias=config.use_conv_bias)
 
+    def _reset_unless_meta(self):
+        # Usable standalone; from_pretrained builds on the meta device and skips this.
+        if self.A_log.device.type != "meta":
+            self.reset_ssm_parameters()
+
     def _conv(self, x: torch.Tensor, state: SSMState | None) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, L, C] -> SiLU(conv(x)) [B, L, C] and the new convolution window."""
         out, window = kernels.causal_conv1d(x.transpose(1, 2), self.conv1d.weight.squeeze(1), self.conv1d.bias,
@@ -89,6 +94,7 @@ class MambaMixer(_SSMMixer):
         self.A_log = nn.Parameter(torch.empty(inner, config.state_size))
         self.D = nn.Parameter(torch.empty(inner))
         self.out_proj = nn.Linear(inner, config.hidden_size, bias=config.use_bias)
+        self._reset_unless_meta()
 
     @torch.no_grad()
     def reset_ssm_parameters(self):
@@ -136,6 +142,7 @@ class Mamba2Mixer(_SSMMixer):
         self.D = nn.Parameter(torch.empty(self.heads))
         self.norm = GatedRMSNorm(inner, inner // self.groups, config.rms_norm_eps)
         self.out_proj = nn.Linear(inner, config.hidden_size, bias=config.use_bias)
+        self._reset_unless_meta()
 
     @torch.no_grad()
     def reset_ssm_parameters(self):

@@ -1,0 +1,32 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from simba_music import SimbaMusicConfig  # noqa: E402
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+VARIANTS = {
+    "prefix_mamba": dict(block_pattern=["mamba2", "mamba2"], conditioning="prefix"),
+    "prefix_simba": dict(block_pattern=["mamba2", "mlp"], conditioning="prefix"),
+    "cross_simba": dict(block_pattern=["mamba2", "cross_attention", "mlp"], conditioning="cross_attention"),
+    "cross_transformer": dict(block_pattern=["attention", "cross_attention", "mlp"], conditioning="cross_attention"),
+    "original_simba": dict(block_pattern=["mamba", "einfft"], conditioning="prefix"),
+    "prefix_simba_hybrid": dict(block_pattern=["mamba2", "mlp"], conditioning="prefix", hybrid_attention_layers=[1]),
+}
+
+
+def tiny_config(variant: str = "prefix_simba", **overrides) -> SimbaMusicConfig:
+    kwargs = dict(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, num_attention_heads=4,
+                  text_hidden_size=24, vocab_size=65, special_token_id=64, chunk_size=8, einfft_num_blocks=4)
+    kwargs.update(VARIANTS[variant])
+    kwargs.update(overrides)
+    return SimbaMusicConfig(**kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

@@ -1,0 +1,82 @@
+"""The chunked / blocked scans against a plain step-by-step recurrence written from the equations."""
+
+import pytest
+import torch
+
+from simba_music.modeling import torch_kernels
+
+
+def naive_ssd(x, dt, A, B, C, D, state=None):
+    batch, length, heads, head_dim = x.shape
+    per_group = heads // B.shape[2]
+    B, C = B.repeat_interleave(per_group, 2), C.repeat_interleave(per_group, 2)
+    state = torch.zeros(batch, heads, head_dim, B.shape[-1], dtype=torch.float64) if state is None else state.double()
+    ys = []
+    for t in range(length):
+        decay = torch.exp(dt[:, t] * A)[..., None, None]
+        state = state * decay + (x[:, t] * dt[:, t, :, None])[..., None] * B[:, t, :, None, :]
+        ys.append((state * C[:, t, :, None, :]).sum(-1) + x[:, t] * D[:, None])
+    return torch.stack(ys, 1), state
+
+
+def naive_selective(u, delta, A, B, C, D, z):
+    state = torch.zeros(u.shape[0], u.shape[1], A.shape[1], dtype=torch.float64)
+    ys = []
+    for t in range(u.shape[-1]):
+        state = state * torch.exp(delta[..., t, None] * A) + (delta[..., t] * u[..., t])[..., None] * B[:, None, :, t]
+        ys.append((state * C[:, None, :, t]).sum(-1) + u[..., t] * D)
+    y = torch.stack(ys, -1) * torch.nn.functional.silu(z)
+    return y, state
+
+
+@pytest.mark.parametrize("length,chunk", [(1, 4), (13, 4), (16, 16), (37, 8)])
+def test_ssd_scan_matches_recurrence(length, chunk):
+    b, h, p, g, n = 2, 4, 3, 2, 5
+    x = torch.randn(b, length, h, p, dtype=torch.float64)
+    dt = torch.rand(b, length, h, dtype=torch.float64)
+    A = -torch.rand(h, dtype=torch.float64) * 3
+    B, C = torch.randn(b, length, g, n, dtype=torch.float64), torch.randn(b, length, g, n, dtype=torch.float64)
+    D = torch.randn(h, dtype=torch.float64)
+    initial = torch.randn(b, h, p, n, dtype=torch.float64)
+    y, state = torch_kernels.ssd_scan(x.float(), dt.float(), A.float(), B.float(), C.float(), D.float(), chunk,
+                                      initial.float())
+    y_ref, state_ref = naive_ssd(x, dt, A, B, C, D, initial)
+    torch.testing.assert_close(y.double(), y_ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(state.double(), state_ref, atol=1e-4, rtol=1e-4)
+
+
+def test_ssd_step_continues_the_scan():
+    b, length, h, p, g, n = 2, 9, 4, 3, 1, 5
+    x, dt = torch.randn(b, length, h, p), torch.rand(b, length, h)
+    A, D = -torch.rand(h) * 3, torch.randn(h)
+    B, C = torch.randn(b, length, g, n), torch.randn(b, length, g, n)
+    y_full, _ = torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size=4)
+    _, state = torch_kernels.ssd_scan(x[:, :5], dt[:, :5], A, B[:, :5], C[:, :5], D, chunk_size=4)
+    for t in range(5, length):
+        y_t = torch_kernels.ssd_state_step(state, x[:, t], dt[:, t], A, B[:, t], C[:, t], D)
+        torch.testing.assert_close(y_t, y_full[:, t], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("length,block", [(1, 32), (45, 8), (64, 32)])
+def test_selective_scan_matches_recurrence(length, block):
+    b, d, n = 2, 6, 4
+    u, delta = torch.randn(b, d, length, dtype=torch.float64), torch.rand(b, d, length, dtype=torch.float64)
+    A = -torch.rand(d, n, dtype=torch.float64) * 2
+    B, C = torch.randn(b, n, length, dtype=torch.float64), torch.randn(b, n, length, dtype=torch.float64)
+    D, z = torch.randn(d, dtype=torch.float64), torch.randn(b, d, length, dtype=torch.float64)
+    y, state = torch_kernels.selective_scan(u.float(), delta.float(), A.float(), B.float(), C.float(), D.float(),
+                                            z.float(), block=block)
+    y_ref, state_ref = naive_selective(u, delta, A, B, C, D, z)
+    torch.testing.assert_close(y.double(), y_ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(state.double(), state_ref, atol=1e-4, rtol=1e-4)
+
+
+def test_causal_conv_state_continues():
+    x, weight, bias = torch.randn(2, 6, 11), torch.randn(6, 4), torch.randn(6)
+    full, _ = torch_kernels.causal_conv1d(x, weight, bias)
+    first, state = torch_kernels.causal_conv1d(x[..., :2], weight, bias)
+    assert state.shape == (2, 6, 4)
+    rest, _ = torch_kernels.causal_conv1d(x[..., 2:7], weight, bias, state)
+    steps = [torch_kernels.causal_conv1d_step(x[..., t], state, weight, bias) for t in range(2, 11)]
+    torch.testing.assert_close(rest, full[..., 2:7])
+    torch.testing.assert_close(torch.stack(steps, -1), full[..., 2:])

@@ -37,9 +37,10 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 def causal_conv1d_step(x: torch.Tensor, conv_state: torch.Tensor, weight: torch.Tensor,
                        bias: torch.Tensor | None) -> torch.Tensor:
     """One step of `causal_conv1d`: `x` [B, C], `conv_state` [B, C, K] updated in place."""
-    conv_state.copy_(torch.roll(conv_state, shifts=-1, dims=-1))
+    conv_state[..., :-1] = conv_state[..., 1:].clone()
     conv_state[..., -1] = x
-    out = torch.einsum("bck,ck->bc", conv_state, weight.to(conv_state.dtype))
+    # A multiply and a sum: einsum would lower this to one tiny matmul per channel.
+    out = (conv_state * weight.to(conv_state.dtype)).sum(-1)
     if bias is not None:
         out = out + bias
     return F.silu(out).to(x.dtype)
@@ -93,63 +94,72 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
              D: torch.Tensor, chunk_size: int, initial_state: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mamba2's chunked scan. `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
-    `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in float32."""
+    `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in float32.
+
+    Heads of a group share B and C, so the products with B and C fold the heads into the matrix dimension
+    ([Q, N] x [N, heads * P]) instead of broadcasting B and C over a batch of heads, which would copy them per head.
+    """
     batch, seq_len, heads, head_dim = x.shape
     groups, state_size = B.shape[-2:]
     per_group = heads // groups
-    pad = (-seq_len) % chunk_size
+    Q = chunk_size
+    pad = (-seq_len) % Q
     # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
     x32, dt32 = F.pad(x.float(), (0, 0, 0, 0, 0, pad)), F.pad(dt.float(), (0, 0, 0, pad))
-    B32, C32 = F.pad(B.float(), (0, 0, 0, 0, 0, pad)), F.pad(C.float(), (0, 0, 0, 0, 0, pad))
-    chunks = x32.shape[1] // chunk_size
-    Q = chunk_size
+    chunks = x32.shape[1] // Q
+    Bg = F.pad(B.float(), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
+    Cg = F.pad(C.float(), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
+    xdt = (x32 * dt32.unsqueeze(-1)).view(batch, chunks, Q, groups, per_group, head_dim)
+    cum = torch.cumsum((dt32 * A.float()).view(batch, chunks, Q, groups, per_group), dim=2)  # [b, c, Q, g, h]
 
-    # Layout [batch, chunk, group, head-in-group, position, ...] keeps every product a batched matmul.
-    xdt = (x32 * dt32.unsqueeze(-1)).view(batch, chunks, Q, groups, per_group, head_dim).permute(0, 1, 3, 4, 2, 5)
-    log_decay = (dt32 * A.float()).view(batch, chunks, Q, groups, per_group).permute(0, 1, 3, 4, 2)
-    cum = torch.cumsum(log_decay, dim=-1)  # [b, c, g, h, Q]
-    Bc = B32.view(batch, chunks, Q, groups, state_size).permute(0, 1, 3, 2, 4).unsqueeze(3)  # [b, c, g, 1, Q, N]
-    Cc = C32.view(batch, chunks, Q, groups, state_size).permute(0, 1, 3, 2, 4).unsqueeze(3)
+    # 1. Within each chunk: scores C_l.B_s, once per group, weighted per head by the decay from s to l (l >= s).
+    scores = torch.matmul(Cg, Bg.transpose(-1, -2)).unsqueeze(3)  # [b, c, g, 1, Q, Q]
+    cum_heads = cum.permute(0, 1, 3, 4, 2)  # [b, c, g, h, Q]
+    segment = cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)
+    future = torch.ones(Q, Q, dtype=torch.bool, device=x.device).triu(1)
+    weights = torch.exp(segment.masked_fill_(future, float("-inf"))).mul_(scores)
+    y_diag = torch.matmul(weights, xdt.permute(0, 1, 3, 4, 2, 5))  # [b, c, g, h, Q, P]
 
-    # 1. Within each chunk: attention-like scores C_l.B_s, shared by all heads of a group, times the decay l <- s.
-    scores = torch.matmul(Cc, Bc.transpose(-1, -2))  # [b, c, g, 1, Q, Q]
-    segment = cum.unsqueeze(-1) - cum.unsqueeze(-2)  # [b, c, g, h, Q, Q]
-    causal = torch.ones(Q, Q, dtype=torch.bool, device=x.device).tril()
-    segment = segment.masked_fill(~causal, float("-inf"))
-    y = torch.matmul(scores * torch.exp(segment), xdt)  # [b, c, g, h, Q, P]
-
-    # 2. Each chunk's own contribution to the state at its end.
-    decay_to_end = torch.exp(cum[..., -1:] - cum)  # [b, c, g, h, Q]
-    chunk_states = torch.matmul((xdt * decay_to_end.unsqueeze(-1)).transpose(-1, -2), Bc)  # [b, c, g, h, P, N]
+    # 2. Each chunk's own contribution to the state at its end: [heads * P, Q] x [Q, N] per group.
+    decay_to_end = torch.exp(cum[:, :, -1:] - cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
+    weighted = (xdt * decay_to_end).view(batch, chunks, Q, groups, per_group * head_dim).transpose(2, 3)
+    chunk_states = torch.matmul(weighted.transpose(-1, -2), Bg)  # [b, c, g, h*P, N]
 
     # 3. Carry states across chunks: a short sequential loop (L / chunk_size steps).
-    chunk_decay = torch.exp(cum[..., -1])  # [b, c, g, h]
+    chunk_decay = torch.exp(cum[:, :, -1]).unsqueeze(-1).unsqueeze(-1)  # [b, c, g, h, 1, 1]
     state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=torch.float32, device=x.device)
-             if initial_state is None else initial_state.float().view(batch, groups, per_group, head_dim, state_size))
+             if initial_state is None else initial_state.float().reshape(batch, groups, per_group, head_dim, state_size))
     start_states = []
     for c in range(chunks):
         start_states.append(state)
-        state = state * chunk_decay[:, c, ..., None, None] + chunk_states[:, c]
-    start_states = torch.stack(start_states, dim=1)  # [b, c, g, h, P, N]
+        state = state * chunk_decay[:, c] + chunk_states[:, c].view_as(state)
+    start_states = torch.stack(start_states, dim=1).view(batch, chunks, groups, per_group * head_dim, state_size)
 
-    # 4. The carried-in state seen from each position: C_l . state, decayed to position l.
-    y = y + torch.matmul(Cc, start_states.transpose(-1, -2)) * torch.exp(cum).unsqueeze(-1)
-    y = y.permute(0, 1, 4, 2, 3, 5).reshape(batch, chunks * Q, heads, head_dim)[:, :seq_len]
-    y = y + x.float() * D.float()[:, None]
-    return y.to(x.dtype), state.view(batch, heads, head_dim, state_size)
+    # 4. The carried-in state seen from each position l: C_l . state, decayed to l.
+    y_off = torch.matmul(Cg, start_states.transpose(-1, -2)).view(batch, chunks, groups, Q, per_group, head_dim)
+    y_off.mul_(torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1))
+    y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
+    y = y[:, :seq_len] + x.float() * D.float()[:, None]
+    return y.to(x.dtype), state.reshape(batch, heads, head_dim, state_size)
 
 
 def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
                    C: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
     """One step of Mamba2; `state` [B, H, P, N] is updated in place. `x`: [B, H, P]; `dt`: [B, H]; `B`, `C`:
-    [B, G, N]. Returns y [B, H, P]."""
+    [B, G, N]. Returns y [B, H, P].
+
+    Decoding is bound by reading the state, so each group's heads are viewed as one [heads * P, N] matrix: the
+    update is a single rank-1 `baddbmm_` and the readout one large matrix-vector product per group (a batch of
+    small per-head products runs several times slower).
+    """
     batch, heads, head_dim, state_size = state.shape
+    groups = B.shape[1]
     dtype = state.dtype
-    per_group = heads // B.shape[1]
-    B_heads = B.to(dtype).repeat_interleave(per_group, dim=1).reshape(batch * heads, 1, state_size)
-    C_heads = C.to(dtype).repeat_interleave(per_group, dim=1).reshape(batch * heads, state_size, 1)
-    flat = state.view(batch * heads, head_dim, state_size)
-    flat.mul_(torch.exp(dt.to(dtype) * A.to(dtype)).reshape(batch * heads, 1, 1))
-    flat.baddbmm_((x * dt.unsqueeze(-1)).to(dtype).reshape(batch * heads, head_dim, 1), B_heads)
-    y = torch.bmm(flat, C_heads).view(batch, heads, head_dim)
+    state.mul_(torch.exp(dt.to(dtype) * A.to(dtype))[..., None, None])
+    grouped = state.view(batch * groups, (heads // groups) * head_dim, state_size)
+    grouped.baddbmm_((x * dt.unsqueeze(-1)).to(dtype).reshape(batch * groups, -1, 1),
+                     B.to(dtype).reshape(batch * groups, 1, state_size))
+    readout = C.to(dtype).reshape(batch * groups, state_size)
+    # torch.mv per group: MKL's batched matrix-vector bmm is ~10x slower here in float32.
+    y = torch.stack([torch.mv(grouped[i], readout[i]) for i in range(batch * groups)]).view(batch, heads, head_dim)
     return (y + x.to(dtype) * D.to(dtype)[:, None]).to(x.dtype)

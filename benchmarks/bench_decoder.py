@@ -1,0 +1,159 @@
+"""Decoder benchmarks: ratios against a baseline measured in the same process, printed as JSON.
+
+    python benchmarks/bench_decoder.py [--threads 2] [--dtypes float32 bfloat16] [--sizes medium paper] [--quick]
+
+Measures (issue targets in brackets):
+- same math, same size: Prefix Mamba (pure mamba2 blocks) vs transformers' Mamba2ForCausalLM
+  - forward at L=1500, batch 1          [ours/theirs <= 0.6 medium, <= 0.4 paper]
+  - decode step at batch 2              [<= 0.6]
+- the paper-size Prefix SiMBA decode step vs its linear layers alone at batch 2   [<= 1.3]
+- a tiny (d 256 x 4) training step at L=1500 vs a same-size LlamaForCausalLM (SDPA)   [<= 1.5]
+Random weights throughout: speed does not depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Mamba2Config, Mamba2ForCausalLM
+
+from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
+from simba_music.modeling.cache import SimbaMusicCache
+
+SIZES = {"medium": dict(hidden_size=512, layers=8, state_size=128), "paper": dict(hidden_size=1024, layers=24,
+                                                                                   state_size=512)}
+VOCAB = 1025
+
+
+def timed(fn, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of `fn` in seconds."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def prefix_mamba(size: dict, dtype) -> SimbaMusicForCausalLM:
+    config = SimbaMusicConfig(hidden_size=size["hidden_size"], num_hidden_layers=size["layers"], block_pattern=["mamba2"],
+                              state_size=size["state_size"], head_dim=64, n_groups=1, chunk_size=256, final_norm=True,
+                              positional="none", vocab_size=VOCAB, special_token_id=VOCAB - 1)
+    return SimbaMusicForCausalLM(config).to(dtype).eval()
+
+
+def transformers_mamba2(size: dict, dtype) -> Mamba2ForCausalLM:
+    config = Mamba2Config(hidden_size=size["hidden_size"], num_hidden_layers=size["layers"],
+                          state_size=size["state_size"], head_dim=64, num_heads=2 * size["hidden_size"] // 64,
+                          n_groups=1, expand=2, chunk_size=256, vocab_size=VOCAB)
+    return Mamba2ForCausalLM(config).to(dtype).eval()
+
+
+def prefix_simba(dtype) -> SimbaMusicForCausalLM:
+    return SimbaMusicForCausalLM(SimbaMusicConfig()).to(dtype).eval()
+
+
+@torch.no_grad()
+def ours_decode_step(model, batch: int, repeats: int, context: int = 64) -> float:
+    ids = torch.randint(0, VOCAB - 1, (batch, context))
+    cache = model(ids, use_cache=True).cache
+    token = ids[:, -1:]
+    return timed(lambda: model(token, cache=cache), repeats, warmup=2)
+
+
+@torch.no_grad()
+def theirs_decode_step(model, batch: int, repeats: int, context: int = 64) -> float:
+    ids = torch.randint(0, VOCAB - 1, (batch, context))
+    cache = model(ids, use_cache=True).cache
+    token = ids[:, -1:]
+    return timed(lambda: model(token, cache=cache, use_cache=True), repeats, warmup=2)
+
+
+@torch.no_grad()
+def linear_floor(model, batch: int, repeats: int) -> float:
+    """Time of every Linear of one decode step, run back to back on a batch of single tokens."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)
+               and m is not model.model.text_projection]
+    inputs = [torch.randn(batch, 1, m.in_features, dtype=m.weight.dtype) for m in linears]
+
+    def run():
+        for module, x in zip(linears, inputs):
+            module(x)
+    return timed(run, repeats, warmup=2)
+
+
+def training_step_fn(model, ids):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step():
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--sizes", nargs="+", default=["medium", "paper"], choices=list(SIZES))
+    parser.add_argument("--length", type=int, default=1500)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    reps_slow, reps_fast = (1, 5) if args.quick else (3, 20)
+    report = {"threads": args.threads, "torch": torch.__version__, "length": args.length, "results": []}
+
+    def emit(entry):
+        report["results"].append(entry)
+        print(json.dumps(entry), file=sys.stderr, flush=True)
+
+    for dtype_name in args.dtypes:
+        dtype = getattr(torch, dtype_name)
+        for size_name in args.sizes:
+            size = SIZES[size_name]
+            ours, theirs = prefix_mamba(size, dtype), transformers_mamba2(size, dtype)
+            ids = torch.randint(0, VOCAB - 1, (1, args.length))
+            with torch.no_grad():
+                t_ours = timed(lambda: ours(ids), reps_slow)
+                t_theirs = timed(lambda: theirs(ids), reps_slow)
+            emit({"bench": "forward", "size": size_name, "dtype": dtype_name, "batch": 1, "length": args.length,
+                  "ours_s": t_ours, "transformers_mamba2_s": t_theirs, "ratio": t_ours / t_theirs,
+                  "target": 0.6 if size_name == "medium" else 0.4})
+            s_ours, s_theirs = ours_decode_step(ours, 2, reps_fast), theirs_decode_step(theirs, 2, reps_fast)
+            emit({"bench": "decode_step", "size": size_name, "dtype": dtype_name, "batch": 2, "ours_ms": 1e3 * s_ours,
+                  "transformers_mamba2_ms": 1e3 * s_theirs, "ratio": s_ours / s_theirs, "target": 0.6})
+            del ours, theirs
+
+        simba = prefix_simba(dtype)
+        step, floor = ours_decode_step(simba, 2, reps_fast), linear_floor(simba, 2, reps_fast)
+        emit({"bench": "paper_prefix_simba_decode_vs_linear_floor", "dtype": dtype_name, "batch": 2,
+              "params_m": sum(p.numel() for p in simba.parameters()) / 1e6, "step_ms": 1e3 * step,
+              "linear_floor_ms": 1e3 * floor, "ratio": step / floor, "target": 1.3})
+        del simba
+
+    tiny = dict(hidden_size=256, num_hidden_layers=4)
+    ours = SimbaMusicForCausalLM(SimbaMusicConfig(**tiny, state_size=64, vocab_size=VOCAB, special_token_id=VOCAB - 1,
+                                                  block_pattern=["mamba2", "mlp"])).train()
+    llama = LlamaForCausalLM(LlamaConfig(**tiny, intermediate_size=688, num_attention_heads=4, num_key_value_heads=4,
+                                         vocab_size=VOCAB, attn_implementation="sdpa")).train()
+    ids = torch.randint(0, VOCAB - 1, (1, args.length))
+    t_ours, t_llama = timed(training_step_fn(ours, ids), reps_slow + 2), timed(training_step_fn(llama, ids), reps_slow + 2)
+    emit({"bench": "train_step_tiny", "dtype": "float32", "length": args.length,
+          "ours_params_m": sum(p.numel() for p in ours.parameters()) / 1e6,
+          "llama_params_m": sum(p.numel() for p in llama.parameters()) / 1e6,
+          "ours_s": t_ours, "llama_s": t_llama, "ratio": t_ours / t_llama, "target": 1.5})
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ def naive_ssd(x, dt, A, B, C, D, state=None):
     batch, length, heads, head_dim = x.shape
     per_group = heads // B.shape[2]
     B, C = B.repeat_interleave(per_group, 2), C.repeat_interleave(per_group, 2)
-    state = torch.zeros(batch, heads, head_dim, B.shape[-1], dtype=torch.float64) if state is None else state.double()
+    state = torch.zeros(batch, heads, head_dim, B.shape[-1], dtype=x.dtype) if state is None else state.to(x.dtype)
     ys = []
     for t in range(length):
         decay = torch.exp(dt[:, t] * A)[..., None, None]
@@ -80,3 +80,18 @@ def test_causal_conv_state_continues():
     steps = [torch_kernels.causal_conv1d_step(x[..., t], state, weight, bias) for t in range(2, 11)]
     torch.testing.assert_close(rest, full[..., 2:7])
     torch.testing.assert_close(torch.stack(steps, -1), full[..., 2:])
+
+
+def test_scan_gradients_match_the_recurrence():
+    b, length, h, p, g, n = 1, 11, 2, 3, 1, 4
+    inputs = [torch.randn(b, length, h, p, dtype=torch.float64), torch.rand(b, length, h, dtype=torch.float64),
+              -torch.rand(h, dtype=torch.float64) * 2, torch.randn(b, length, g, n, dtype=torch.float64),
+              torch.randn(b, length, g, n, dtype=torch.float64), torch.randn(h, dtype=torch.float64)]
+    weights = torch.randn(b, length, h, p, dtype=torch.float64)
+    grads = []
+    for scan in (lambda *a: torch_kernels.ssd_scan(*a, chunk_size=4)[0], lambda *a: naive_ssd(*a)[0]):
+        leaves = [t.clone().float().requires_grad_() for t in inputs]
+        (scan(*leaves) * weights.float()).sum().backward()
+        grads.append([leaf.grad for leaf in leaves])
+    for ours, reference in zip(*grads):
+        torch.testing.assert_close(ours, reference.float(), atol=1e-4, rtol=1e-4)

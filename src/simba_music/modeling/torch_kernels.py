@@ -15,6 +15,9 @@ import torch.nn.functional as F
 
 # Steps of the Mamba recurrence materialised at once; 32 measured fastest on 2 cores (benchmarks/).
 SELECTIVE_SCAN_BLOCK = 32
+# SSD chunk length on CPU. The result does not depend on it; 64 beat 32, 128 and 256 (the config's GPU value) on
+# 2 cores at L=1500, because the per-chunk [Q, Q] decay matrix costs O(L * Q) exponentials.
+SSD_CPU_CHUNK = 64
 
 
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -102,7 +105,7 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
     batch, seq_len, heads, head_dim = x.shape
     groups, state_size = B.shape[-2:]
     per_group = heads // groups
-    Q = chunk_size
+    Q = min(chunk_size, SSD_CPU_CHUNK)
     pad = (-seq_len) % Q
     # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
     x32, dt32 = F.pad(x.float(), (0, 0, 0, 0, 0, pad)), F.pad(dt.float(), (0, 0, 0, pad))
@@ -117,7 +120,7 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
     cum_heads = cum.permute(0, 1, 3, 4, 2)  # [b, c, g, h, Q]
     segment = cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)
     future = torch.ones(Q, Q, dtype=torch.bool, device=x.device).triu(1)
-    weights = torch.exp(segment.masked_fill_(future, float("-inf"))).mul_(scores)
+    weights = torch.exp(segment.masked_fill_(future, float("-inf"))) * scores
     y_diag = torch.matmul(weights, xdt.permute(0, 1, 3, 4, 2, 5))  # [b, c, g, h, Q, P]
 
     # 2. Each chunk's own contribution to the state at its end: [heads * P, Q] x [Q, N] per group.
@@ -137,7 +140,7 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
 
     # 4. The carried-in state seen from each position l: C_l . state, decayed to l.
     y_off = torch.matmul(Cg, start_states.transpose(-1, -2)).view(batch, chunks, groups, Q, per_group, head_dim)
-    y_off.mul_(torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1))
+    y_off = y_off * torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
     y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
     y = y[:, :seq_len] + x.float() * D.float()[:, None]
     return y.to(x.dtype), state.reshape(batch, heads, head_dim, state_size)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# Steps of the Mamba recurrence materialised at once; 32 measured fastest on 2 cores (benchmarks/).
-SELECTIVE_SCAN_BLOCK = 32
-# SSD chunk length on CPU. The result does not depend on it; 64 beat 32, 128 and 256 (the config's GPU value) on
-# 2 cores at L=1500, because the per-chunk [Q, Q] decay matrix costs O(L * Q) exponentials.
+# Steps of the Mamba recurrence materialised at once: 16 beat 8, 32 and 64 (benchmarks/bench_kernels.py).
+SELECTIVE_SCAN_BLOCK = 16
+# SSD chunk length on CPU. The result does not depend on it; 64 beat 32, 128 and 256 (the config's GPU value) at
+# L=1500 for d_state 128 and 512 (benchmarks/bench_kernels.py): the per-chunk [Q, Q] decay matrix costs O(L * Q)
+# exponentials, while the state work per chunk is fixed.
 SSD_CPU_CHUNK = 64
 
 
@@ -123,23 +124,19 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
     weights = torch.exp(segment.masked_fill_(future, float("-inf"))) * scores
     y_diag = torch.matmul(weights, xdt.permute(0, 1, 3, 4, 2, 5))  # [b, c, g, h, Q, P]
 
-    # 2. Each chunk's own contribution to the state at its end: [heads * P, Q] x [Q, N] per group.
+    # 2-4. Walk the chunks: read the carried-in state out at every position of the chunk (C_l . state, decayed to
+    # l), then fold the chunk's own inputs into the state ([heads * P, Q] x [Q, N] per group). Doing both inside
+    # the loop keeps only one state alive instead of materialising one per chunk.
     decay_to_end = torch.exp(cum[:, :, -1:] - cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
     weighted = (xdt * decay_to_end).view(batch, chunks, Q, groups, per_group * head_dim).transpose(2, 3)
-    chunk_states = torch.matmul(weighted.transpose(-1, -2), Bg)  # [b, c, g, h*P, N]
-
-    # 3. Carry states across chunks: a short sequential loop (L / chunk_size steps).
     chunk_decay = torch.exp(cum[:, :, -1]).unsqueeze(-1).unsqueeze(-1)  # [b, c, g, h, 1, 1]
     state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=torch.float32, device=x.device)
              if initial_state is None else initial_state.float().reshape(batch, groups, per_group, head_dim, state_size))
-    start_states = []
+    readouts = []
     for c in range(chunks):
-        start_states.append(state)
-        state = state * chunk_decay[:, c] + chunk_states[:, c].view_as(state)
-    start_states = torch.stack(start_states, dim=1).view(batch, chunks, groups, per_group * head_dim, state_size)
-
-    # 4. The carried-in state seen from each position l: C_l . state, decayed to l.
-    y_off = torch.matmul(Cg, start_states.transpose(-1, -2)).view(batch, chunks, groups, Q, per_group, head_dim)
+        readouts.append(torch.matmul(Cg[:, c], state.view(batch, groups, -1, state_size).transpose(-1, -2)))
+        state = state * chunk_decay[:, c] + torch.matmul(weighted[:, c].transpose(-1, -2), Bg[:, c]).view_as(state)
+    y_off = torch.stack(readouts, dim=1).view(batch, chunks, groups, Q, per_group, head_dim)
     y_off = y_off * torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
     y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
     y = y[:, :seq_len] + x.float() * D.float()[:, None]

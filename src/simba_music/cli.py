@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
+    from .training.cli import add_subcommands as add_training_subcommands
+
+    add_training_subcommands(commands)
     return parser
 
 

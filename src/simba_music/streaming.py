@@ -93,7 +93,7 @@ class ChunkedAudioDecoder:
 
     def _emit(self, end: int) -> None:
         start = max(self.buffer_start, self.emitted - self.left_context_frames)
-        window = self.buffer[..., start - self.buffer_start:end - self.buffer_start]
+        window = self.buffer[..., start - self.buffer_start:]  # includes the lookahead frames after `end`
         hop = self.codec.hop_length
         audio = self.codec.decode(window)[..., (self.emitted - start) * hop:(end - start) * hop]
         self.streamer.put(audio)

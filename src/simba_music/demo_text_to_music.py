@@ -41,9 +41,9 @@ def tiny_codec(sampling_rate: int = 8000, codebook_size: int = 64, seed: int = 0
 
 
 def tiny_text_to_music(text_encoder: str = "t5", num_codebooks: int = 1, seed: int = 0, text_max_length: int = 8,
-                       **decoder_overrides) -> SimbaMusicForConditionalGeneration:
-    """A complete random composite: tiny text encoder, Prefix SiMBA decoder (d 32 x 2) and EnCodec."""
-    codec = tiny_codec(seed=seed)
+                       sampling_rate: int = 8000, **decoder_overrides) -> SimbaMusicForConditionalGeneration:
+    """A complete random composite: tiny text encoder, Prefix SiMBA decoder (d 32 x 2) and EnCodec (hop 640)."""
+    codec = tiny_codec(sampling_rate=sampling_rate, seed=seed)
     encoder = tiny_text_encoder(text_encoder)
     torch.manual_seed(seed)
     options = dict(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, chunk_size=8,

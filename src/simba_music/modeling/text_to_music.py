@@ -7,12 +7,16 @@ one state dict (one safetensors file) and their configs in one `config.json`. Sa
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import torch
-from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding, PreTrainedModel
 
 from ..codecs import AudioCodec
 from ..configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
+from ..hub import AUTO_MAP, model_card
 from .generation_text_to_music import TextToMusicGenerationMixin, default_generation_config
 from .simba_music import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
 
@@ -131,6 +135,31 @@ class SimbaMusicForConditionalGeneration(TextToMusicGenerationMixin, PreTrainedM
                     model = AutoModel.from_pretrained(source, **options)
             models[name] = model
         return cls(**models).eval()
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs):
+        """As PreTrainedModel.save_pretrained, with `auto_map` filled for every auto class the model serves
+        (`register_for_auto_class` records only one)."""
+        self.config.auto_map = dict(AUTO_MAP)
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def push_to_hub(self, repo_id: str, *, processor=None, commit_message: str | None = None,
+                    commit_description: str | None = None, private: bool | None = None, token: bool | str | None = None,
+                    revision: str | None = None, create_pr: bool = False, max_shard_size: int | str = "50GB",
+                    tags: list[str] | None = None):
+        """Upload the model (and `processor`, if given) with a generated model card as README.md, in one commit.
+        An existing README.md on the Hub is replaced."""
+        from transformers.utils import hub  # looked up at call time, so a patched `hub.hf_api` is honoured
+
+        repo_id = hub.hf_api().create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as directory:
+            self.save_pretrained(directory, max_shard_size=max_shard_size)
+            if processor is not None:
+                processor.save_pretrained(directory)
+            Path(directory, "README.md").write_text(model_card(self, repo_id, tags), encoding="utf-8")
+            return self._upload_modified_files(directory, repo_id, files_timestamps={},
+                                               commit_message=commit_message or "Upload SimbaMusic text-to-music model",
+                                               token=token, create_pr=create_pr, revision=revision,
+                                               commit_description=commit_description)
 
     @torch.no_grad()
     def encode_text(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:

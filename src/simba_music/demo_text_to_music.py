@@ -12,7 +12,7 @@ from transformers import BertConfig, BertModel, EncodecConfig, EncodecModel, T5C
 from .configuration_simba_music import SimbaMusicConfig
 from .modeling.simba_music import SimbaMusicForCausalLM
 from .modeling.text_to_music import SimbaMusicForConditionalGeneration
-from .random_demo import randomize_codebooks
+from .random_demo import randomize_codebooks, tiny_random_codec, tiny_random_decoder
 
 TINY_WORDS = ["ambient", "piano", "guitar", "drums", "slow", "fast", "calm", "energetic", "bach", "chorale",
               "folk", "jazz", "bass", "strings", "in", "a", "major", "minor", "key", "with", "and", "music"]
@@ -75,3 +75,16 @@ def tiny_tokenizer(words: list[str] | None = None, kind: str = "t5"):
                                                                  special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
         names = dict(pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", unk_token="[UNK]")
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **names)
+
+
+def random_demo_model(seed: int = 0):
+    """The CLI's fallback when no --model is given: the tiny random decoder and 16 kHz codec of `random_demo`, a
+    random T5 encoder and a word-level tokenizer, assembled as a real composite. Returns (model, processor)."""
+    from .processing_simba_music import SimbaMusicProcessor
+
+    encoder = tiny_text_encoder("t5", hidden_size=32)
+    model = SimbaMusicForConditionalGeneration(text_encoder=encoder, audio_encoder=tiny_random_codec(seed),
+                                               decoder=tiny_random_decoder(seed, text_hidden_size=32))
+    model.config.text_max_length = 16
+    processor = SimbaMusicProcessor.for_model(model.eval(), tiny_tokenizer())
+    return model, processor

@@ -34,3 +34,13 @@ def t5_model():
 @pytest.fixture(scope="module")
 def bert_model():
     return build("bert")
+
+
+@pytest.fixture(scope="module")
+def saved_dir(tmp_path_factory, t5_model):
+    """The T5 model and its processor saved to a folder."""
+    model, processor = t5_model
+    directory = tmp_path_factory.mktemp("t2m")
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory

@@ -6,18 +6,9 @@ import soundfile
 from simba_music.cli import main
 
 
-@pytest.fixture(scope="module")
-def saved_model(tmp_path_factory, t5_model):
-    model, processor = t5_model
-    directory = tmp_path_factory.mktemp("cli-model")
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
-
-
-def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_model, tmp_path, capsys):
+def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_path, capsys):
     wav, png = tmp_path / "out.wav", tmp_path / "out.png"
-    assert main(["generate", "calm piano", "--model", str(saved_model), "--output", str(wav), "--duration", "2",
+    assert main(["generate", "calm piano", "--model", str(saved_dir), "--output", str(wav), "--duration", "2",
                  "--seed", "3", "--guidance", "2.5", "--spectrogram", str(png), "--quiet"]) == 0
     audio, rate = soundfile.read(wav)
     assert rate == 8000 and audio.shape == (16000,) and abs(audio).max() > 0
@@ -25,7 +16,7 @@ def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_model, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png", "out.wav"]  # no temporary files left
     assert "wrote" in capsys.readouterr().err
     again = tmp_path / "again.wav"
-    main(["generate", "calm piano", "--model", str(saved_model), "--output", str(again), "--duration", "2",
+    main(["generate", "calm piano", "--model", str(saved_dir), "--output", str(again), "--duration", "2",
           "--seed", "3", "--guidance", "2.5", "--quiet"])
     assert (soundfile.read(again)[0] == audio).all()  # same seed, same music
 

@@ -5,15 +5,6 @@ from transformers import pipeline
 from simba_music.pipelines import TextToMusicPipeline
 
 
-@pytest.fixture(scope="module")
-def saved_dir(tmp_path_factory, t5_model):
-    model, processor = t5_model
-    directory = tmp_path_factory.mktemp("t2m")
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
-
-
 def test_builtin_text_to_audio_pipeline_on_an_instance_with_batching(t5_model):
     model, processor = t5_model
     pipe = pipeline("text-to-audio", model=model, tokenizer=processor.tokenizer)

@@ -77,4 +77,7 @@ class SimbaMusicProcessor(ProcessorMixin):
         return self.tokenizer.decode(*args, **kwargs)
 
 
+# Saving then writes `auto_map` and copies this (self-contained) file, for trust_remote_code loading.
+SimbaMusicProcessor.register_for_auto_class("AutoProcessor")
+
 __all__ = ["SimbaMusicProcessor", "check_prompts"]

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -66,3 +69,25 @@ def test_variant_names():
     assert variant_name(config(["mamba2", "mlp"], "prefix", [1])) == \
         "Prefix SiMBA, hybrid attention in layers [1]"
     assert variant_name(config(["mamba", "mlp"], "prefix")).startswith("custom block pattern")
+
+
+REMOTE_LOAD = """
+import sys
+sys.modules["simba_music"] = None  # as if simba-music were not installed
+from transformers import AutoModelForTextToWaveform, AutoProcessor
+model = AutoModelForTextToWaveform.from_pretrained(sys.argv[1], trust_remote_code=True)
+processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+output = model.generate(**processor(["calm piano"]), max_new_tokens=6, seed=3, progress_bar=False)
+print(type(model).__module__.split(".")[0], output.sequences.flatten().tolist())
+"""
+
+
+def test_trust_remote_code_loads_without_the_package(saved_dir, t5_model, tmp_path):
+    model, processor = t5_model
+    expected = model.generate(**processor(["calm piano"]), max_new_tokens=6, seed=3, progress_bar=False)
+    environment = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    environment.pop("PYTHONPATH", None)
+    result = subprocess.run([sys.executable, "-c", REMOTE_LOAD, str(saved_dir)], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[-2] == f"transformers_modules {expected.sequences.flatten().tolist()}"

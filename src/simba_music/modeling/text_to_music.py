@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding, PreTra
 
 from ..codecs import AudioCodec
 from ..configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
-from ..hub import AUTO_MAP, model_card
+from ..hub import AUTO_MAP, bundle_remote_code, model_card
 from .generation_text_to_music import TextToMusicGenerationMixin, default_generation_config
 from .simba_music import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
 
@@ -43,7 +43,8 @@ class SimbaMusicForConditionalGeneration(TextToMusicGenerationMixin, PreTrainedM
                                  "`text_encoder`, `audio_encoder` and `decoder`")
             config = SimbaMusicForConditionalGenerationConfig(
                 text_encoder=text_encoder.config, audio_encoder=audio_encoder.config, decoder=decoder.config)
-        elif not isinstance(config, SimbaMusicForConditionalGenerationConfig):
+        elif getattr(config, "model_type", None) != SimbaMusicForConditionalGenerationConfig.model_type:
+            # Compared by model_type, not class: trust_remote_code loads the config class from another module copy.
             raise TypeError(f"config: must be a SimbaMusicForConditionalGenerationConfig, got {type(config).__name__}")
         super().__init__(config)
 
@@ -137,10 +138,13 @@ class SimbaMusicForConditionalGeneration(TextToMusicGenerationMixin, PreTrainedM
         return cls(**models).eval()
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs):
-        """As PreTrainedModel.save_pretrained, with `auto_map` filled for every auto class the model serves
-        (`register_for_auto_class` records only one)."""
+        """As PreTrainedModel.save_pretrained, plus `auto_map` for every auto class the model serves
+        (`register_for_auto_class` records only one) and the code it names, so that `trust_remote_code=True`
+        loading works without simba-music installed."""
         self.config.auto_map = dict(AUTO_MAP)
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        bundle_remote_code(save_directory)
+        return result
 
     def push_to_hub(self, repo_id: str, *, processor=None, commit_message: str | None = None,
                     commit_description: str | None = None, private: bool | None = None, token: bool | str | None = None,

@@ -1,9 +1,16 @@
 """simba-music: state-space (SiMBA/Mamba) text-to-music generation for the Hugging Face ecosystem."""
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+from transformers import (AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForCausalLM,
+                          AutoModelForTextToWaveform, AutoProcessor, EncodecFeatureExtractor)
 
+from .codecs import AudioCodec
 from .configuration_simba_music import SimbaMusicConfig
+from .configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
 from .modeling import (SimbaMusicCache, SimbaMusicForCausalLM, SimbaMusicModel, force_slow_path, kernel_report)
+from .modeling.generation_text_to_music import TextToMusicOutput
+from .modeling.text_to_music import SimbaMusicForConditionalGeneration
+from .processing_simba_music import SimbaMusicProcessor
+from .streaming import AudioIteratorStreamer, CallbackAudioStreamer
 
 __version__ = "0.1.0"
 
@@ -11,5 +18,16 @@ AutoConfig.register(SimbaMusicConfig.model_type, SimbaMusicConfig, exist_ok=True
 AutoModel.register(SimbaMusicConfig, SimbaMusicModel, exist_ok=True)
 AutoModelForCausalLM.register(SimbaMusicConfig, SimbaMusicForCausalLM, exist_ok=True)
 
-__all__ = ["SimbaMusicCache", "SimbaMusicConfig", "SimbaMusicForCausalLM", "SimbaMusicModel", "force_slow_path",
-           "kernel_report"]
+AutoConfig.register(SimbaMusicForConditionalGenerationConfig.model_type, SimbaMusicForConditionalGenerationConfig,
+                    exist_ok=True)
+AutoModel.register(SimbaMusicForConditionalGenerationConfig, SimbaMusicForConditionalGeneration, exist_ok=True)
+AutoModelForTextToWaveform.register(SimbaMusicForConditionalGenerationConfig, SimbaMusicForConditionalGeneration,
+                                    exist_ok=True)
+AutoFeatureExtractor.register(SimbaMusicForConditionalGenerationConfig, EncodecFeatureExtractor, exist_ok=True)
+AutoProcessor.register(SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor, exist_ok=True)
+
+from . import pipelines  # noqa: E402  (registers the "text-to-music" task)
+
+__all__ = ["AudioCodec", "AudioIteratorStreamer", "CallbackAudioStreamer", "SimbaMusicCache", "SimbaMusicConfig",
+           "SimbaMusicForCausalLM", "SimbaMusicForConditionalGeneration", "SimbaMusicForConditionalGenerationConfig",
+           "SimbaMusicModel", "SimbaMusicProcessor", "TextToMusicOutput", "force_slow_path", "kernel_report"]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
-MAX_DURATION_S = 600.0
+from .configuration_text_to_music import DEFAULT_MAX_DURATION_S
+
+MAX_DURATION_S = DEFAULT_MAX_DURATION_S
 
 
 def _positive_duration(text: str) -> float:
@@ -15,46 +19,67 @@ def _positive_duration(text: str) -> float:
     return value
 
 
+def _guidance(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"--guidance must be a finite number >= 0 (1 disables guidance), got {text}")
+    return value
+
+
+def _check_output_path(option: str, path: str) -> None:
+    # Checked before generating, so that a long run never ends in an unwritable path.
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{option}: {path!r} is a directory; give a file name")
+    if not (target.parent if str(target.parent) else Path(".")).is_dir():
+        raise ValueError(f"{option}: directory of {path!r} does not exist")
+
+
+def _load(args: argparse.Namespace):
+    if args.model is None:
+        from .demo_text_to_music import random_demo_model
+
+        print("NOTE: no --model given: this runs a tiny RANDOMLY INITIALISED text encoder, decoder and codec, so the "
+              "output is structured noise and the prompt has no learned effect.", file=sys.stderr)
+        return random_demo_model(args.seed)
+    from transformers import AutoModelForTextToWaveform, AutoProcessor
+
+    model = AutoModelForTextToWaveform.from_pretrained(args.model).eval()
+    try:
+        processor = AutoProcessor.from_pretrained(args.model)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--model: {args.model!r} has no SimbaMusicProcessor (tokenizer files): {error}") from error
+    return model, processor
+
+
 def _generate(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm.auto import tqdm
-    from transformers.generation.streamers import BaseStreamer
+    import soundfile
 
-    from .io_utils import write_wav
-    from .random_demo import tiny_random_codec, tiny_random_decoder
+    from .io_utils import atomic_path
+    from .outputs import WavFileStreamer, write_spectrogram
+    from .processing_simba_music import check_prompts
 
-    if not args.prompt.strip():
-        raise SystemExit("error: prompt must be a non-empty string")
-    if args.model is not None:
-        raise SystemExit("error: --model needs the text-to-music model, which is not built yet; "
-                         "omit it to run the tiny random demo")
-    print("NOTE: no trained model is bundled yet: this runs a tiny RANDOMLY INITIALISED decoder and codec, so the "
-          "output is structured noise and the prompt has no learned effect.", file=sys.stderr)
-    torch.manual_seed(args.seed)
-    codec, decoder = tiny_random_codec(args.seed), tiny_random_decoder(args.seed)
-    frames = max(1, round(args.duration * codec.config.frame_rate))
-    # Stand-in text features: a deterministic function of the prompt, since the random model has no text encoder.
-    generator = torch.Generator().manual_seed(sum(map(ord, args.prompt)))
-    text = torch.randn(1, 8, decoder.config.text_hidden_size, generator=generator)
+    check_prompts(args.prompt)
+    _check_output_path("--output", args.output)
+    if args.spectrogram is not None:
+        _check_output_path("--spectrogram", args.spectrogram)
+    model, processor = _load(args)
+    rate, channels = model.config.sampling_rate, model.config.audio_channels
 
-    class Progress(BaseStreamer):
-        def __init__(self):
-            self.bar = tqdm(total=frames, unit="frame", desc="generating", disable=args.quiet)
-
-        def put(self, value):
-            self.bar.update(1 if value.shape[-1] == 1 or value.dim() == 1 else 0)
-
-        def end(self):
-            self.bar.close()
-
-    start = torch.full((1, 1), decoder.config.special_token_id)
-    with torch.no_grad():
-        codes = decoder.generate(start, encoder_hidden_states=text, max_new_tokens=frames, do_sample=True,
-                                 top_k=250, temperature=1.2, streamer=Progress())[:, 1:]
-        audio = codec.decode(codes[None, :, None, :], [None])[0][0, 0]
-    write_wav(args.output, audio.numpy(), codec.config.sampling_rate)
-    print(f"wrote {args.output}: {audio.shape[-1] / codec.config.sampling_rate:.2f} s at "
-          f"{codec.config.sampling_rate} Hz", file=sys.stderr)
+    # The WAV is streamed to a temporary file while generating (flat memory at any length) and renamed over
+    # --output only when generation succeeded.
+    with atomic_path(args.output, suffix=".wav") as temporary:
+        with soundfile.SoundFile(str(temporary), "w", samplerate=rate, channels=channels, subtype="PCM_16",
+                                 format="WAV") as sound_file:
+            writer = WavFileStreamer(sound_file)
+            model.generate(**processor([args.prompt]), duration=args.duration, seed=args.seed,
+                           guidance_scale=args.guidance, streamer=writer, return_audio=False,
+                           progress_bar=not args.quiet)
+        if args.spectrogram is not None:
+            audio, _ = soundfile.read(str(temporary), dtype="float32")
+            write_spectrogram(args.spectrogram, audio, rate, title=args.prompt)
+    print(f"wrote {args.output}: {writer.frames / rate:.2f} s at {rate} Hz"
+          + (f", spectrogram {args.spectrogram}" if args.spectrogram else ""), file=sys.stderr)
     return 0
 
 
@@ -65,8 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("prompt")
     generate.add_argument("--output", "-o", default="out.wav")
     generate.add_argument("--duration", type=_positive_duration, default=10.0, help="seconds")
-    generate.add_argument("--model", default=None)
+    generate.add_argument("--model", default=None, help="saved text-to-music model folder or Hub id")
     generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--guidance", type=_guidance, default=None,
+                          help="classifier-free guidance scale (default: the model's generation config, 3)")
+    generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
     from .training.cli import add_subcommands as add_training_subcommands
@@ -76,8 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))  # exits with status 2 and the message; nothing was written
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""One small adapter over transformers' neural audio codecs (`EncodecModel`, `DacModel`).
+
+The text-to-music model only needs: the rates, the channel count, the codebook size, how many codebooks it models,
+and codes <-> waveform. Each codec spells these differently (EnCodec returns codes per chunk with a scale and picks
+codebooks through a bandwidth; DAC returns [B, K, T] and squeezes the channel axis on decode), so the differences
+live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SUPPORTED_CODECS = ("encodec", "dac")
+
+
+class AudioCodec:
+    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel` or `DacModel`.
+
+    Not an `nn.Module` on purpose: the composite model owns the codec as `audio_encoder` (so its weights are saved
+    under that prefix once); this object only holds a reference.
+
+    Shapes: waveforms are float [batch, channels, samples]; codes are long [batch, num_codebooks, frames].
+    """
+
+    def __init__(self, model, num_codebooks: int = 1):
+        config = model.config
+        if config.model_type not in SUPPORTED_CODECS:
+            raise ValueError(f"audio_encoder: model_type must be one of {list(SUPPORTED_CODECS)}, "
+                             f"got {config.model_type!r}")
+        if config.model_type == "encodec" and config.chunk_length is not None:
+            # Chunked EnCodec (the 48 kHz model) cross-fades chunks with per-chunk scales; generated codes carry no
+            # scales, so only the un-chunked models (24 kHz, MusicGen's 32 kHz) are supported.
+            raise ValueError("audio_encoder: chunked EnCodec (chunk_length_s set) is not supported; use a model "
+                             "with chunk_length_s=None")
+        self.model = model
+        self.kind = config.model_type
+        if not 1 <= num_codebooks <= self.max_codebooks:
+            raise ValueError(f"num_codebooks: must be in [1, {self.max_codebooks}] for this {self.kind} codec, "
+                             f"got {num_codebooks}")
+        self.num_codebooks = num_codebooks
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def sampling_rate(self) -> int:
+        return int(self.config.sampling_rate)
+
+    @property
+    def hop_length(self) -> int:
+        return int(math.prod(self.config.upsampling_ratios))
+
+    @property
+    def frame_rate(self) -> float:
+        # Exact rate: DacConfig.frame_rate rounds up (44.1 kHz / 512 -> 87 instead of 86.13).
+        return self.sampling_rate / self.hop_length
+
+    @property
+    def channels(self) -> int:
+        return int(self.config.audio_channels) if self.kind == "encodec" else 1
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.config.codebook_size)
+
+    @property
+    def max_codebooks(self) -> int:
+        if self.kind == "encodec":
+            return self._encodec_codebooks(self.config.target_bandwidths[-1])
+        return int(self.config.n_codebooks)
+
+    def _encodec_codebooks(self, bandwidth: float) -> int:
+        bits = math.ceil(math.log2(self.codebook_size))
+        return max(1, int(1000 * bandwidth // (self.config.frame_rate * bits)))
+
+    def _encodec_bandwidth(self) -> float:
+        """The smallest target bandwidth whose residual quantizer produces at least `num_codebooks` codebooks."""
+        for bandwidth in sorted(self.config.target_bandwidths):
+            if self._encodec_codebooks(bandwidth) >= self.num_codebooks:
+                return bandwidth
+        return max(self.config.target_bandwidths)
+
+    def frames_for(self, num_samples: int) -> int:
+        return math.ceil(num_samples / self.hop_length)
+
+    @torch.no_grad()
+    def encode(self, waveform: torch.Tensor) -> torch.Tensor:
+        """[B, channels, samples] float -> [B, num_codebooks, frames] long."""
+        if waveform.dim() != 3 or waveform.shape[1] != self.channels:
+            raise ValueError(f"waveform: expected shape [batch, {self.channels}, samples], got {list(waveform.shape)}")
+        parameter = next(self.model.parameters())
+        waveform = waveform.to(device=parameter.device, dtype=parameter.dtype)
+        if self.kind == "encodec":
+            codes = self.model.encode(waveform, bandwidth=self._encodec_bandwidth(), return_dict=True).audio_codes
+            codes = codes[0]  # one chunk: [B, K_bandwidth, T]
+        else:
+            codes = self.model.encode(waveform, n_quantizers=self.num_codebooks, return_dict=True).audio_codes
+        return codes[:, :self.num_codebooks].long()
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """[B, num_codebooks, frames] long -> [B, channels, frames * hop_length] float32."""
+        if codes.dim() != 3 or codes.shape[1] != self.num_codebooks:
+            raise ValueError(f"codes: expected shape [batch, {self.num_codebooks}, frames], got {list(codes.shape)}")
+        if codes.numel() and not 0 <= int(codes.min()) <= int(codes.max()) < self.codebook_size:
+            raise ValueError(f"codes: values must be in [0, {self.codebook_size}), got range "
+                             f"[{int(codes.min())}, {int(codes.max())}]")
+        codes = codes.to(next(self.model.parameters()).device)
+        if self.kind == "encodec":
+            # Codes decoded from generation carry no loudness scale: unit scale, as MusicGen does.
+            audio = self.model.decode(codes[None], [None], return_dict=True).audio_values
+        else:
+            audio = self.model.decode(audio_codes=codes, return_dict=True).audio_values[:, None]
+        return audio[..., :codes.shape[-1] * self.hop_length].float()
+
+
+__all__ = ["AudioCodec", "SUPPORTED_CODECS"]

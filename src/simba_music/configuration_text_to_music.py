@@ -1,0 +1,91 @@
+"""Configuration of the composite text-to-music model: text encoder + SimbaMusic decoder + audio codec.
+
+The MusicGen pattern: three sub-configs in one `config.json`. `sampling_rate` and `frame_rate` are read off the codec
+at the top level, because `pipeline("text-to-audio")` reads `config.sampling_rate` from the top-level config only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+from .configuration_simba_music import SimbaMusicConfig
+
+DEFAULT_MAX_DURATION_S = 600.0
+
+
+class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
+    r"""
+    Args:
+        text_encoder: config of any transformers text encoder (T5/FLAN-T5 is the reference; BERT-style works).
+        audio_encoder: config of the codec, an `EncodecConfig` or `DacConfig`.
+        decoder: `SimbaMusicConfig`; its `vocab_size` must be the codec's codebook size plus one, its
+            `text_hidden_size` the text encoder's hidden size.
+        max_duration_s: longest audio `generate()` accepts, in seconds. The SSM state is constant in size, so this is
+            a sanity bound, not a memory limit.
+        text_max_length: captions are padded (and truncated) to exactly this many tokens, so that the prefix length,
+            and with it every position of the audio, is the same for every prompt and every batch composition.
+        empty_caption_ids: the tokenizer's encoding of the empty caption "", the unconditional input of
+            classifier-free guidance (`SimbaMusicProcessor` fills it in). None means no tokens at all.
+    """
+
+    model_type: ClassVar[str] = "simba_music_t2m"
+    sub_configs_defaults = {
+        "text_encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5"),
+        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac"),
+        "decoder": SimbaMusicConfig,
+    }
+
+    text_encoder: dict | PretrainedConfig | None = None
+    audio_encoder: dict | PretrainedConfig | None = None
+    decoder: dict | PretrainedConfig | None = None
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
+    text_max_length: int = 64
+    empty_caption_ids: list[int] | None = None
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.is_encoder_decoder = True
+        check_compatible(self.text_encoder, self.audio_encoder, self.decoder)
+        if not self.max_duration_s > 0:
+            raise ValueError(f"max_duration_s: must be > 0 seconds, got {self.max_duration_s}")
+        if isinstance(self.text_max_length, bool) or not isinstance(self.text_max_length, int) \
+                or self.text_max_length < 1:
+            raise ValueError(f"text_max_length: must be a positive integer, got {self.text_max_length!r}")
+
+    @property
+    def sampling_rate(self) -> int:
+        return int(self.audio_encoder.sampling_rate)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.audio_encoder.sampling_rate / math.prod(self.audio_encoder.upsampling_ratios)
+
+    @property
+    def audio_channels(self) -> int:
+        return int(getattr(self.audio_encoder, "audio_channels", 1))
+
+
+def text_hidden_size_of(text_config: PretrainedConfig) -> int:
+    # T5 calls it d_model (aliased to hidden_size); BERT-style encoders call it hidden_size.
+    return int(getattr(text_config, "hidden_size", None) or text_config.d_model)
+
+
+def check_compatible(text_config, codec_config, decoder_config) -> None:
+    """The decoder's vocabulary must be exactly the codec's codes plus the special id, and its text projection must
+    take the text encoder's width; anything else would decode garbage or crash deep inside a forward pass."""
+    expected_vocab = int(codec_config.codebook_size) + 1
+    if decoder_config.vocab_size != expected_vocab:
+        raise ValueError(f"decoder.vocab_size: must be the codec's codebook_size + 1 = {expected_vocab} (codes 0.."
+                         f"{expected_vocab - 2} plus the special id), got {decoder_config.vocab_size}")
+    text_width = text_hidden_size_of(text_config)
+    if decoder_config.text_hidden_size != text_width:
+        raise ValueError(f"decoder.text_hidden_size: must equal the text encoder's hidden size {text_width}, "
+                         f"got {decoder_config.text_hidden_size}")
+
+
+__all__ = ["DEFAULT_MAX_DURATION_S", "SimbaMusicForConditionalGenerationConfig", "check_compatible"]

@@ -1,0 +1,90 @@
+"""Tiny, randomly initialised text-to-music models built from configs, for tests and offline smoke runs.
+
+Nothing here is trained: the text encoder, decoder and codec are random (the codec's codebooks are drawn from real
+encoder frames so that codes vary, see `randomize_codebooks`). The audio is structured noise.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import BertConfig, BertModel, EncodecConfig, EncodecModel, T5Config, T5EncoderModel
+
+from .configuration_simba_music import SimbaMusicConfig
+from .modeling.simba_music import SimbaMusicForCausalLM
+from .modeling.text_to_music import SimbaMusicForConditionalGeneration
+from .random_demo import randomize_codebooks, tiny_random_codec, tiny_random_decoder
+
+TINY_WORDS = ["ambient", "piano", "guitar", "drums", "slow", "fast", "calm", "energetic", "bach", "chorale",
+              "folk", "jazz", "bass", "strings", "in", "a", "major", "minor", "key", "with", "and", "music"]
+
+
+def tiny_text_encoder(kind: str = "t5", hidden_size: int = 16, vocab_size: int = 64):
+    """A 1-layer T5 encoder or BERT model; `kind` is "t5" or "bert"."""
+    if kind == "t5":
+        config = T5Config(vocab_size=vocab_size, d_model=hidden_size, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                          pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+        return T5EncoderModel(config).eval()
+    if kind == "bert":
+        config = BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=32, max_position_embeddings=128, pad_token_id=0)
+        return BertModel(config, add_pooling_layer=False).eval()
+    raise ValueError(f"kind: must be 't5' or 'bert', got {kind!r}")
+
+
+def tiny_codec(sampling_rate: int = 8000, codebook_size: int = 64, seed: int = 0) -> EncodecModel:
+    """Mono EnCodec at 12.5 frames/s (hop 640), a few thousand parameters, codebooks drawn from real frames."""
+    torch.manual_seed(seed)
+    config = EncodecConfig(sampling_rate=sampling_rate, audio_channels=1, num_filters=2, upsampling_ratios=[8, 5, 4, 4],
+                           codebook_size=codebook_size, target_bandwidths=[0.5, 1.0], hidden_size=8, codebook_dim=8,
+                           num_lstm_layers=1, use_causal_conv=False, normalize=False)
+    return randomize_codebooks(EncodecModel(config).eval(), seed)
+
+
+def tiny_text_to_music(text_encoder: str = "t5", num_codebooks: int = 1, seed: int = 0, text_max_length: int = 8,
+                       sampling_rate: int = 8000, **decoder_overrides) -> SimbaMusicForConditionalGeneration:
+    """A complete random composite: tiny text encoder, Prefix SiMBA decoder (d 32 x 2) and EnCodec (hop 640)."""
+    codec = tiny_codec(sampling_rate=sampling_rate, seed=seed)
+    encoder = tiny_text_encoder(text_encoder)
+    torch.manual_seed(seed)
+    options = dict(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, chunk_size=8,
+                   text_hidden_size=16, vocab_size=codec.config.codebook_size + 1,
+                   special_token_id=codec.config.codebook_size, num_codebooks=num_codebooks)
+    options.update(decoder_overrides)
+    decoder = SimbaMusicForCausalLM(SimbaMusicConfig(**options)).eval()
+    model = SimbaMusicForConditionalGeneration(text_encoder=encoder, audio_encoder=codec, decoder=decoder)
+    model.config.text_max_length = text_max_length
+    return model.eval()
+
+
+def tiny_tokenizer(words: list[str] | None = None, kind: str = "t5"):
+    """An offline word-level `PreTrainedTokenizerFast`: ids 0 pad, 1 eos (T5-like, appended) or 1 [CLS] / 2 [SEP]
+    (BERT-like), 3 unk, then the words."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "</s>", "[SEP]", "<unk>"] if kind == "t5" else ["[PAD]", "[CLS]", "[SEP]", "[UNK]"]
+    vocab = {token: i for i, token in enumerate(specials + list(words or TINY_WORDS))}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token=specials[3]))
+    tokenizer.normalizer = None
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    if kind == "t5":
+        tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+        names = dict(pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    else:
+        tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
+                                                                 special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+        names = dict(pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", unk_token="[UNK]")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **names)
+
+
+def random_demo_model(seed: int = 0):
+    """The CLI's fallback when no --model is given: the tiny random decoder and 16 kHz codec of `random_demo`, a
+    random T5 encoder and a word-level tokenizer, assembled as a real composite. Returns (model, processor)."""
+    from .processing_simba_music import SimbaMusicProcessor
+
+    encoder = tiny_text_encoder("t5", hidden_size=32)
+    model = SimbaMusicForConditionalGeneration(text_encoder=encoder, audio_encoder=tiny_random_codec(seed),
+                                               decoder=tiny_random_decoder(seed, text_hidden_size=32))
+    model.config.text_max_length = 16
+    processor = SimbaMusicProcessor.for_model(model.eval(), tiny_tokenizer())
+    return model, processor

@@ -1,0 +1,196 @@
+"""SimbaMusicForConditionalGeneration: frozen text encoder + SimbaMusic decoder + neural audio codec.
+
+The MusicGen composite pattern: the three sub-models live under `text_encoder.*`, `audio_encoder.*` and `decoder.*` in
+one state dict (one safetensors file) and their configs in one `config.json`. Sampling lives in
+`generation_text_to_music.py`; this file is construction, loading, text encoding and the training forward.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding, PreTrainedModel
+
+from ..codecs import AudioCodec
+from ..configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
+from ..hub import AUTO_MAP, bundle_remote_code, model_card
+from .generation_text_to_music import TextToMusicGenerationMixin, default_generation_config
+from .simba_music import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
+
+
+class SimbaMusicForConditionalGeneration(TextToMusicGenerationMixin, PreTrainedModel):
+    config: SimbaMusicForConditionalGenerationConfig
+    config_class = SimbaMusicForConditionalGenerationConfig
+    base_model_prefix = "text_to_music"
+    main_input_name = "input_ids"
+    output_modalities = ("audio",)
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+
+    def __init__(self, config: SimbaMusicForConditionalGenerationConfig | None = None,
+                 text_encoder: PreTrainedModel | None = None, audio_encoder: PreTrainedModel | None = None,
+                 decoder: SimbaMusicForCausalLM | None = None):
+        # Given sub-models share their config objects with the composite config, whose creation and __init__ reset
+        # their attention setting: remember what each sub-model was built with.
+        given = {"text_encoder": text_encoder, "audio_encoder": audio_encoder, "decoder": decoder}
+        implementations = {name: model.config._attn_implementation for name, model in given.items() if model}
+        if config is None:
+            if text_encoder is None or audio_encoder is None or decoder is None:
+                raise ValueError("SimbaMusicForConditionalGeneration: give either `config` or all three of "
+                                 "`text_encoder`, `audio_encoder` and `decoder`")
+            config = SimbaMusicForConditionalGenerationConfig(
+                text_encoder=text_encoder.config, audio_encoder=audio_encoder.config, decoder=decoder.config)
+        elif getattr(config, "model_type", None) != SimbaMusicForConditionalGenerationConfig.model_type:
+            # Compared by model_type, not class: trust_remote_code loads the config class from another module copy.
+            raise TypeError(f"config: must be a SimbaMusicForConditionalGenerationConfig, got {type(config).__name__}")
+        super().__init__(config)
+
+        self.text_encoder = text_encoder or AutoModelForTextEncoding.from_config(config.text_encoder)
+        self.audio_encoder = audio_encoder or AutoModel.from_config(config.audio_encoder)
+        self.decoder = decoder or SimbaMusicForCausalLM._from_config(config.decoder)
+        if getattr(self.text_encoder, "pooler", None) is not None:
+            self.text_encoder.pooler = None  # BERT-style pooler: unused (we take last_hidden_state), not saved
+        if self.text_encoder.get_output_embeddings() is not None:
+            raise ValueError(f"text_encoder: must be an encoder without a language-model head, got "
+                             f"{type(self.text_encoder).__name__} (use e.g. T5EncoderModel or BertModel)")
+        # One config object per sub-model, shared with the composite, so edits stay in sync when saving.
+        for name in ("text_encoder", "audio_encoder", "decoder"):
+            sub_config = getattr(config, name)
+            sub_config._attn_implementation = (implementations.get(name)
+                                               or getattr(self, name).config._attn_implementation)
+            getattr(self, name).config = sub_config
+        self.codec = AudioCodec(self.audio_encoder, config.decoder.num_codebooks)  # validates num_codebooks
+        self.post_init()
+        self._freeze_conditioning()
+        # Paper sampling defaults; from_pretrained replaces them with a saved generation_config.json if present.
+        self.generation_config = default_generation_config(config.frame_rate)
+
+    def _freeze_conditioning(self) -> None:
+        # The text encoder and the codec are pretrained and fixed (as in the paper): only the decoder trains.
+        for module in (self.text_encoder, self.audio_encoder):
+            module.requires_grad_(False)
+            module.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.text_encoder.eval()
+        self.audio_encoder.eval()
+        return self
+
+    def _init_weights(self, module):
+        # Sub-models initialise themselves (PreTrainedModel dispatches to each sub-model's own `_init_weights`);
+        # the composite adds no parameters of its own.
+        pass
+
+    def get_input_embeddings(self):
+        return self.text_encoder.get_input_embeddings()
+
+    def get_output_embeddings(self):
+        return self.decoder.get_output_embeddings()
+
+    @property
+    def sampling_rate(self) -> int:
+        return self.config.sampling_rate
+
+    @property
+    def frame_rate(self) -> float:
+        return self.config.frame_rate
+
+    @classmethod
+    def from_sub_models_pretrained(cls, text_encoder_pretrained_model_name_or_path: str | None = None,
+                                   audio_encoder_pretrained_model_name_or_path: str | None = None,
+                                   decoder_pretrained_model_name_or_path: str | None = None,
+                                   **kwargs) -> "SimbaMusicForConditionalGeneration":
+        """Assemble the composite from three separately saved models (local folders or Hub ids).
+
+        Keyword arguments prefixed with `text_encoder_`, `audio_encoder_` or `decoder_` go to that sub-model's
+        `from_pretrained`; `text_encoder_model=` etc. pass ready instances instead. Others go to all three."""
+        sources = {"text_encoder": text_encoder_pretrained_model_name_or_path,
+                   "audio_encoder": audio_encoder_pretrained_model_name_or_path,
+                   "decoder": decoder_pretrained_model_name_or_path}
+        per_model = {name: {} for name in sources}
+        shared = {}
+        for key, value in kwargs.items():
+            name = next((n for n in sources if key.startswith(n + "_")), None)
+            if name is None:
+                shared[key] = value
+            else:
+                per_model[name][key[len(name) + 1:]] = value
+        models = {}
+        for name, source in sources.items():
+            options = {**shared, **per_model[name]}
+            model = options.pop("model", None)
+            if model is None:
+                if source is None:
+                    raise ValueError(f"{name}_pretrained_model_name_or_path: required when no `{name}_model` "
+                                     "instance is given")
+                if name == "decoder":
+                    model = SimbaMusicForCausalLM.from_pretrained(source, **options)
+                elif name == "text_encoder":
+                    config = AutoConfig.from_pretrained(source)
+                    model = AutoModelForTextEncoding.from_pretrained(source, config=config, **options)
+                else:
+                    model = AutoModel.from_pretrained(source, **options)
+            models[name] = model
+        return cls(**models).eval()
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs):
+        """As PreTrainedModel.save_pretrained, plus `auto_map` for every auto class the model serves
+        (`register_for_auto_class` records only one) and the code it names, so that `trust_remote_code=True`
+        loading works without simba-music installed."""
+        self.config.auto_map = dict(AUTO_MAP)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        bundle_remote_code(save_directory)
+        return result
+
+    def push_to_hub(self, repo_id: str, *, processor=None, commit_message: str | None = None,
+                    commit_description: str | None = None, private: bool | None = None, token: bool | str | None = None,
+                    revision: str | None = None, create_pr: bool = False, max_shard_size: int | str = "50GB",
+                    tags: list[str] | None = None):
+        """Upload the model (and `processor`, if given) with a generated model card as README.md, in one commit.
+        An existing README.md on the Hub is replaced."""
+        from transformers.utils import hub  # looked up at call time, so a patched `hub.hf_api` is honoured
+
+        repo_id = hub.hf_api().create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as directory:
+            self.save_pretrained(directory, max_shard_size=max_shard_size)
+            if processor is not None:
+                processor.save_pretrained(directory)
+            Path(directory, "README.md").write_text(model_card(self, repo_id, tags), encoding="utf-8")
+            return self._upload_modified_files(directory, repo_id, files_timestamps={},
+                                               commit_message=commit_message or "Upload SimbaMusic text-to-music model",
+                                               token=token, create_pr=create_pr, revision=revision,
+                                               commit_description=commit_description)
+
+    @torch.no_grad()
+    def encode_text(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Caption token ids [B, S] -> the frozen encoder's last hidden state [B, S, text_hidden_size]."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        outputs = self.text_encoder(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
+        return outputs.last_hidden_state
+
+    def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
+                decoder_input_ids: torch.LongTensor | None = None, labels: torch.LongTensor | None = None,
+                encoder_outputs: torch.Tensor | None = None, **kwargs) -> SimbaMusicCausalLMOutput:
+        """Teacher-forced decoder pass for training: captions (`input_ids`, or precomputed `encoder_outputs`) and
+        codec codes `decoder_input_ids` ([B, T] or [B, K, T], starting with the special id). `labels` default to the
+        decoder inputs (the decoder shifts them and ignores the special id)."""
+        if decoder_input_ids is None:
+            decoder_input_ids = labels
+        if decoder_input_ids is None:
+            raise ValueError("forward(): decoder_input_ids (codec codes) or labels are required")
+        if encoder_outputs is None:
+            if input_ids is None:
+                raise ValueError("forward(): input_ids (caption token ids) or encoder_outputs are required")
+            encoder_outputs = self.encode_text(input_ids, attention_mask)
+        elif not isinstance(encoder_outputs, torch.Tensor):
+            encoder_outputs = encoder_outputs[0]
+        return self.decoder(input_ids=decoder_input_ids, encoder_hidden_states=encoder_outputs,
+                            encoder_attention_mask=attention_mask, labels=labels, **kwargs)
+
+
+__all__ = ["SimbaMusicForConditionalGeneration"]

@@ -1,0 +1,51 @@
+"""Writing generated music: a WAV streamed to disk while generating, and a spectrogram PNG, both atomic."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from transformers.generation.streamers import BaseStreamer
+
+from .io_utils import atomic_path
+
+
+class WavFileStreamer(BaseStreamer):
+    """Receives audio chunks [1, channels, samples] from `generate(streamer=...)` and appends them to an open
+    16-bit WAV. Memory stays flat however long the piece is."""
+
+    def __init__(self, sound_file):
+        self.sound_file = sound_file
+        self.frames = 0
+
+    def put(self, value) -> None:
+        if value.shape[0] != 1:
+            raise ValueError(f"WavFileStreamer: expected one audio row, got a batch of {value.shape[0]}")
+        samples = value[0].T.float().cpu().numpy()  # [samples, channels]
+        self.sound_file.write(np.clip(samples, -1.0, 1.0))
+        self.frames += samples.shape[0]
+
+    def end(self) -> None:
+        pass
+
+
+def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int, title: str = "") -> None:
+    """Log-magnitude spectrogram of mono or [samples, channels] audio (channels averaged) as a PNG, atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    figure, axes = plt.subplots(figsize=(10, 4))
+    try:
+        axes.specgram(mono, Fs=sampling_rate, NFFT=1024, noverlap=768, cmap="magma")
+        axes.set(xlabel="time (s)", ylabel="frequency (Hz)", title=title)
+        figure.tight_layout()
+        with atomic_path(path, suffix=".png") as temporary:
+            figure.savefig(temporary, format="png", dpi=100)
+    finally:
+        plt.close(figure)
+
+
+__all__ = ["WavFileStreamer", "write_spectrogram"]

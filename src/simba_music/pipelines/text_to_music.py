@@ -1,0 +1,81 @@
+"""TextToMusicPipeline: `pipeline("text-to-music", model=...)` with duration, guidance, seed, batching, streaming.
+
+The built-in `pipeline("text-to-audio")` also works on SimbaMusicForConditionalGeneration unmodified (it reads
+`generate(...).audio` and `config.sampling_rate`); this task adds music-specific arguments and per-prompt seeds that
+do not depend on how the prompts are batched.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForTextToWaveform, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from ..processing_simba_music import check_prompts
+from ..streaming import CallbackAudioStreamer
+
+_GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
+                       "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate")
+
+
+class TextToMusicPipeline(Pipeline):
+    """Text prompts -> `{"audio": np.ndarray [channels, samples], "sampling_rate": int}` (a list for a list).
+
+    Call arguments: `duration` (seconds) or `max_new_tokens`, `guidance_scale`, `temperature`, `top_k`, `top_p`,
+    `do_sample`, `seed` (prompt i uses `seed + i`, whatever the `batch_size`), `streamer` or `on_audio_chunk`
+    (a callable receiving audio chunks [batch, channels, samples] while generating), `audio_prompt`.
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = True
+    _pipeline_calls_generate = False  # our generate() has its own arguments; no GenerationMixin defaults
+
+    def __call__(self, text_inputs, **kwargs):
+        prompts = check_prompts(text_inputs)
+        seed = kwargs.pop("seed", None)
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)))
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed: must be an int, got {type(seed).__name__}")
+        items = [{"text": prompt, "seed": seed + index} for index, prompt in enumerate(prompts)]
+        outputs = super().__call__(items, **kwargs)
+        return outputs[0] if isinstance(text_inputs, str) else outputs
+
+    def _sanitize_parameters(self, on_audio_chunk=None, **kwargs):
+        unknown = set(kwargs) - set(_GENERATE_ARGUMENTS)
+        if unknown:
+            raise TypeError(f"text-to-music pipeline: unexpected arguments {sorted(unknown)}; allowed are "
+                            f"{sorted(_GENERATE_ARGUMENTS + ('seed', 'on_audio_chunk', 'batch_size'))}")
+        forward_params = dict(kwargs)
+        if on_audio_chunk is not None:
+            if "streamer" in forward_params:
+                raise ValueError("streamer, on_audio_chunk: give at most one of them")
+            forward_params["streamer"] = CallbackAudioStreamer(on_audio_chunk)
+        forward_params.setdefault("progress_bar", False)
+        return {}, forward_params, {}
+
+    def preprocess(self, item):
+        encoded = self.tokenizer(item["text"], padding="max_length", truncation=True,
+                                 max_length=self.model.config.text_max_length, return_tensors="pt")
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "seed": item["seed"]}
+
+    def _forward(self, model_inputs, **forward_params):
+        seeds = model_inputs.pop("seed")
+        seeds = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
+        output = self.model.generate(input_ids=model_inputs["input_ids"], attention_mask=model_inputs["attention_mask"],
+                                     seed=[int(s) for s in seeds], **forward_params)
+        return {"audio": output.audio}
+
+    def postprocess(self, model_outputs):
+        audio = model_outputs["audio"]
+        if audio.dim() == 3:
+            audio = audio[0]
+        return {"audio": audio.float().cpu().numpy(), "sampling_rate": self.model.config.sampling_rate}
+
+
+PIPELINE_REGISTRY.register_pipeline("text-to-music", pipeline_class=TextToMusicPipeline,
+                                    pt_model=AutoModelForTextToWaveform, type="text")
+
+__all__ = ["TextToMusicPipeline"]

@@ -1,0 +1,45 @@
+import re
+
+import pytest
+import soundfile
+
+from simba_music.cli import main
+
+
+def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_path, capsys):
+    wav, png = tmp_path / "out.wav", tmp_path / "out.png"
+    assert main(["generate", "calm piano", "--model", str(saved_dir), "--output", str(wav), "--duration", "2",
+                 "--seed", "3", "--guidance", "2.5", "--spectrogram", str(png), "--quiet"]) == 0
+    audio, rate = soundfile.read(wav)
+    assert rate == 8000 and audio.shape == (16000,) and abs(audio).max() > 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png", "out.wav"]  # no temporary files left
+    assert "wrote" in capsys.readouterr().err
+    again = tmp_path / "again.wav"
+    main(["generate", "calm piano", "--model", str(saved_dir), "--output", str(again), "--duration", "2",
+          "--seed", "3", "--guidance", "2.5", "--quiet"])
+    assert (soundfile.read(again)[0] == audio).all()  # same seed, same music
+
+
+def test_generate_without_model_runs_the_labelled_random_demo(tmp_path, capsys):
+    wav = tmp_path / "demo.wav"
+    assert main(["generate", "ambient piano", "--output", str(wav), "--duration", "0.5", "--quiet"]) == 0
+    audio, rate = soundfile.read(wav)
+    assert rate == 16000 and audio.shape == (8000,)
+    assert "RANDOMLY INITIALISED" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["generate", "  "], "text\\[0\\]: prompts must be non-empty strings"),
+    (["generate", "piano", "--duration", "0"], "--duration must be in \\(0, 600\\] seconds"),
+    (["generate", "piano", "--duration", "601"], "--duration must be in \\(0, 600\\] seconds"),
+    (["generate", "piano", "--guidance", "-1"], "--guidance must be a finite number >= 0"),
+    (["generate", "piano", "--output", "/nonexistent/dir/out.wav"], "--output: directory of"),
+])
+def test_bad_arguments_exit_2_and_write_nothing(arguments, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as error:
+        main(arguments + ["--quiet"])
+    assert error.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,93 @@
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from transformers.utils import hub
+
+from simba_music.hub import AUTO_MAP, variant_name
+
+
+class FakeHfApi:
+    """Records what push_to_hub would send to the Hub."""
+
+    def __init__(self):
+        self.commits = []
+
+    def create_repo(self, repo_id, **kwargs):
+        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
+
+    def create_branch(self, **kwargs):
+        pass
+
+    def create_commit(self, repo_id, operations, commit_message, **kwargs):
+        files = {}
+        for operation in operations:
+            with open(operation.path_or_fileobj, "rb") as handle:
+                files[operation.path_in_repo] = handle.read()
+        self.commits.append(dict(repo_id=repo_id, message=commit_message, files=files, **kwargs))
+        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/0")
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    api = FakeHfApi()
+    monkeypatch.setattr(hub, "hf_api", lambda: api)
+    return api
+
+
+def test_push_to_hub_offline_uploads_weights_processor_and_a_model_card(t5_model, fake_api):
+    model, processor = t5_model
+    model.push_to_hub("tiny-simba-music", processor=processor, tags=["demo"])
+    (commit,) = fake_api.commits
+    assert commit["repo_id"] == "someone/tiny-simba-music"
+    assert {"config.json", "model.safetensors", "generation_config.json", "README.md", "processor_config.json",
+            "tokenizer.json"} <= set(commit["files"])
+    card = commit["files"]["README.md"].decode()
+    for expected in ("pipeline_tag: text-to-audio", "- demo", "Prefix SiMBA", "encodec at 8000 Hz", "12.5 frames/s",
+                     "(t5)", "## Intended use", "## How to generate", 'pipeline("text-to-music", '
+                     'model="someone/tiny-simba-music")', "top-k 250, temperature 1.2, classifier-free guidance"):
+        assert expected in card, expected
+    config = json.loads(commit["files"]["config.json"])
+    assert config["auto_map"] == AUTO_MAP and config["model_type"] == "simba_music_t2m"
+
+
+def test_saved_config_carries_auto_map_for_every_auto_class(t5_model, tmp_path):
+    model, _ = t5_model
+    model.save_pretrained(tmp_path)
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForTextToWaveform"}
+
+
+def test_variant_names():
+    def config(pattern, conditioning, hybrid=()):
+        return SimpleNamespace(block_pattern=pattern, conditioning=conditioning, hybrid_attention_layers=list(hybrid))
+
+    assert variant_name(config(["mamba2", "cross_attention", "mlp"], "cross_attention")) == "Cross SiMBA"
+    assert variant_name(config(["mamba2", "mlp"], "prefix", [1])) == \
+        "Prefix SiMBA, hybrid attention in layers [1]"
+    assert variant_name(config(["mamba", "mlp"], "prefix")).startswith("custom block pattern")
+
+
+REMOTE_LOAD = """
+import sys
+sys.modules["simba_music"] = None  # as if simba-music were not installed
+from transformers import AutoModelForTextToWaveform, AutoProcessor
+model = AutoModelForTextToWaveform.from_pretrained(sys.argv[1], trust_remote_code=True)
+processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+output = model.generate(**processor(["calm piano"]), max_new_tokens=6, seed=3, progress_bar=False)
+print(type(model).__module__.split(".")[0], output.sequences.flatten().tolist())
+"""
+
+
+def test_trust_remote_code_loads_without_the_package(saved_dir, t5_model, tmp_path):
+    model, processor = t5_model
+    expected = model.generate(**processor(["calm piano"]), max_new_tokens=6, seed=3, progress_bar=False)
+    environment = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    environment.pop("PYTHONPATH", None)
+    result = subprocess.run([sys.executable, "-c", REMOTE_LOAD, str(saved_dir)], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[-2] == f"transformers_modules {expected.sequences.flatten().tolist()}"

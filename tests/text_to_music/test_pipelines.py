@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from simba_music.pipelines import TextToMusicPipeline
+
+
+def test_builtin_text_to_audio_pipeline_on_an_instance_with_batching(t5_model):
+    model, processor = t5_model
+    pipe = pipeline("text-to-audio", model=model, tokenizer=processor.tokenizer)
+    outputs = pipe(["calm piano", "fast jazz drums with bass"], batch_size=2,
+                   generate_kwargs=dict(max_new_tokens=10, seed=0, progress_bar=False))
+    assert [output["sampling_rate"] for output in outputs] == [8000, 8000]
+    assert [output["audio"].shape for output in outputs] == [(6400,), (6400,)]
+    single = pipe("fast jazz drums with bass", generate_kwargs=dict(max_new_tokens=10, seed=1, progress_bar=False))
+    np.testing.assert_allclose(single["audio"], outputs[1]["audio"], atol=1e-5)
+
+
+def test_builtin_text_to_audio_pipeline_on_a_saved_directory(saved_dir, t5_model):
+    model, processor = t5_model
+    output = pipeline("text-to-audio", model=str(saved_dir))(
+        "calm piano", generate_kwargs=dict(max_new_tokens=10, seed=0, progress_bar=False))
+    direct = model.generate(**processor(["calm piano"]), max_new_tokens=10, seed=0, progress_bar=False)
+    assert output["sampling_rate"] == 8000
+    np.testing.assert_allclose(output["audio"], direct.audio[0, 0].numpy(), atol=1e-5)
+
+
+def test_text_to_music_pipeline_duration_seed_batch_and_streaming(saved_dir):
+    pipe = pipeline("text-to-music", model=str(saved_dir))
+    assert isinstance(pipe, TextToMusicPipeline)
+    chunks = []
+    texts = ["calm piano", "fast jazz drums", "slow bach chorale"]
+    outputs = pipe(texts, duration=2.0, guidance_scale=3.0, seed=5, batch_size=2, on_audio_chunk=chunks.append)
+    assert [output["audio"].shape for output in outputs] == [(1, 16000)] * 3
+    assert all(output["sampling_rate"] == 8000 for output in outputs)
+    assert sum(chunk.shape[0] * chunk.shape[-1] for chunk in chunks) == 3 * 16000
+    for index, text in enumerate(texts):  # prompt i uses seed + i whatever the batching
+        alone = pipe(text, duration=2.0, guidance_scale=3.0, seed=5 + index)
+        np.testing.assert_allclose(alone["audio"], outputs[index]["audio"], atol=1e-5)
+    assert not np.allclose(outputs[0]["audio"], outputs[1]["audio"])
+
+
+def test_text_to_music_pipeline_rejects_bad_input(saved_dir):
+    pipe = pipeline("text-to-music", model=str(saved_dir))
+    with pytest.raises(ValueError, match="text\\[0\\]: prompts must be non-empty strings"):
+        pipe("")
+    with pytest.raises(TypeError, match="text: must be a non-empty string"):
+        pipe(None)
+    with pytest.raises(ValueError, match=r"duration: must be in \(0, 600\] seconds"):
+        pipe("calm piano", duration=0)
+    with pytest.raises(TypeError, match=r"unexpected arguments \['length'\]"):
+        pipe("calm piano", length=3)

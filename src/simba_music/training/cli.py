@@ -33,8 +33,21 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_preprocess(args: argparse.Namespace) -> int:
+    from .preprocess import PreprocessArguments, run
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PreprocessArguments)}
+    print(json.dumps(run(PreprocessArguments(**values)), indent=1))
+    return 0
+
+
 def add_subcommands(subparsers) -> None:
+    from .preprocess import PreprocessArguments
     from .train import TrainArguments
+
+    preprocess = subparsers.add_parser("preprocess", help="audio manifest -> codec tokens (a datasets folder)")
+    _add_dataclass_arguments(preprocess, PreprocessArguments)
+    preprocess.set_defaults(func=_run_preprocess)
 
     train = subparsers.add_parser("train", help="train or fine-tune the decoder with Accelerate "
                                                 "(works under `accelerate launch`)")

@@ -9,6 +9,7 @@ path ignored, so its dropout did nothing).
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import torch
@@ -26,6 +27,15 @@ class SimbaMusicCollator:
         self.max_text_length = max_text_length
         # A private generator: dropout decisions are reproducible and do not disturb the global RNG.
         self.rng = random.Random(seed)
+
+    @contextlib.contextmanager
+    def without_dropout(self):
+        """Evaluation batches keep every caption."""
+        saved, self.caption_dropout = self.caption_dropout, 0.0
+        try:
+            yield self
+        finally:
+            self.caption_dropout = saved
 
     def _drop(self) -> bool:
         return self.caption_dropout > 0 and self.rng.random() < self.caption_dropout

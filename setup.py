@@ -20,14 +20,16 @@ setup(
         "huggingface-hub>=1.0",
         "safetensors>=0.4",
         "numpy",
+        "scipy",
+        "matplotlib",
         "soundfile>=0.12",
         "tqdm",
     ],
     extras_require={
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
         "diffusers": ["diffusers>=0.30"],
-        "train": ["tensorboard", "matplotlib", "peft>=0.12", "scipy"],
-        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib", "scipy"],
+        "train": ["tensorboard", "peft>=0.12"],
+        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "peft>=0.12"],
     },
     entry_points={"console_scripts": ["simba-music=simba_music.cli:main"]},
 )

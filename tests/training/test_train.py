@@ -109,3 +109,10 @@ def test_accelerate_launch_two_cpu_processes(dataset_dir):
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 3
     assert (dataset_dir / "ddp" / "model" / "model.safetensors").exists()
+
+
+def test_push_to_hub_uploads_the_trained_model(dataset_dir, fake_api):
+    train(_args(dataset_dir, "pushed", max_steps=2, save_every=2, push_to_hub="tiny-simba-decoder"))
+    (commit,) = fake_api.commits
+    assert commit["repo_id"] == "someone/tiny-simba-decoder"
+    assert {"config.json", "model.safetensors"} <= set(commit["files"])

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
+from timing import timed
 
 SIZES = {"tiny": dict(hidden_size=256, num_hidden_layers=4, state_size=64),
          "paper": dict(hidden_size=1024, num_hidden_layers=24, state_size=512)}
@@ -41,13 +40,7 @@ def step_time(config, length: int, repeats: int) -> float:
         model(ids, encoder_hidden_states=text, labels=ids).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    step()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), sum(p.numel() for p in model.parameters()) / 1e6
+    return timed(step, repeats), sum(p.numel() for p in model.parameters()) / 1e6
 
 
 def main() -> None:

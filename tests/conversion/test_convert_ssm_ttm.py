@@ -114,3 +114,27 @@ def test_a_pickled_payload_is_refused_and_never_runs(tmp_path):
     with pytest.raises(ValueError, match="weights-only"):
         convert_checkpoint(str(path), str(tmp_path / "config.json"), str(tmp_path / "out"), decoder_only=True)
     assert not Path(MARKER).exists() and not (tmp_path / "out").exists()
+
+
+def test_full_text_to_music_model_with_t5_weights_from_the_checkpoint(tmp_path):
+    from transformers import AutoModelForTextToWaveform, T5Config, T5EncoderModel
+
+    from simba_music.demo_text_to_music import tiny_tokenizer
+    from simba_music.random_demo import tiny_random_codec
+
+    t5 = T5EncoderModel(T5Config(vocab_size=64, d_model=768, d_kv=8, d_ff=32, num_layers=1, num_heads=2)).eval()
+    (tmp_path / "t5").mkdir()
+    t5.config.save_pretrained(tmp_path / "t5")
+    tiny_tokenizer(kind="t5").save_pretrained(tmp_path / "t5")
+    tiny_random_codec().save_pretrained(tmp_path / "codec")
+    text_state = {f"text_encoder.{k}": v.clone() for k, v in t5.state_dict().items()}
+    path, _, _ = _checkpoint(tmp_path, "prefix_simba", extra=text_state)
+    convert_checkpoint(str(path), str(tmp_path / "config.json"), str(tmp_path / "full"),
+                       text_encoder=str(tmp_path / "t5"), codec=str(tmp_path / "codec"))
+    model = AutoModelForTextToWaveform.from_pretrained(tmp_path / "full")
+    torch.testing.assert_close(model.text_encoder.shared.weight, t5.shared.weight)
+    assert model.config.text_max_length == 60 and model.config.decoder.use_text_mask is False
+    from simba_music import SimbaMusicProcessor
+    processor = SimbaMusicProcessor.from_pretrained(tmp_path / "full")
+    ids = processor(text=["calm piano"])["input_ids"]
+    assert ids.shape == (1, 60) and int(ids[0, -1]) == 1  # padded with id 1, as the original inference

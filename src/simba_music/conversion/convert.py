@@ -82,8 +82,9 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
                                       "text_mask_ignored": True}
             decoder.save_pretrained(temporary)
         else:
-            model = _full_model(decoder, checkpoint["state_dict"], text_encoder, codec)
+            model, processor = _full_model(decoder, checkpoint["state_dict"], text_encoder, codec)
             model.save_pretrained(temporary)
+            processor.save_pretrained(temporary)
         (temporary / "conversion_report.json").write_text(json.dumps(report, indent=1))
         if output.exists():
             shutil.rmtree(output)
@@ -97,9 +98,10 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
 
 def _full_model(decoder, checkpoint_state: dict, text_encoder: str, codec: str):
     """The text-to-music model: T5 weights from the checkpoint (config/tokenizer from `text_encoder`), the codec."""
-    from transformers import AutoConfig, AutoModel, T5EncoderModel
+    from transformers import AutoConfig, AutoModel, AutoTokenizer, T5EncoderModel
 
     from ..modeling.text_to_music import SimbaMusicForConditionalGeneration
+    from ..processing_simba_music import SimbaMusicProcessor
 
     text_state = text_encoder_state_dict(checkpoint_state)
     text_config = AutoConfig.from_pretrained(text_encoder)
@@ -116,4 +118,10 @@ def _full_model(decoder, checkpoint_state: dict, text_encoder: str, codec: str):
     model = SimbaMusicForConditionalGeneration(text_encoder=encoder, audio_encoder=AutoModel.from_pretrained(codec),
                                                decoder=decoder)
     model.config.ssm_ttm = {"min_text_tokens": MIN_TEXT_TOKENS, "text_pad_id": TEXT_PAD_ID, "text_mask_ignored": True}
-    return model
+    # The prefix is a fixed 60 tokens, padded with id 1 (T5's </s>) as the released inference does; the decoder
+    # was trained with those padding embeddings in its prefix and `use_text_mask=False` keeps them there.
+    model.config.text_max_length = MIN_TEXT_TOKENS
+    tokenizer = AutoTokenizer.from_pretrained(text_encoder)
+    if tokenizer.convert_ids_to_tokens(TEXT_PAD_ID) is not None:
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(TEXT_PAD_ID)
+    return model, SimbaMusicProcessor.for_model(model, tokenizer)

@@ -72,3 +72,26 @@ def test_preprocess_cli_entry_and_cached_text_states(tmp_path):
     data = load_training_data(str(tmp_path / "out"))
     assert not data.needs_text_encoder and data.empty_text_states is not None
     assert data.train[0]["text_states"].shape[-1] == data.empty_text_states.shape[-1]
+
+
+def test_end_to_end_preprocess_then_train_with_a_frozen_text_encoder(tmp_path):
+    """Captions encoded on the fly by a frozen encoder (no cached states), codes from the codec."""
+    from simba_music.demo_text_to_music import tiny_text_encoder, tiny_tokenizer
+    from simba_music.training.train import TrainArguments, train
+
+    manifest = _folder(tmp_path)
+    text_dir = tmp_path / "text"
+    tiny_text_encoder("bert").save_pretrained(text_dir)
+    tiny_tokenizer(kind="bert").save_pretrained(text_dir)
+    codec = AudioCodec(tiny_random_codec(), num_codebooks=1)
+    preprocess(read_manifest(str(manifest)), codec, str(tmp_path / "data"), segment_seconds=1.0, min_seconds=1.0,
+               progress=False)
+    config = {"hidden_size": 32, "num_hidden_layers": 2, "state_size": 8, "head_dim": 16, "chunk_size": 16,
+              "text_hidden_size": 16, "vocab_size": 1025, "special_token_id": 1024}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    summary = train(TrainArguments(dataset=str(tmp_path / "data"), output_dir=str(tmp_path / "run"),
+                                   config=str(tmp_path / "config.json"), text_encoder=str(text_dir), max_steps=4,
+                                   batch_size=2, warmup_steps=1, eval_every=2, save_every=2, caption_dropout=0.5,
+                                   progress=False))
+    assert summary["steps"] == 4 and all(np.isfinite(r["loss"]) for r in summary["history"])
+    assert "eval_loss" in summary["history"][-1]

@@ -81,7 +81,7 @@ def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> flo
 @dataclass
 class TrainingState:
     """Everything besides model, optimizer and RNGs that an exact resume needs. Stored as JSON plus safetensors
-    next to Accelerate's files, not through `register_for_checkpointing`, which unpickles with weights_only=False."""
+    next to Accelerate's files, not through `register_for_checkpointing`, whose loader unpickles arbitrary objects."""
 
     step: int = 0  # optimizer steps
     epoch: int = 0

@@ -1,9 +1,10 @@
-"""Crash-safe file writing: write to a temporary file beside the target, then rename over it."""
+"""Crash-safe writing: write to a temporary file or folder beside the target, then rename over it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,28 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike):
+    """Yield a fresh temporary folder beside `target`; on success it takes `target`'s place (a previous folder is
+    moved aside first and removed after), on error it is removed and the previous `target` is left intact."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"output path {str(target)!r} exists and is not a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield temporary
+        if target.exists():
+            previous = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.previous."))
+            os.replace(target, previous / target.name)
+            os.replace(temporary, target)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            os.replace(temporary, target)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def write_wav(path: str | os.PathLike, audio, sampling_rate: int) -> None:

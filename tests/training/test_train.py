@@ -137,3 +137,24 @@ def test_resume_never_unpickles_code(dataset_dir):
     summary = train(_args(dataset_dir, "safe", max_steps=4, save_every=2, resume=True))
     assert summary["steps"] == 4
     assert not (dataset_dir / "pwned").exists()
+
+
+def test_checkpoint_killed_midway_keeps_the_previous_checkpoint(dataset_dir, monkeypatch):
+    from accelerate import Accelerator
+
+    train(_args(dataset_dir, "run", max_steps=2, save_every=2))
+    checkpoints = dataset_dir / "run" / "checkpoints"
+    files = sorted(p.name for p in (checkpoints / "step-2").iterdir())
+    original = Accelerator.save_state
+
+    def dies_midway(self, output_dir=None, **kwargs):
+        original(self, output_dir, **kwargs)
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(Accelerator, "save_state", dies_midway)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(_args(dataset_dir, "run", max_steps=4, save_every=2, resume=True))
+    assert sorted(p.name for p in (checkpoints / "step-2").iterdir()) == files
+    assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(".")) == ["step-2"]
+    monkeypatch.setattr(Accelerator, "save_state", original)
+    assert train(_args(dataset_dir, "run", max_steps=4, save_every=2, resume=True))["steps"] == 4

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import torch
 
+from ..io_utils import atomic_directory
 from ..modeling import SimbaMusicForCausalLM
 from .reference import original_forward
 from .ssm_ttm import (config_from_original, convert_decoder_state, decoder_state_dict, infer_layers,
@@ -72,10 +71,7 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
             raise ValueError(f"verification failed: converted logits differ from the original forward by "
                              f"{difference:.3g} (> {VERIFY_TOLERANCE}); nothing was written")
 
-    output = Path(output_dir)
-    temporary = output.with_name(f".{output.name}.converting")
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
+    with atomic_directory(output_dir) as temporary:
         if decoder_only:
             model = decoder
             decoder.config.ssm_ttm = {"min_text_tokens": MIN_TEXT_TOKENS, "text_pad_id": TEXT_PAD_ID,
@@ -86,11 +82,6 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
             model.save_pretrained(temporary)
             processor.save_pretrained(temporary)
         (temporary / "conversion_report.json").write_text(json.dumps(report, indent=1))
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(temporary, output)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     if push_to_hub:
         model.push_to_hub(push_to_hub)
     return report

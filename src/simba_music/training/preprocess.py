@@ -10,8 +10,6 @@ with `save_to_disk`, atomically. Bad files (corrupt, empty, NaN, silent, too sho
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from ..audio_prompt import resample
+from ..io_utils import atomic_directory
 from .data import EMPTY_TEXT_STATES_FILE
 
 SILENCE_PEAK = 1e-4
@@ -158,15 +157,6 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
                   for name in ("train", "validation", "test")}
         splits = {name: rows for name, rows in splits.items() if len(rows) or name == "train"}
 
-    output = Path(output_dir)
-    temporary = output.with_name(f".{output.name}.tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    DatasetDict(splits).save_to_disk(str(temporary))
-    if text_encoder is not None:
-        from safetensors.torch import save_file
-
-        empty = torch.tensor(_text_states([""], tokenizer, text_encoder)[0])
-        save_file({"empty_text_states": empty}, str(temporary / EMPTY_TEXT_STATES_FILE))
     summary = {
         # A skipped file leaves exactly one row, holding its reason.
         "files": len(dataset), "files_encoded": len(dataset) - sum(skipped.values()), "skipped": skipped, "segments": len(encoded),
@@ -174,10 +164,14 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
         "sampling_rate": rate, "frame_rate": codec.frame_rate, "num_codebooks": codec.num_codebooks,
         "segment_seconds": segment_seconds,
     }
-    (temporary / "summary.json").write_text(json.dumps(summary, indent=1))
-    if output.exists():
-        shutil.rmtree(output)
-    os.replace(temporary, output)
+    with atomic_directory(output_dir) as temporary:
+        DatasetDict(splits).save_to_disk(str(temporary))
+        if text_encoder is not None:
+            from safetensors.torch import save_file
+
+            empty = torch.tensor(_text_states([""], tokenizer, text_encoder)[0])
+            save_file({"empty_text_states": empty}, str(temporary / EMPTY_TEXT_STATES_FILE))
+        (temporary / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 

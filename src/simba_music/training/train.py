@@ -23,7 +23,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from ..configuration_simba_music import SimbaMusicConfig
-from ..io_utils import atomic_path
+from ..io_utils import atomic_directory, atomic_path
 from ..modeling import SimbaMusicForCausalLM
 from .collator import SimbaMusicCollator
 from .data import load_training_data
@@ -284,7 +284,8 @@ def train(args: TrainArguments) -> dict:
     accelerator.wait_for_everyone()
     final = accelerator.unwrap_model(model)
     if accelerator.is_main_process:
-        final.save_pretrained(output / "model")
+        with atomic_directory(output / "model") as temporary:
+            final.save_pretrained(temporary)
         plot_training_curves(state.history, output / "training_curve.png")
         if args.push_to_hub:
             final.push_to_hub(args.push_to_hub)

@@ -85,9 +85,15 @@ def _ema_update(codebook, vectors: torch.Tensor, indices: torch.Tensor, decay: f
 
 @torch.no_grad()
 def _restart_dead_codes(codebook, vectors: torch.Tensor, dead_fraction: float, generator=None) -> int:
-    """Codes whose EMA usage fell below ``dead_fraction`` of the uniform share are moved onto batch vectors."""
+    """Codes whose EMA usage fell below ``dead_fraction`` of the uniform share are moved onto batch vectors.
+
+    A restarted code gets the uniform share as its usage: a grace period of about ln(1/dead_fraction)/(1-decay)
+    steps. Starting it at the threshold instead kills it again the next step it is not picked, and with a small
+    batch that churns most of the codebook every step.
+    """
     num_codes = codebook.embed.shape[0]
-    threshold = dead_fraction * codebook.cluster_size.sum() / num_codes
+    uniform_share = codebook.cluster_size.sum() / num_codes
+    threshold = dead_fraction * uniform_share
     dead = (codebook.cluster_size < threshold).nonzero().squeeze(1)
     if dead.numel() == 0:
         return 0
@@ -96,8 +102,8 @@ def _restart_dead_codes(codebook, vectors: torch.Tensor, dead_fraction: float, g
     if dist.is_available() and dist.is_initialized():
         dist.broadcast(replacement, src=0)
     codebook.embed[dead] = replacement
-    codebook.cluster_size[dead] = threshold
-    codebook.embed_avg[dead] = replacement * threshold
+    codebook.cluster_size[dead] = uniform_share
+    codebook.embed_avg[dead] = replacement * uniform_share
     return int(dead.numel())
 
 
@@ -126,13 +132,15 @@ def quantize_for_training(
     commitment = flat.new_zeros(())
     codes = []
     dead_restarts = 0
+    spread = flat.detach().var(dim=0).sum().clamp(min=1e-8)
     for layer in quantizer.layers[:num_active]:
         codebook = layer.codebook
         target = residual.detach()
         indices = _nearest(target.float(), codebook.embed.float())
         quantized = codebook.embed[indices].to(flat.dtype)
-        # Pull the encoder's residual towards the (fixed) code it was assigned.
-        commitment = commitment + (residual - quantized.detach()).square().mean()
+        # Pull the encoder's residual towards the (fixed) code it was assigned. Measured relative to the latents'
+        # spread so the pull does not fade if the encoder shrinks its output scale.
+        commitment = commitment + (residual - quantized.detach()).square().sum(dim=1).mean() / spread
         if update_codebooks:
             _ema_update(codebook, target, indices, decay, epsilon)
             dead_restarts += _restart_dead_codes(codebook, target, dead_fraction, generator)

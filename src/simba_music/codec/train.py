@@ -115,6 +115,7 @@ class CodecTrainingModule(nn.Module):
             "codes": rvq["codes"],
             "reconstruction": reconstruction,
             "dead_restarts": rvq["dead_restarts"],
+            "codes_used_first": int(rvq["codes"][:, 0].unique().numel()),
         }
 
 
@@ -148,6 +149,50 @@ def build_model(config: CodecTrainConfig):
     for layer in model.quantizer.layers:
         layer.codebook.inited.fill_(0.0)  # set by k-means after the warm-up; saved, so resume knows
     return model
+
+
+def _scale_conv(wrapper, factor: float) -> None:
+    conv = wrapper.conv
+    parametrized = getattr(conv, "parametrizations", None)
+    if parametrized is not None and hasattr(parametrized, "weight"):
+        parametrized.weight.original0.mul_(factor)  # weight norm: scaling the magnitude g scales the output
+    else:
+        conv.weight.mul_(factor)
+    if conv.bias is not None:
+        conv.bias.mul_(factor)
+
+
+@torch.no_grad()
+def data_dependent_init(model, audio: torch.Tensor) -> dict:
+    """Rescale each main-path conv of encoder and decoder so activations keep a sensible scale (LSUV-style).
+
+    With transformers' init, what varies over time shrinks about 2x per encoder layer: latent frames of
+    0.1-RMS music differ by ~5e-4 while Adam moves weights by ~1e-4..1e-3 per step, so every step shifts all
+    frames further than they differ and no codebook can follow. Encoder convs are scaled to unit variation over
+    time, decoder convs to unit variance, and the decoder's last conv to the input's RMS.
+    """
+    from transformers.models.encodec.modeling_encodec import EncodecConv1d, EncodecConvTranspose1d
+
+    factors = {}
+    hidden = audio
+    for index, layer in enumerate(model.encoder.layers):
+        hidden = layer(hidden)
+        if isinstance(layer, EncodecConv1d):
+            variation = hidden.std(dim=2).mean().clamp(min=1e-12)
+            _scale_conv(layer, float(1.0 / variation))
+            hidden = hidden / variation
+            factors[f"encoder.{index}"] = round(float(1.0 / variation), 3)
+    target_rms = float(audio.square().mean().sqrt())
+    conv_indices = [i for i, layer in enumerate(model.decoder.layers) if isinstance(layer, (EncodecConv1d, EncodecConvTranspose1d))]
+    for index, layer in enumerate(model.decoder.layers):
+        hidden = layer(hidden)
+        if index in conv_indices:
+            target = target_rms if index == conv_indices[-1] else 1.0
+            spread = hidden.std().clamp(min=1e-12)
+            _scale_conv(layer, float(target / spread))
+            hidden = hidden * (target / spread)
+            factors[f"decoder.{index}"] = round(float(target / spread), 3)
+    return factors
 
 
 def codebooks_ready(model) -> bool:
@@ -225,6 +270,10 @@ def train_codec(config: CodecTrainConfig) -> dict:
         unwrapped.model.to(accelerator.device)
         logger.info("codebooks initialised by k-means at step %d", step)
 
+    if checkpoint is None:
+        calibration = train_data.batch(0, config.batch_size, stream=2).to(accelerator.device)
+        logger.info("data-dependent init factors: %s", data_dependent_init(unwrapped.model, calibration))
+
     log_path = run_dir / "train_log.jsonl"
     started = time.time()
     elapsed_before = trainer_state.get("elapsed_seconds", 0.0)
@@ -268,6 +317,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
         for name in ("loss", "mel_loss", "time_l1", "commitment_loss"):
             running[name] = running.get(name, 0.0) + float(out[name].detach())
         running["dead_restarts"] = running.get("dead_restarts", 0.0) + out["dead_restarts"]
+        running["codes_used_first"] = running.get("codes_used_first", 0.0) + out["codes_used_first"]
         bar.update(1)
         if step % config.log_every == 0 or step == config.max_steps:
             record = {"step": step, **{k: round(v / window, 5) for k, v in running.items()}}

@@ -84,3 +84,16 @@ def test_resume_matches_an_uninterrupted_run(synthetic_manifest, trained_run, tm
     assert straight.keys() == interrupted.keys()
     worst = max(float((straight[k].float() - interrupted[k].float()).abs().max()) for k in straight)
     assert worst < 1e-4, worst
+
+
+def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, trained_run, tmp_path):
+    from simba_music.codec.report import codec_report
+
+    run_dir, _ = trained_run
+    report = codec_report(str(run_dir / "model"), str(synthetic_manifest), str(tmp_path), split="test", max_clips=1)
+    assert set(report["mean"]) == {"codec_all_codebooks", "codec_first_codebook", "mu_law_8bit", "telephone_300_3400"}
+    assert report["mean"]["mu_law_8bit"]["si_sdr_db"] > 25  # 8-bit mu-law on 0.1-RMS audio: about 38 dB
+    assert report["mean"]["telephone_300_3400"]["chroma_similarity"] > 0.8
+    assert report["kbps"]["codec_first_codebook"] == 0.3  # 16 kHz / hop 320 (tiny test codec) x 6 bits
+    assert (tmp_path / "spectrograms.png").stat().st_size > 10_000
+    assert "| mu_law_8bit |" in (tmp_path / "report.md").read_text()

@@ -15,14 +15,14 @@ def mu_law_8bit(audio: np.ndarray, mu: int = 255) -> np.ndarray:
 
 
 def telephone_band(audio: np.ndarray, sample_rate: int, low_hz: float = 300.0, high_hz: float = 3400.0) -> np.ndarray:
-    """300-3400 Hz band through an 8 kHz channel, returned at the original rate."""
+    """A G.711-like telephone channel (64 kbit/s): 300-3400 Hz band, 8 kHz, 8-bit mu-law; back at the original rate."""
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
     if sample_rate <= 2 * high_hz:
         raise ValueError(f"sample_rate must exceed twice high_hz={high_hz}, got {sample_rate}")
     sos = butter(6, [low_hz, high_hz], btype="bandpass", fs=sample_rate, output="sos")
     band = sosfiltfilt(sos, audio)
-    narrow = resample_poly(band, 8000, sample_rate)
+    narrow = mu_law_8bit(resample_poly(band, 8000, sample_rate))
     restored = resample_poly(narrow, sample_rate, 8000)[: audio.shape[0]]
     if restored.shape[0] < audio.shape[0]:
         restored = np.pad(restored, (0, audio.shape[0] - restored.shape[0]))

@@ -132,15 +132,14 @@ def quantize_for_training(
     commitment = flat.new_zeros(())
     codes = []
     dead_restarts = 0
-    spread = flat.detach().var(dim=0).sum().clamp(min=1e-8)
     for layer in quantizer.layers[:num_active]:
         codebook = layer.codebook
         target = residual.detach()
         indices = _nearest(target.float(), codebook.embed.float())
         quantized = codebook.embed[indices].to(flat.dtype)
-        # Pull the encoder's residual towards the (fixed) code it was assigned. Measured relative to the latents'
-        # spread so the pull does not fade if the encoder shrinks its output scale.
-        commitment = commitment + (residual - quantized.detach()).square().sum(dim=1).mean() / spread
+        # Pull the encoder's residual towards the (fixed) code it was assigned. An absolute MSE, as in EnCodec: a
+        # loss normalised by the latents' spread was tried and shrank the latents (its pull grows as 1/spread).
+        commitment = commitment + (residual - quantized.detach()).square().mean()
         if update_codebooks:
             _ema_update(codebook, target, indices, decay, epsilon)
             dead_restarts += _restart_dead_codes(codebook, target, dead_fraction, generator)

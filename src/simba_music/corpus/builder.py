@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
-from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, write_manifest
+from simba_music.corpus.manifest import atomic_write_bytes, publish_file, split_for_work, write_manifest
 from simba_music.corpus.render import cut_clips, is_silent, normalize_loudness, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
 from simba_music.corpus.sources import ScoreRef, list_scores
@@ -84,7 +84,7 @@ def _write_audio_atomically(path: Path, audio, sample_rate: int, audio_format: s
     os.close(fd)
     try:
         sf.write(tmp, audio, sample_rate, subtype="PCM_16", format=audio_format.upper())
-        os.replace(tmp, path)
+        publish_file(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -30,6 +30,18 @@ def split_for_work(work_id: str, validation_fraction: float = 0.05, test_fractio
     return "train"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_file(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Rename a finished temp file over ``path`` with ordinary permissions (mkstemp creates files as 0600)."""
+    os.chmod(tmp, 0o666 & ~_current_umask())
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Readers never see a half-written file: write a sibling temp file, then rename over the target."""
     path = Path(path)
@@ -40,7 +52,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        publish_file(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -84,10 +84,9 @@ def add_subcommands(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="simba-music")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from simba_music.corpus.cli import run_standalone
+
+    return run_standalone(add_subcommands, argv)
 
 
 if __name__ == "__main__":

@@ -58,11 +58,16 @@ def add_subcommands(subparsers) -> None:
     build.set_defaults(func=_run_build)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_standalone(register, argv: list[str] | None = None) -> int:
+    """``python -m`` entry point for a module's subcommands, until they are wired into ``simba-music``."""
     parser = argparse.ArgumentParser(prog="simba-music")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_standalone(add_subcommands, argv)
 
 
 if __name__ == "__main__":

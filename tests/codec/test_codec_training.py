@@ -97,3 +97,32 @@ def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, train
     assert report["kbps"]["codec_first_codebook"] == 0.3  # 16 kHz / hop 320 (tiny test codec) x 6 bits
     assert (tmp_path / "spectrograms.png").stat().st_size > 10_000
     assert "| mu_law_8bit |" in (tmp_path / "report.md").read_text()
+
+
+def test_sigterm_stops_with_a_checkpoint(synthetic_manifest, tmp_path):
+    import os
+    import signal
+    import threading
+
+    from simba_music.codec.checkpoints import latest_checkpoint, load_trainer_state
+    from simba_music.codec.train import train_codec
+
+    done = threading.Event()
+
+    def terminate_once_training_logs():
+        # Only once steps are being logged is the handler surely installed; before that SIGTERM would kill pytest.
+        while not done.is_set():
+            if (tmp_path / "train_log.jsonl").exists():
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=terminate_once_training_logs, daemon=True)
+    watcher.start()
+    try:
+        state = train_codec(tiny_train_config(synthetic_manifest, tmp_path, max_steps=100000, checkpoint_steps=None))
+    finally:
+        done.set()
+    assert 0 < state["step"] < 100000
+    assert load_trainer_state(latest_checkpoint(tmp_path))["step"] == state["step"]
+    assert (tmp_path / "model" / "model.safetensors").is_file()

@@ -98,3 +98,17 @@ def test_cli_registers_corpus_build():
     args = parser.parse_args(["corpus", "build", "out", "--max-works", "2", "--soundfont", "timgm6mb", "--no-progress"])
     assert args.max_works == 2 and args.soundfont == "timgm6mb" and args.no_progress
     assert callable(args.func)
+
+
+def test_folk_tunes_parse_into_single_melodies_with_key_and_meter():
+    from simba_music.corpus.score import read_score, to_pretty_midi
+
+    for collection in ("essen", "oneills"):
+        ref = list_scores([collection], max_works=1)[0]
+        info = read_score(ref)
+        assert info.num_parts == 1 and len(info.notes) > 20
+        assert info.key.endswith(("major", "minor")) and "/" in info.meter
+        midi = to_pretty_midi(info, program=73, tempo_bpm=120)
+        assert abs(midi.get_end_time() - info.quarter_length * 0.5) < 0.05  # 120 BPM: half a second per quarter
+    with pytest.raises(ValueError, match="program"):
+        to_pretty_midi(info, program=128, tempo_bpm=120)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -294,9 +296,16 @@ def train_codec(config: CodecTrainConfig) -> dict:
                 unwrapped.model, run_dir / "model", {"training_state.json": json.dumps(trainer_state, indent=2)}
             )
 
+    # SIGTERM (plain `kill PID`) finishes the current step and writes a checkpoint, so stopping a background run
+    # loses nothing; a second SIGTERM is not caught twice because the handler is restored at the end.
+    stop_requested = threading.Event()
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+
     bar = tqdm(total=config.max_steps, initial=step, desc="codec", unit="step", disable=not config.progress)
     module.train()
-    while step < config.max_steps:
+    while step < config.max_steps and not stop_requested.is_set():
         step_generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
         num_active = choose_num_active(step_generator, config.num_codebooks, config.quantizer_dropout)
         if not codebooks_ready(unwrapped.model):
@@ -335,6 +344,10 @@ def train_codec(config: CodecTrainConfig) -> dict:
             write_checkpoint(step)
             last_checkpoint_time = time.time()
     bar.close()
+    if previous_handler is not None:
+        signal.signal(signal.SIGTERM, previous_handler)
+    if stop_requested.is_set():
+        logger.info("SIGTERM: stopping at step %d after a checkpoint", step)
     if latest_checkpoint(run_dir) is None or load_trainer_state(latest_checkpoint(run_dir))["step"] != step:
         write_checkpoint(step)
     return trainer_state

@@ -256,6 +256,9 @@ def train_codec(config: CodecTrainConfig) -> dict:
         accelerator.load_state(str(checkpoint))
         trainer_state = load_trainer_state(checkpoint)
         step = trainer_state["step"]
+        # The run may continue with other settings (e.g. a bigger manifest); keep the trail.
+        trainer_state.setdefault("resumes", []).append({"step": step, "manifest": config.manifest})
+        trainer_state["config"] = asdict(config)
         logger.info("resumed from %s at step %d", checkpoint, step)
     elif config.resume:
         logger.info("no checkpoint in %s; starting fresh", run_dir)

@@ -118,3 +118,13 @@ def test_cli_registers_codec_commands():
     assert args.max_steps == 5 and args.resume and args.threads == 1 and callable(args.func)
     args = parser.parse_args(["codec", "report", "run/model", "m.jsonl", "out"])
     assert callable(args.func)
+
+
+def test_quantizer_dropout_shares():
+    from simba_music.codec.train import choose_num_active
+
+    draws = [choose_num_active(torch.Generator().manual_seed(i), 4, dropout=0.5, first_only=0.2) for i in range(4000)]
+    shares = {n: draws.count(n) / len(draws) for n in (1, 2, 3, 4)}
+    assert abs(shares[1] - 0.3) < 0.03  # 0.2 + 0.8 * 0.5 / 4
+    assert abs(shares[4] - 0.5) < 0.03  # 0.8 * 0.5 + 0.8 * 0.5 / 4
+    assert abs(shares[2] - 0.1) < 0.02

@@ -24,6 +24,7 @@ def _run_train(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         learning_rate=args.learning_rate,
         quantizer_dropout=args.quantizer_dropout,
+        first_codebook_only=args.first_codebook_only,
         quantizer_warmup_steps=args.quantizer_warmup_steps,
         ema_decay=args.ema_decay,
         checkpoint_minutes=args.checkpoint_minutes,
@@ -64,6 +65,7 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--max-steps", type=int, default=10000)
     train.add_argument("--learning-rate", type=float, default=3e-4)
     train.add_argument("--quantizer-dropout", type=float, default=0.5)
+    train.add_argument("--first-codebook-only", type=float, default=0.2, help="share of steps decoding codebook 1 alone")
     train.add_argument("--quantizer-warmup-steps", type=int, default=200, help="autoencoder steps before k-means")
     train.add_argument("--ema-decay", type=float, default=0.99)
     train.add_argument("--checkpoint-minutes", type=float, default=10.0)

@@ -44,6 +44,7 @@ class CodecTrainConfig:
     time_weight: float = 1.0
     commitment_weight: float = 1.0
     quantizer_dropout: float = 0.5
+    first_codebook_only: float = 0.2
     ema_decay: float = 0.99
     dead_code_fraction: float = 0.25
     kmeans_batches: int = 16
@@ -64,8 +65,9 @@ class CodecTrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.quantizer_warmup_steps < 0:
             raise ValueError(f"quantizer_warmup_steps must be >= 0, got {self.quantizer_warmup_steps}")
-        if not 0 <= self.quantizer_dropout <= 1:
-            raise ValueError(f"quantizer_dropout must be in [0, 1], got {self.quantizer_dropout}")
+        for name in ("quantizer_dropout", "first_codebook_only"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         hop = math.prod(self.upsampling_ratios)
@@ -121,9 +123,14 @@ class CodecTrainingModule(nn.Module):
         }
 
 
-def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float) -> int:
-    """Quantizer dropout: with probability ``dropout`` a uniform prefix length, else all codebooks."""
-    if torch.rand((), generator=step_generator).item() < dropout:
+def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float, first_only: float = 0.0) -> int:
+    """Quantizer dropout. With probability ``first_only`` only the first codebook (the one the language model
+    predicts, so its decoding matters most); otherwise with probability ``dropout`` a uniform prefix length; else all.
+    """
+    draw = torch.rand((), generator=step_generator).item()
+    if draw < first_only:
+        return 1
+    if draw < first_only + (1 - first_only) * dropout:
         return int(torch.randint(1, num_codebooks + 1, (), generator=step_generator).item())
     return num_codebooks
 
@@ -310,7 +317,9 @@ def train_codec(config: CodecTrainConfig) -> dict:
     module.train()
     while step < config.max_steps and not stop_requested.is_set():
         step_generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-        num_active = choose_num_active(step_generator, config.num_codebooks, config.quantizer_dropout)
+        num_active = choose_num_active(
+            step_generator, config.num_codebooks, config.quantizer_dropout, config.first_codebook_only
+        )
         if not codebooks_ready(unwrapped.model):
             if step >= config.quantizer_warmup_steps:
                 initialise_codebooks()

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import soundfile as sf
 
-from simba_music.corpus.captions import make_caption
+from simba_music.corpus.builder import caption_for_row, recaption_manifest
 from simba_music.corpus.manifest import read_manifest
 
 
@@ -43,11 +43,7 @@ def test_captions_are_recomputable_from_the_row_metadata(tiny_corpus):
     output, _, _ = tiny_corpus
     rows = read_manifest(output / "manifest.jsonl")
     for row in rows:
-        expected = make_caption(
-            row["clip_id"], row["instrument"], row["tempo_bpm"], row["key"], row["meter"], row["num_parts"],
-            row["genre"], row["composer"],
-        )  # fmt: skip
-        assert row["caption"] == expected
+        assert row["caption"] == caption_for_row(row)
         assert row["instrument"] in row["caption"].lower()
         assert str(row["tempo_bpm"]) in row["caption"]
         assert row["key"] in row["caption"]
@@ -66,3 +62,14 @@ def test_manifest_rows_carry_the_metadata_and_relative_paths(tiny_corpus):
     train = read_manifest(output / "manifest.jsonl", split="train")
     assert 0 < len(train) < len(raw)
     assert all(row["split"] == "train" for row in train)
+
+
+def test_recaption_rewrites_edited_captions_only(tiny_corpus, tmp_path):
+    output, _, _ = tiny_corpus
+    lines = (output / "manifest.jsonl").read_text().splitlines()
+    edited = [json.loads(line) for line in lines]
+    edited[0]["caption"] = "stale caption"
+    copy = tmp_path / "manifest.jsonl"
+    copy.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in edited))
+    assert recaption_manifest(copy) == 1
+    assert copy.read_text().splitlines() == lines

@@ -114,7 +114,7 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
                     "audio": relative.as_posix(),
                     "caption": make_caption(
                         clip_id, instrument, tempo, info.key, info.meter, info.num_parts, ref.genre, ref.composer
-                    ),
+                    ),  # the same call as caption_for_row, before the row exists
                     "clip_id": clip_id,
                     "work_id": ref.work_id,
                     "score_id": ref.score_id,
@@ -137,6 +137,27 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
                 }
             )
     return rows
+
+
+def caption_for_row(row: dict) -> str:
+    return make_caption(
+        row["clip_id"], row["instrument"], row["tempo_bpm"], row["key"], row["meter"], row["num_parts"],
+        row["genre"], row["composer"],
+    )  # fmt: skip
+
+
+def recaption_manifest(manifest_path: str | os.PathLike) -> int:
+    """Rewrite every caption from its row's metadata (templates may change; the audio does not). Returns the
+    number of captions that changed."""
+    path = Path(manifest_path)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    changed = 0
+    for row in rows:
+        caption = caption_for_row(row)
+        changed += caption != row["caption"]
+        row["caption"] = caption
+    write_manifest(path, rows)
+    return changed
 
 
 def _build_score_safely(args):

@@ -31,8 +31,15 @@ def _run_build(args: argparse.Namespace) -> int:
     return 0 if summary["clips"] > 0 else 1
 
 
+def _run_recaption(args: argparse.Namespace) -> int:
+    from simba_music.corpus.builder import recaption_manifest
+
+    print(f"{recaption_manifest(args.manifest)} captions changed")
+    return 0
+
+
 def add_subcommands(subparsers) -> None:
-    """Register ``corpus build`` on the top-level ``simba-music`` subparsers."""
+    """Register ``corpus build`` and ``corpus recaption`` on the top-level ``simba-music`` subparsers."""
     corpus = subparsers.add_parser("corpus", help="build the offline captioned music corpus")
     corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True)
     build = corpus_commands.add_parser(
@@ -56,6 +63,9 @@ def add_subcommands(subparsers) -> None:
     build.add_argument("--audio-format", choices=["flac", "wav"], default="flac")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=_run_build)
+    recaption = corpus_commands.add_parser("recaption", help="rewrite a manifest's captions from its metadata")
+    recaption.add_argument("manifest")
+    recaption.set_defaults(func=_run_recaption)
 
 
 def run_standalone(register, argv: list[str] | None = None) -> int:

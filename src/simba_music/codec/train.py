@@ -1,0 +1,365 @@
+"""Training a small EnCodec (transformers ``EncodecModel``) on a manifest of audio clips, with Accelerate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from simba_music.codec.checkpoints import export_model_atomically, latest_checkpoint, load_trainer_state, save_checkpoint
+from simba_music.codec.config import small_encodec_config
+from simba_music.codec.data import CropSampler
+from simba_music.codec.losses import multiscale_mel_loss, time_l1_loss
+from simba_music.codec.quantizer import kmeans_init_quantizer, quantize_for_training
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CodecTrainConfig:
+    manifest: str
+    run_dir: str
+    sample_rate: int = 16000
+    num_codebooks: int = 4
+    codebook_size: int = 1024
+    num_filters: int = 16
+    hidden_size: int = 128
+    num_lstm_layers: int = 2
+    upsampling_ratios: tuple[int, ...] = (8, 5, 4, 2)
+    segment_seconds: float = 1.0
+    batch_size: int = 8
+    max_steps: int = 10000
+    learning_rate: float = 3e-4
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    mel_weight: float = 1.0
+    time_weight: float = 1.0
+    commitment_weight: float = 1.0
+    quantizer_dropout: float = 0.5
+    first_codebook_only: float = 0.2
+    ema_decay: float = 0.99
+    dead_code_fraction: float = 0.25
+    kmeans_batches: int = 16
+    quantizer_warmup_steps: int = 200
+    checkpoint_minutes: float = 10.0
+    checkpoint_steps: int | None = None
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    validation_items: int = 8
+    seed: int = 0
+    threads: int | None = None
+    resume: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        for name in ("batch_size", "max_steps", "num_codebooks", "num_filters", "kmeans_batches", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.quantizer_warmup_steps < 0:
+            raise ValueError(f"quantizer_warmup_steps must be >= 0, got {self.quantizer_warmup_steps}")
+        for name in ("quantizer_dropout", "first_codebook_only"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        hop = math.prod(self.upsampling_ratios)
+        if round(self.segment_seconds * self.sample_rate) % hop:
+            raise ValueError(f"segment_seconds * sample_rate must be a multiple of the hop {hop}")
+
+
+class CodecTrainingModule(nn.Module):
+    """Wraps ``EncodecModel`` so one ``forward`` yields all losses (and DDP sees a single module)."""
+
+    def __init__(self, model, config: CodecTrainConfig):
+        super().__init__()
+        self.model = model
+        self.config = config
+
+    def forward(self, audio: torch.Tensor, num_active: int, update_codebooks: bool, generator=None) -> dict:
+        """``num_active=0`` bypasses the quantizer (autoencoder warm-up before the codebooks exist)."""
+        latents = self.model.encoder(audio)
+        if num_active == 0:
+            rvq = {
+                "quantized": latents,
+                "codes": torch.zeros(latents.shape[0], 1, latents.shape[2], dtype=torch.long, device=latents.device),
+                "commitment_loss": latents.new_zeros(()),
+                "dead_restarts": 0,
+            }
+        else:
+            rvq = quantize_for_training(
+                self.model.quantizer,
+                latents,
+                num_active,
+                update_codebooks,
+                decay=self.config.ema_decay,
+                dead_fraction=self.config.dead_code_fraction,
+                generator=generator,
+            )
+        reconstruction = self.model.decoder(rvq["quantized"])[..., : audio.shape[-1]]
+        mel = multiscale_mel_loss(reconstruction, audio, self.config.sample_rate)
+        time_l1 = time_l1_loss(reconstruction, audio)
+        loss = (
+            self.config.mel_weight * mel
+            + self.config.time_weight * time_l1
+            + self.config.commitment_weight * rvq["commitment_loss"]
+        )
+        return {
+            "loss": loss,
+            "mel_loss": mel.detach(),
+            "time_l1": time_l1.detach(),
+            "commitment_loss": rvq["commitment_loss"].detach(),
+            "codes": rvq["codes"],
+            "reconstruction": reconstruction,
+            "dead_restarts": rvq["dead_restarts"],
+            "codes_used_first": int(rvq["codes"][:, 0].unique().numel()),
+        }
+
+
+def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float, first_only: float = 0.0) -> int:
+    """Quantizer dropout. With probability ``first_only`` only the first codebook (the one the language model
+    predicts, so its decoding matters most); otherwise with probability ``dropout`` a uniform prefix length; else all.
+    """
+    draw = torch.rand((), generator=step_generator).item()
+    if draw < first_only:
+        return 1
+    if draw < first_only + (1 - first_only) * dropout:
+        return int(torch.randint(1, num_codebooks + 1, (), generator=step_generator).item())
+    return num_codebooks
+
+
+def build_model(config: CodecTrainConfig):
+    from transformers import EncodecModel
+
+    model_config = small_encodec_config(
+        sample_rate=config.sample_rate,
+        upsampling_ratios=tuple(config.upsampling_ratios),
+        num_codebooks=config.num_codebooks,
+        codebook_size=config.codebook_size,
+        num_filters=config.num_filters,
+        hidden_size=config.hidden_size,
+        num_lstm_layers=config.num_lstm_layers,
+    )
+    torch.manual_seed(config.seed)
+    model = EncodecModel(model_config)
+    with torch.no_grad():
+        # transformers' init gives biases that swamp the (quiet) input: every encoder frame came out nearly the
+        # same vector, so k-means found one cluster. Zero biases make frames follow the music from step 0.
+        for name, parameter in model.encoder.named_parameters():
+            if name.endswith("bias") or ".bias_" in name:
+                parameter.zero_()
+    for layer in model.quantizer.layers:
+        layer.codebook.inited.fill_(0.0)  # set by k-means after the warm-up; saved, so resume knows
+    return model
+
+
+def _scale_conv(wrapper, factor: float) -> None:
+    conv = wrapper.conv
+    parametrized = getattr(conv, "parametrizations", None)
+    if parametrized is not None and hasattr(parametrized, "weight"):
+        parametrized.weight.original0.mul_(factor)  # weight norm: scaling the magnitude g scales the output
+    else:
+        conv.weight.mul_(factor)
+    if conv.bias is not None:
+        conv.bias.mul_(factor)
+
+
+@torch.no_grad()
+def data_dependent_init(model, audio: torch.Tensor) -> dict:
+    """Rescale each main-path conv of encoder and decoder so activations keep a sensible scale (LSUV-style).
+
+    With transformers' init, what varies over time shrinks about 2x per encoder layer: latent frames of
+    0.1-RMS music differ by ~5e-4 while Adam moves weights by ~1e-4..1e-3 per step, so every step shifts all
+    frames further than they differ and no codebook can follow. Encoder convs are scaled to unit variation over
+    time, decoder convs to unit variance, and the decoder's last conv to the input's RMS.
+    """
+    from transformers.models.encodec.modeling_encodec import EncodecConv1d, EncodecConvTranspose1d
+
+    factors = {}
+    hidden = audio
+    for index, layer in enumerate(model.encoder.layers):
+        hidden = layer(hidden)
+        if isinstance(layer, EncodecConv1d):
+            variation = hidden.std(dim=2).mean().clamp(min=1e-12)
+            _scale_conv(layer, float(1.0 / variation))
+            hidden = hidden / variation
+            factors[f"encoder.{index}"] = round(float(1.0 / variation), 3)
+    target_rms = float(audio.square().mean().sqrt())
+    conv_indices = [i for i, layer in enumerate(model.decoder.layers) if isinstance(layer, (EncodecConv1d, EncodecConvTranspose1d))]
+    for index, layer in enumerate(model.decoder.layers):
+        hidden = layer(hidden)
+        if index in conv_indices:
+            target = target_rms if index == conv_indices[-1] else 1.0
+            spread = hidden.std().clamp(min=1e-12)
+            _scale_conv(layer, float(target / spread))
+            hidden = hidden * (target / spread)
+            factors[f"decoder.{index}"] = round(float(target / spread), 3)
+    return factors
+
+
+def codebooks_ready(model) -> bool:
+    return bool(model.quantizer.layers[0].codebook.inited.item())
+
+
+@torch.no_grad()
+def evaluate(module: CodecTrainingModule, audio: torch.Tensor) -> dict:
+    """Validation mel loss with all codebooks and with the first codebook alone, plus code usage."""
+    if not codebooks_ready(module.model):
+        return {}
+    module.eval()
+    results = {}
+    for name, active in (("all", module.config.num_codebooks), ("first", 1)):
+        out = module(audio, active, update_codebooks=False)
+        results[f"val_mel_{name}"] = round(float(out["mel_loss"]), 5)
+        results[f"val_time_l1_{name}"] = round(float(out["time_l1"]), 5)
+        if name == "all":
+            results["val_distinct_codes_first"] = int(out["codes"][:, 0].unique().numel())
+    module.train()
+    return results
+
+
+def _learning_rate_factor(step: int, warmup_steps: int) -> float:
+    return min(1.0, (step + 1) / max(1, warmup_steps))
+
+
+def train_codec(config: CodecTrainConfig) -> dict:
+    """Train (or resume) and export the model to ``run_dir/model``; returns the final trainer state."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    config.validate()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator()
+    segment = int(round(config.segment_seconds * config.sample_rate))
+    train_data = CropSampler(config.manifest, "train", config.sample_rate, segment, seed=config.seed)
+    try:
+        validation_data = CropSampler(config.manifest, "validation", config.sample_rate, segment * 2, seed=config.seed)
+    except ValueError:  # tiny corpora may have no validation work; fall back to training clips, and say so
+        logger.warning("no validation split in %s; validation numbers use training clips", config.manifest)
+        validation_data = CropSampler(config.manifest, "train", config.sample_rate, segment * 2, seed=config.seed)
+    validation_audio = validation_data.fixed_batch(config.validation_items, seconds_offset=1.0)
+
+    model = build_model(config)
+    module = CodecTrainingModule(model, config)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, betas=(0.8, 0.99), weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _learning_rate_factor(s, config.warmup_steps))
+    module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
+    unwrapped = accelerator.unwrap_model(module)
+
+    step = 0
+    trainer_state: dict = {"config": asdict(config), "history": []}
+    checkpoint = latest_checkpoint(run_dir) if config.resume else None
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        trainer_state = load_trainer_state(checkpoint)
+        step = trainer_state["step"]
+        # The run may continue with other settings (e.g. a bigger manifest); keep the trail.
+        trainer_state.setdefault("resumes", []).append({"step": step, "manifest": config.manifest})
+        trainer_state["config"] = asdict(config)
+        logger.info("resumed from %s at step %d", checkpoint, step)
+    elif config.resume:
+        logger.info("no checkpoint in %s; starting fresh", run_dir)
+
+    def initialise_codebooks() -> None:
+        # Codebooks start from real encoder frames: zero or random codebooks collapse to one code. A freshly
+        # initialised encoder's frames barely vary in time, hence the un-quantized warm-up before this.
+        frames = torch.cat([train_data.batch(i, config.batch_size, stream=1) for i in range(config.kmeans_batches)])
+        with torch.no_grad():
+            latents = unwrapped.model.encoder(frames.to(accelerator.device))
+        generator = torch.Generator().manual_seed(config.seed)
+        frames_per_step = config.batch_size * latents.shape[-1] // config.kmeans_batches
+        kmeans_init_quantizer(unwrapped.model.quantizer, latents.cpu(), frames_per_step, generator=generator)
+        unwrapped.model.to(accelerator.device)
+        logger.info("codebooks initialised by k-means at step %d", step)
+
+    if checkpoint is None:
+        calibration = train_data.batch(0, config.batch_size, stream=2).to(accelerator.device)
+        logger.info("data-dependent init factors: %s", data_dependent_init(unwrapped.model, calibration))
+
+    log_path = run_dir / "train_log.jsonl"
+    started = time.time()
+    elapsed_before = trainer_state.get("elapsed_seconds", 0.0)
+    last_checkpoint_time = time.time()
+    running: dict[str, float] = {}
+    window = 0
+
+    def write_checkpoint(current_step: int) -> None:
+        trainer_state.update(
+            step=current_step,
+            elapsed_seconds=round(elapsed_before + time.time() - started, 1),
+            validation=evaluate(unwrapped, validation_audio.to(accelerator.device)),
+        )
+        trainer_state["history"].append({"step": current_step, **trainer_state["validation"]})
+        save_checkpoint(accelerator, run_dir, current_step, trainer_state, keep=config.keep_checkpoints)
+        if accelerator.is_main_process:
+            export_model_atomically(
+                unwrapped.model, run_dir / "model", {"training_state.json": json.dumps(trainer_state, indent=2)}
+            )
+
+    # SIGTERM (plain `kill PID`) finishes the current step and writes a checkpoint, so stopping a background run
+    # loses nothing; a second SIGTERM is not caught twice because the handler is restored at the end.
+    stop_requested = threading.Event()
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+
+    bar = tqdm(total=config.max_steps, initial=step, desc="codec", unit="step", disable=not config.progress)
+    module.train()
+    while step < config.max_steps and not stop_requested.is_set():
+        step_generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+        num_active = choose_num_active(
+            step_generator, config.num_codebooks, config.quantizer_dropout, config.first_codebook_only
+        )
+        if not codebooks_ready(unwrapped.model):
+            if step >= config.quantizer_warmup_steps:
+                initialise_codebooks()
+            else:
+                num_active = 0
+        audio = train_data.batch(step, config.batch_size).to(accelerator.device)
+        out = module(audio, num_active, update_codebooks=True, generator=step_generator)
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(out["loss"])
+        if config.grad_clip > 0:
+            accelerator.clip_grad_norm_(module.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        window += 1
+        for name in ("loss", "mel_loss", "time_l1", "commitment_loss"):
+            running[name] = running.get(name, 0.0) + float(out[name].detach())
+        running["dead_restarts"] = running.get("dead_restarts", 0.0) + out["dead_restarts"]
+        running["codes_used_first"] = running.get("codes_used_first", 0.0) + out["codes_used_first"]
+        bar.update(1)
+        if step % config.log_every == 0 or step == config.max_steps:
+            record = {"step": step, **{k: round(v / window, 5) for k, v in running.items()}}
+            record["dead_restarts"] = int(running["dead_restarts"])
+            record["seconds"] = round(elapsed_before + time.time() - started, 1)
+            bar.set_postfix(loss=record["loss"], mel=record["mel_loss"])
+            if accelerator.is_main_process:
+                with open(log_path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            trainer_state["last_train"] = record
+            running, window = {}, 0
+        due_by_steps = config.checkpoint_steps is not None and step % config.checkpoint_steps == 0
+        due_by_time = time.time() - last_checkpoint_time >= config.checkpoint_minutes * 60
+        if due_by_steps or due_by_time:
+            write_checkpoint(step)
+            last_checkpoint_time = time.time()
+    bar.close()
+    if previous_handler is not None:
+        signal.signal(signal.SIGTERM, previous_handler)
+    if stop_requested.is_set():
+        logger.info("SIGTERM: stopping at step %d after a checkpoint", step)
+    if latest_checkpoint(run_dir) is None or load_trainer_state(latest_checkpoint(run_dir))["step"] != step:
+        write_checkpoint(step)
+    return trainer_state

@@ -1,0 +1,221 @@
+"""Building the captioned corpus: scores → MIDI → fluidsynth → fixed-length clips → manifest.jsonl."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
+from simba_music.corpus.manifest import atomic_write_bytes, publish_file, split_for_work, write_manifest
+from simba_music.corpus.render import cut_clips, is_silent, normalize_loudness, render_midi, resolve_soundfont
+from simba_music.corpus.score import read_score, to_pretty_midi
+from simba_music.corpus.sources import ScoreRef, list_scores
+
+logger = logging.getLogger(__name__)
+
+# Instruments that suit each repertoire; a work gets a deterministic subset.
+INSTRUMENT_POOLS = {
+    "bach-chorales": (19, 48, 52, 0, 6, 60, 71, 42),
+    "essen": (73, 40, 21, 24, 46, 0, 68, 75),
+    "oneills": (73, 40, 21, 109, 24, 46, 0, 75),
+}
+TEMPO_RANGES = {"bach-chorales": (56, 100), "essen": (72, 132), "oneills": (80, 140)}
+
+
+@dataclass
+class CorpusConfig:
+    output_dir: str
+    collections: tuple[str, ...] = ("bach-chorales",)
+    soundfont: str = "fluid"
+    sample_rate: int = 16000
+    clip_seconds: float = 10.0
+    max_clips_per_render: int = 6
+    instruments_per_work: int = 3
+    max_works: int | None = None
+    validation_fraction: float = 0.05
+    test_fraction: float = 0.05
+    workers: int = 1
+    progress: bool = True
+    audio_format: str = "flac"
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.sample_rate < 8000:
+            raise ValueError(f"sample_rate must be >= 8000, got {self.sample_rate}")
+        if self.clip_seconds <= 0:
+            raise ValueError(f"clip_seconds must be positive, got {self.clip_seconds}")
+        if self.instruments_per_work < 1:
+            raise ValueError(f"instruments_per_work must be >= 1, got {self.instruments_per_work}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.audio_format not in ("flac", "wav"):
+            raise ValueError(f"audio_format must be 'flac' or 'wav', got {self.audio_format!r}")
+        split_for_work("x", self.validation_fraction, self.test_fraction)
+
+
+def choose_renderings(ref: ScoreRef, count: int) -> list[tuple[int, int]]:
+    """(GM program, tempo) pairs for one score, fixed by its id, distinct programs."""
+    pool = list(INSTRUMENT_POOLS[ref.collection])
+    pool.sort(key=lambda program: stable_fraction(f"instrument:{ref.score_id}:{program}"))
+    low, high = TEMPO_RANGES[ref.collection]
+    chosen = []
+    for program in pool[: min(count, len(pool))]:
+        tempo = low + 2 * int(stable_fraction(f"tempo:{ref.score_id}:{program}") * ((high - low) // 2 + 1))
+        chosen.append((program, tempo))
+    return chosen
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def _write_audio_atomically(path: Path, audio, sample_rate: int, audio_format: str) -> None:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{audio_format}")
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_16", format=audio_format.upper())
+        publish_file(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> list[dict]:
+    """All clips of one score, as manifest rows; runs in a worker process."""
+    info = read_score(ref)
+    split = split_for_work(ref.work_id, config.validation_fraction, config.test_fraction)
+    rows = []
+    for program, tempo in choose_renderings(ref, config.instruments_per_work):
+        midi = to_pretty_midi(info, program, tempo)
+        music_seconds = info.quarter_length * 60.0 / tempo
+        audio = render_midi(midi, soundfont_path, config.sample_rate)
+        clips = cut_clips(audio, music_seconds, config.sample_rate, config.clip_seconds, config.max_clips_per_render)
+        for clip_index, (start_s, clip) in enumerate(clips):
+            if is_silent(clip):
+                continue
+            clip = normalize_loudness(clip)
+            clip_id = f"{ref.score_id}:p{program}:t{tempo}:c{clip_index}"
+            relative = Path("audio") / _safe_name(ref.score_id) / f"p{program:03d}_t{tempo}_c{clip_index}.{config.audio_format}"
+            _write_audio_atomically(Path(config.output_dir) / relative, clip, config.sample_rate, config.audio_format)
+            instrument = INSTRUMENTS[program]
+            rows.append(
+                {
+                    "audio": relative.as_posix(),
+                    "caption": make_caption(
+                        clip_id, instrument, tempo, info.key, info.meter, info.num_parts, ref.genre, ref.composer
+                    ),  # the same call as caption_for_row, before the row exists
+                    "clip_id": clip_id,
+                    "work_id": ref.work_id,
+                    "score_id": ref.score_id,
+                    "title": info.title,
+                    "collection": ref.collection,
+                    "genre": ref.genre,
+                    "composer": ref.composer,
+                    "instrument": instrument,
+                    "program": program,
+                    "tempo_bpm": tempo,
+                    "key": info.key,
+                    "meter": info.meter,
+                    "num_parts": info.num_parts,
+                    "clip_index": clip_index,
+                    "start_seconds": round(start_s, 3),
+                    "duration_seconds": config.clip_seconds,
+                    "sample_rate": config.sample_rate,
+                    "split": split,
+                    "license": ref.license,
+                }
+            )
+    return rows
+
+
+def caption_for_row(row: dict) -> str:
+    return make_caption(
+        row["clip_id"], row["instrument"], row["tempo_bpm"], row["key"], row["meter"], row["num_parts"],
+        row["genre"], row["composer"],
+    )  # fmt: skip
+
+
+def recaption_manifest(manifest_path: str | os.PathLike) -> int:
+    """Rewrite every caption from its row's metadata (templates may change; the audio does not). Returns the
+    number of captions that changed."""
+    path = Path(manifest_path)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    changed = 0
+    for row in rows:
+        caption = caption_for_row(row)
+        changed += caption != row["caption"]
+        row["caption"] = caption
+    write_manifest(path, rows)
+    return changed
+
+
+def _build_score_safely(args):
+    ref, config, soundfont_path = args
+    try:
+        return ref.score_id, build_score(ref, config, soundfont_path), None
+    except Exception as error:  # one broken score must not stop a 400-score build
+        return ref.score_id, [], f"{type(error).__name__}: {error}"
+
+
+def build_corpus(config: CorpusConfig) -> dict:
+    """Build the corpus into ``config.output_dir``; returns (and writes) a summary."""
+    config.validate()
+    soundfont_path = resolve_soundfont(config.soundfont)
+    refs = list_scores(config.collections, config.max_works)
+    output_dir = Path(config.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    tasks = [(ref, config, soundfont_path) for ref in refs]
+    rows: list[dict] = []
+    failures: dict[str, str] = {}
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(tasks), desc="rendering scores", unit="score", disable=not config.progress) as bar:
+        if config.workers == 1:
+            results = map(_build_score_safely, tasks)
+            executor = None
+        else:
+            executor = ProcessPoolExecutor(max_workers=config.workers)
+            results = executor.map(_build_score_safely, tasks, chunksize=1)
+        try:
+            for score_id, score_rows, error in results:
+                rows.extend(score_rows)
+                if error is not None:
+                    failures[score_id] = error
+                    logger.warning("skipped %s: %s", score_id, error)
+                bar.update(1)
+                if bar.n % 50 == 0:
+                    # A partial manifest lets a long build be used (e.g. to start codec training) before it ends.
+                    write_manifest(output_dir / "manifest.partial.jsonl", sorted(rows, key=lambda row: row["clip_id"]))
+        finally:
+            if executor is not None:
+                executor.shutdown()
+    rows.sort(key=lambda row: row["clip_id"])
+    write_manifest(output_dir / "manifest.jsonl", rows)
+    if (output_dir / "manifest.partial.jsonl").exists():
+        os.unlink(output_dir / "manifest.partial.jsonl")
+    summary = {
+        "config": asdict(config),
+        "soundfont_path": soundfont_path,
+        "scores": len(refs),
+        "works": len({ref.work_id for ref in refs}),
+        "clips": len(rows),
+        "hours": round(len(rows) * config.clip_seconds / 3600, 4),
+        "clips_per_split": {s: sum(r["split"] == s for r in rows) for s in ("train", "validation", "test")},
+        "works_per_split": {s: len({r["work_id"] for r in rows if r["split"] == s}) for s in ("train", "validation", "test")},
+        "failures": failures,
+        "seconds": round(time.time() - started, 2),
+    }
+    atomic_write_bytes(output_dir / "summary.json", json.dumps(summary, indent=2).encode("utf-8"))
+    return summary

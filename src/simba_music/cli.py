@@ -97,9 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
+    from .codec.cli import add_subcommands as add_codec_subcommands
+    from .corpus.cli import add_subcommands as add_corpus_subcommands
     from .training.cli import add_subcommands as add_training_subcommands
 
     add_training_subcommands(commands)
+    add_corpus_subcommands(commands)
+    add_codec_subcommands(commands)
     return parser
 
 

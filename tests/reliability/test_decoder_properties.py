@@ -51,7 +51,8 @@ def test_valid_configs_build_run_and_round_trip(tmp_path_factory, config, batch,
     for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(saved, restored), name
     with torch.no_grad():
-        torch.testing.assert_close(loaded(ids, encoder_hidden_states=text).logits, logits, atol=0, rtol=0)
+        # Bit-identical weights; threaded FFT/matmul reductions may still differ in the last bits.
+        torch.testing.assert_close(loaded(ids, encoder_hidden_states=text).logits, logits, atol=1e-6, rtol=1e-6)
 
 
 @FAST

@@ -22,12 +22,13 @@ setup(
         "numpy",
         "soundfile>=0.12",
         "tqdm",
+        "scipy",
     ],
     extras_require={
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
         "diffusers": ["diffusers>=0.30"],
         "train": ["tensorboard", "matplotlib", "peft>=0.12", "scipy"],
-        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib", "scipy"],
+        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib", "scipy", "psutil"],
     },
     entry_points={"console_scripts": ["simba-music=simba_music.cli:main"]},
 )

@@ -33,9 +33,12 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
     """
 
     model_type: ClassVar[str] = "simba_music_t2m"
+    # Defaults are the released model's layout: FLAN-T5-base encoder, DAC 44.1 kHz, Prefix SiMBA decoder.
     sub_configs_defaults = {
-        "text_encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5"),
-        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac"),
+        "text_encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5", init_kwargs=dict(
+            vocab_size=32128, d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_heads=12,
+            feed_forward_proj="gated-gelu", tie_word_embeddings=False)),
+        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac", init_kwargs=dict(sampling_rate=44100)),
         "decoder": SimbaMusicConfig,
     }
 

@@ -66,6 +66,8 @@ class SimbaMusicProcessor(ProcessorMixin):
             features = self.feature_extractor(audio, sampling_rate=sampling_rate or self.sampling_rate,
                                               return_tensors=return_tensors)
             outputs["input_values"] = features["input_values"]
+            if "padding_mask" in features:
+                outputs["padding_mask"] = features["padding_mask"]
         from transformers import BatchEncoding
 
         return BatchEncoding(outputs)

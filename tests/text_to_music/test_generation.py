@@ -128,6 +128,9 @@ def test_audio_prompt_continuation(t5_model):
     output = model.generate(**inputs, audio_prompt=prompt, max_new_tokens=5, seed=0, progress_bar=False)
     assert output.sequences.shape == (2, 1, prompt_codes.shape[-1] + 5)
     assert torch.equal(output.sequences[:, :, :prompt_codes.shape[-1]], prompt_codes.expand(2, -1, -1))
+    from_processor = processor(text=["calm piano", "jazz drums"], audio=[prompt[0].numpy()] * 2, sampling_rate=8000)
+    assert torch.equal(model.generate(**from_processor, max_new_tokens=5, seed=0, progress_bar=False).sequences,
+                       output.sequences)
     stereo_16k = torch.stack([prompt[0], prompt[0]]).repeat_interleave(2, dim=-1)
     with pytest.warns(UserWarning, match="resampling from 16000 Hz to the codec's 8000 Hz"):
         resampled = model.generate(**inputs, audio_prompt=stereo_16k, audio_prompt_sampling_rate=16000,

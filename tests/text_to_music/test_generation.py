@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from ..conftest import VARIANTS
 from .conftest import build
 
 SPECIAL = 64
@@ -40,6 +41,16 @@ def test_greedy_generation_matches_uncached_reference(t5_model, guidance_scale):
     output = model.generate(**captions(processor, *texts), max_new_tokens=12, do_sample=False,
                             guidance_scale=guidance_scale, progress_bar=False)
     assert output.sequences.shape == (2, 1, 12)
+    assert torch.equal(output.sequences[:, 0], expected)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_decoder_variant_matches_the_reference(variant):
+    model, processor = build("t5", num_attention_heads=4, **VARIANTS[variant])
+    texts = ["calm piano", "fast jazz drums with bass"]
+    expected = reference_greedy(model, processor, texts, 8, 3.0)
+    output = model.generate(**captions(processor, *texts), max_new_tokens=8, do_sample=False, guidance_scale=3.0,
+                            progress_bar=False)
     assert torch.equal(output.sequences[:, 0], expected)
 
 

@@ -50,3 +50,11 @@ def test_text_to_music_pipeline_rejects_bad_input(saved_dir):
         pipe("calm piano", duration=0)
     with pytest.raises(TypeError, match=r"unexpected arguments \['length'\]"):
         pipe("calm piano", length=3)
+
+
+def test_text_to_music_pipeline_on_an_instance_needs_the_tokenizer(t5_model):
+    model, processor = t5_model
+    with pytest.raises(ValueError, match="tokenizer: the text-to-music pipeline needs the caption tokenizer"):
+        TextToMusicPipeline(model=model)("calm piano")
+    output = TextToMusicPipeline(model=model, tokenizer=processor.tokenizer)("calm piano", duration=0.8, seed=0)
+    assert output["audio"].shape == (1, 10 * 640) and output["sampling_rate"] == 8000

@@ -28,6 +28,9 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             a sanity bound, not a memory limit.
         text_max_length: captions are padded (and truncated) to exactly this many tokens, so that the prefix length,
             and with it every position of the audio, is the same for every prompt and every batch composition.
+        text_pad_token_id: id written into every padded caption position (None: the text encoder's
+            `pad_token_id`). It matters only for decoders with `use_text_mask=False`, which see the padding; the
+            released SSM-TTM model pads with 1 (T5's `</s>`).
         empty_caption_ids: the tokenizer's encoding of the empty caption "", the unconditional input of
             classifier-free guidance (`SimbaMusicProcessor` fills it in). None means no tokens at all.
     """
@@ -47,6 +50,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
     decoder: dict | PretrainedConfig | None = None
     max_duration_s: float = DEFAULT_MAX_DURATION_S
     text_max_length: int = 64
+    text_pad_token_id: int | None = None
     empty_caption_ids: list[int] | None = None
     initializer_range: float = 0.02
 

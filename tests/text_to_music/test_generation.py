@@ -197,3 +197,20 @@ def test_bad_prompts_and_unknown_arguments(t5_model):
         model.generate(**captions(processor, "calm piano"), top_q=0.5)
     with pytest.raises(ValueError, match="input_ids: tokenized captions of shape"):
         model.generate(max_new_tokens=2)
+
+
+def test_text_pad_token_id_fills_padded_caption_positions():
+    model, processor = build("t5", use_text_mask=False)  # the decoder sees padding, as converted checkpoints do
+    inputs = captions(processor, "calm piano")
+    assert inputs["input_ids"][0].tolist() == [10, 5, 1, 0, 0, 0, 0, 0]  # the tokenizer pads with <pad> = 0
+    model.config.text_pad_token_id = 1
+    try:
+        ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
+        assert ids[0].tolist() == [10, 5, 1, 1, 1, 1, 1, 1] and mask[0].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+        with_eos_padding = model.generate(**inputs, max_new_tokens=6, seed=0, progress_bar=False).sequences
+    finally:
+        model.config.text_pad_token_id = None
+    default = model.generate(**inputs, max_new_tokens=6, seed=0, progress_bar=False).sequences
+    assert with_eos_padding.shape == default.shape == (1, 1, 6)
+    padded_states = model.encode_text(ids, mask)[0, 3:] - model.encode_text(**inputs)[0, 3:]
+    assert padded_states.abs().max() > 1e-3  # what a use_text_mask=False decoder sees does depend on the pad id

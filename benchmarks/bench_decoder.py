@@ -15,31 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Mamba2Config, Mamba2ForCausalLM
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
-from simba_music.modeling.cache import SimbaMusicCache
+from timing import timed
 
 SIZES = {"medium": dict(hidden_size=512, layers=8, state_size=128), "paper": dict(hidden_size=1024, layers=24,
                                                                                    state_size=512)}
 VOCAB = 1025
-
-
-def timed(fn, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of `fn` in seconds."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def prefix_mamba(size: dict, dtype) -> SimbaMusicForCausalLM:

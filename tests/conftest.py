@@ -2,8 +2,11 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from types import SimpleNamespace  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from transformers.utils import hub  # noqa: E402
 
 from simba_music import SimbaMusicConfig  # noqa: E402
 
@@ -30,3 +33,31 @@ def tiny_config(variant: str = "prefix_simba", **overrides) -> SimbaMusicConfig:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+class FakeHfApi:
+    """Records what push_to_hub would send to the Hub."""
+
+    def __init__(self):
+        self.commits = []
+
+    def create_repo(self, repo_id, **kwargs):
+        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
+
+    def create_branch(self, **kwargs):
+        pass
+
+    def create_commit(self, repo_id, operations, commit_message, **kwargs):
+        files = {}
+        for operation in operations:
+            with open(operation.path_or_fileobj, "rb") as handle:
+                files[operation.path_in_repo] = handle.read()
+        self.commits.append(dict(repo_id=repo_id, message=commit_message, files=files, **kwargs))
+        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/0")
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    api = FakeHfApi()
+    monkeypatch.setattr(hub, "hf_api", lambda: api)
+    return api

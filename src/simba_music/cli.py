@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
+    from .training.cli import add_subcommands as add_training_subcommands
+
+    add_training_subcommands(commands)
     return parser
 
 

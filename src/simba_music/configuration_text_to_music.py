@@ -28,9 +28,10 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             a sanity bound, not a memory limit.
         text_max_length: captions are padded (and truncated) to exactly this many tokens, so that the prefix length,
             and with it every position of the audio, is the same for every prompt and every batch composition.
-        text_pad_token_id: id written into every padded caption position (None: the text encoder's
-            `pad_token_id`). It matters only for decoders with `use_text_mask=False`, which see the padding; the
-            released SSM-TTM model pads with 1 (T5's `</s>`).
+        text_pad_token_id: id written into every padded caption position, the conditional and the empty
+            (unconditional) caption alike; `SimbaMusicProcessor.for_model` sets it to the tokenizer's pad id. None
+            keeps the tokenizer's padding and extends with the text encoder's `pad_token_id`. It matters only for
+            decoders with `use_text_mask=False`, which see the padding; the released SSM-TTM model pads with 1.
         empty_caption_ids: the tokenizer's encoding of the empty caption "", the unconditional input of
             classifier-free guidance (`SimbaMusicProcessor` fills it in). None means no tokens at all.
     """

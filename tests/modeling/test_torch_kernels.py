@@ -45,16 +45,22 @@ def test_ssd_scan_matches_recurrence(length, chunk):
     torch.testing.assert_close(state.double(), state_ref, atol=1e-4, rtol=1e-4)
 
 
-def test_ssd_step_continues_the_scan():
-    b, length, h, p, g, n = 2, 9, 4, 3, 1, 5
+@pytest.mark.parametrize("groups", [1, 2])
+def test_ssd_step_continues_the_scan(groups):
+    """Steps held back and folded every 3 steps give the scan's outputs and, once settled, its final state."""
+    b, length, h, p, n = 2, 17, 4, 3, 5
     x, dt = torch.randn(b, length, h, p), torch.rand(b, length, h)
     A, D = -torch.rand(h) * 3, torch.randn(h)
-    B, C = torch.randn(b, length, g, n), torch.randn(b, length, g, n)
-    y_full, _ = torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size=4)
+    B, C = torch.randn(b, length, groups, n), torch.randn(b, length, groups, n)
+    y_full, final = torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size=4)
     _, state = torch_kernels.ssd_scan(x[:, :5], dt[:, :5], A, B[:, :5], C[:, :5], D, chunk_size=4)
+    deferred = torch_kernels.DeferredUpdates.empty(state, groups, window=3)
     for t in range(5, length):
-        y_t = torch_kernels.ssd_state_step(state, x[:, t], dt[:, t], A, B[:, t], C[:, t], D)
+        y_t = torch_kernels.ssd_state_step(state, x[:, t], dt[:, t], A, B[:, t], C[:, t], D, deferred)
         torch.testing.assert_close(y_t, y_full[:, t], atol=1e-5, rtol=1e-5)
+    assert deferred.count == (length - 5) % 3
+    torch_kernels.fold_deferred(state, deferred)
+    torch.testing.assert_close(state, final, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("length,block", [(1, 32), (45, 8), (64, 32)])

@@ -201,16 +201,16 @@ def test_bad_prompts_and_unknown_arguments(t5_model):
 
 def test_text_pad_token_id_fills_padded_caption_positions():
     model, processor = build("t5", use_text_mask=False)  # the decoder sees padding, as converted checkpoints do
+    assert model.config.text_pad_token_id == 0  # for_model took the tokenizer's <pad>
     inputs = captions(processor, "calm piano")
-    assert inputs["input_ids"][0].tolist() == [10, 5, 1, 0, 0, 0, 0, 0]  # the tokenizer pads with <pad> = 0
-    model.config.text_pad_token_id = 1
-    try:
-        ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
-        assert ids[0].tolist() == [10, 5, 1, 1, 1, 1, 1, 1] and mask[0].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
-        with_eos_padding = model.generate(**inputs, max_new_tokens=6, seed=0, progress_bar=False).sequences
-    finally:
-        model.config.text_pad_token_id = None
-    default = model.generate(**inputs, max_new_tokens=6, seed=0, progress_bar=False).sequences
-    assert with_eos_padding.shape == default.shape == (1, 1, 6)
+    assert inputs["input_ids"][0].tolist() == [10, 5, 1, 0, 0, 0, 0, 0]
+    empty_ids, empty_mask = model._unconditional_captions(1)
+    assert empty_ids[0].tolist() == [1, 0, 0, 0, 0, 0, 0, 0] and empty_mask[0].tolist() == [1] + [0] * 7
+    model.config.text_pad_token_id = 1  # the released model pads with </s>
+    ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
+    assert ids[0].tolist() == [10, 5, 1, 1, 1, 1, 1, 1] and mask[0].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert model._unconditional_captions(1)[0][0].tolist() == [1] * 8
     padded_states = model.encode_text(ids, mask)[0, 3:] - model.encode_text(**inputs)[0, 3:]
     assert padded_states.abs().max() > 1e-3  # what a use_text_mask=False decoder sees does depend on the pad id
+    model.config.text_pad_token_id = None  # keep the tokenizer's padding
+    assert torch.equal(model._pad_captions(inputs["input_ids"], inputs["attention_mask"])[0], inputs["input_ids"])

@@ -5,37 +5,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from transformers.utils import hub
 
 from simba_music.hub import AUTO_MAP, variant_name
-
-
-class FakeHfApi:
-    """Records what push_to_hub would send to the Hub."""
-
-    def __init__(self):
-        self.commits = []
-
-    def create_repo(self, repo_id, **kwargs):
-        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
-
-    def create_branch(self, **kwargs):
-        pass
-
-    def create_commit(self, repo_id, operations, commit_message, **kwargs):
-        files = {}
-        for operation in operations:
-            with open(operation.path_or_fileobj, "rb") as handle:
-                files[operation.path_in_repo] = handle.read()
-        self.commits.append(dict(repo_id=repo_id, message=commit_message, files=files, **kwargs))
-        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/0")
-
-
-@pytest.fixture
-def fake_api(monkeypatch):
-    api = FakeHfApi()
-    monkeypatch.setattr(hub, "hf_api", lambda: api)
-    return api
 
 
 def test_push_to_hub_offline_uploads_weights_processor_and_a_model_card(t5_model, fake_api):
@@ -73,6 +44,7 @@ def test_variant_names():
 
 REMOTE_LOAD = """
 import sys
+from types import SimpleNamespace
 sys.modules["simba_music"] = None  # as if simba-music were not installed
 from transformers import AutoModelForTextToWaveform, AutoProcessor
 model = AutoModelForTextToWaveform.from_pretrained(sys.argv[1], trust_remote_code=True)

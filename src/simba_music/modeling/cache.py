@@ -10,11 +10,20 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .torch_kernels import DeferredUpdates, fold_deferred
+
 
 @dataclass
 class SSMState:
     conv_state: torch.Tensor  # [B, C, K]: the last K inputs of the causal convolution
     ssm_state: torch.Tensor  # [B, D, N] (Mamba) or [B, H, P, N] (Mamba2)
+    deferred: DeferredUpdates | None = None  # Mamba2 decode steps not yet folded into ssm_state
+
+    def settle(self) -> None:
+        """Fold held-back decode steps into `ssm_state`, so that it alone is the state."""
+        if self.deferred is not None:
+            fold_deferred(self.ssm_state, self.deferred)
+            self.deferred = None
 
 
 @dataclass
@@ -65,6 +74,8 @@ class SimbaMusicCache:
 
     def _map_tensors(self, fn) -> None:
         for state in self.states.values():
+            if isinstance(state, SSMState):
+                state.settle()
             for name, value in vars(state).items():
                 if isinstance(value, torch.Tensor):
                     setattr(state, name, fn(value))
@@ -82,5 +93,9 @@ class SimbaMusicCache:
 
     def state_norms(self) -> dict[str, float]:
         """Largest absolute value of each SSM state: a cheap health check for very long generations."""
-        return {key: float(state.ssm_state.abs().max()) for key, state in self.states.items()
-                if isinstance(state, SSMState)}
+        norms = {}
+        for key, state in self.states.items():
+            if isinstance(state, SSMState):
+                state.settle()
+                norms[key] = float(state.ssm_state.abs().max())
+        return norms

@@ -110,16 +110,16 @@ class TextToMusicGenerationMixin:
             attention_mask = torch.ones_like(input_ids)
         length = self.config.text_max_length
         pad_id = self.config.text_pad_token_id
-        if pad_id is None:
-            pad_id = self.config.text_encoder.pad_token_id or 0
+        fill = pad_id if pad_id is not None else (self.config.text_encoder.pad_token_id or 0)
         if input_ids.shape[1] > length:
             input_ids, attention_mask = input_ids[:, :length], attention_mask[:, :length]
         elif input_ids.shape[1] < length:
             grow = length - input_ids.shape[1]
-            input_ids = torch.nn.functional.pad(input_ids, (0, grow), value=pad_id)
+            input_ids = torch.nn.functional.pad(input_ids, (0, grow), value=fill)
             attention_mask = torch.nn.functional.pad(attention_mask, (0, grow), value=0)
-        # Whatever the tokenizer padded with, padded positions carry the model's pad id.
-        input_ids = input_ids.masked_fill(attention_mask == 0, pad_id)
+        if pad_id is not None:
+            # Whatever the tokenizer padded with, padded positions carry the model's pad id.
+            input_ids = input_ids.masked_fill(attention_mask == 0, pad_id)
         return input_ids.to(self.device), attention_mask.to(self.device)
 
     def _unconditional_captions(self, batch_size: int):

@@ -16,6 +16,7 @@ import warnings
 import torch
 
 from . import torch_kernels
+from .cache import SSMState
 
 try:  # noqa: SIM105 - any failure means "not available"; the reason is kept for `kernel_report()`.
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _mamba_selective_scan
@@ -107,15 +108,19 @@ def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
     return torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
 
 
-def ssd_state_step(state, x, dt, A, B, C, D):
-    """One Mamba2 step; `state` [B, H, P, N] is updated in place."""
+def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
+    """One Mamba2 step of the cached `ssm` state (its `ssm_state` [B, H, P, N] and, on the PyTorch path, the steps
+    it holds back in `ssm.deferred`)."""
     if _fast_ssm(x):
-        heads, head_dim, state_size = state.shape[1:]
+        ssm.settle()
+        heads, head_dim, state_size = ssm.ssm_state.shape[1:]
         return _mamba_state_update(
-            state, x, dt.unsqueeze(-1).expand(-1, -1, head_dim),
+            ssm.ssm_state, x, dt.unsqueeze(-1).expand(-1, -1, head_dim),
             A[:, None, None].expand(-1, head_dim, state_size), B, C,
             D[:, None].expand(-1, head_dim), dt_softplus=False)
-    return torch_kernels.ssd_state_step(state, x, dt, A, B, C, D)
+    if ssm.deferred is None:
+        ssm.deferred = torch_kernels.DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
+    return torch_kernels.ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.deferred)
 
 
 def warn_if_cuda_without_kernels(tensor: torch.Tensor) -> None:

@@ -28,11 +28,8 @@ class GatedRMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, hidden_states: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        dtype = hidden_states.dtype
-        x = hidden_states.float() * F.silu(gate.float())
-        x = x.unflatten(-1, (-1, self.group_size))
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.flatten(-2).to(dtype)
+        x = (hidden_states * F.silu(gate)).unflatten(-1, (-1, self.group_size))
+        return self.weight.to(x.dtype) * F.rms_norm(x, (self.group_size,), eps=self.eps).flatten(-2)
 
 
 def _inverse_softplus_time_steps(count: int, config, device) -> torch.Tensor:
@@ -69,6 +66,8 @@ class _SSMMixer(nn.Module):
         state = cache.states.get(self.cache_key) if cache is not None else None
         if state is not None and hidden_states.shape[1] == 1:
             return self.step(hidden_states, state)
+        if state is not None:
+            state.settle()
         output, conv_window, ssm_state = self.scan(hidden_states, state)
         if cache is not None:
             cache.states[self.cache_key] = SSMState(conv_window, ssm_state.to(self._state_dtype(hidden_states)))
@@ -174,7 +173,7 @@ class Mamba2Mixer(_SSMMixer):
         z, xBC, dt = self._split(self.in_proj(hidden_states[:, 0]))
         x, B, C = self._split_conv_output(self._conv_step(xBC, state))
         y = kernels.ssd_state_step(
-            state.ssm_state, x.reshape(batch, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
+            state, x.reshape(batch, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
             -torch.exp(self.A_log.float()), B.reshape(batch, self.groups, self.state_size),
             C.reshape(batch, self.groups, self.state_size), self.D)
         return self.out_proj(self.norm(y.reshape(batch, self.inner), z)).unsqueeze(1)

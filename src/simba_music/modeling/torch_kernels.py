@@ -10,13 +10,16 @@ All scans accumulate in float32 whatever the input dtype.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-# Steps of the Mamba recurrence materialised at once; 32 measured fastest on 2 cores (benchmarks/).
-SELECTIVE_SCAN_BLOCK = 32
-# SSD chunk length on CPU. The result does not depend on it; 64 beat 32, 128 and 256 (the config's GPU value) on
-# 2 cores at L=1500, because the per-chunk [Q, Q] decay matrix costs O(L * Q) exponentials.
+# Steps of the Mamba recurrence materialised at once: 16 beat 8, 32 and 64 (benchmarks/bench_kernels.py).
+SELECTIVE_SCAN_BLOCK = 16
+# SSD chunk length on CPU. The result does not depend on it; 64 beat 32, 128 and 256 (the config's GPU value) at
+# L=1500 for d_state 128 and 512 (benchmarks/bench_kernels.py): the per-chunk [Q, Q] decay matrix costs O(L * Q)
+# exponentials, while the state work per chunk is fixed.
 SSD_CPU_CHUNK = 64
 
 
@@ -123,46 +126,93 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
     weights = torch.exp(segment.masked_fill_(future, float("-inf"))) * scores
     y_diag = torch.matmul(weights, xdt.permute(0, 1, 3, 4, 2, 5))  # [b, c, g, h, Q, P]
 
-    # 2. Each chunk's own contribution to the state at its end: [heads * P, Q] x [Q, N] per group.
+    # 2-4. Walk the chunks: read the carried-in state out at every position of the chunk (C_l . state, decayed to
+    # l), then fold the chunk's own inputs into the state ([heads * P, Q] x [Q, N] per group). Doing both inside
+    # the loop keeps only one state alive instead of materialising one per chunk.
     decay_to_end = torch.exp(cum[:, :, -1:] - cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
     weighted = (xdt * decay_to_end).view(batch, chunks, Q, groups, per_group * head_dim).transpose(2, 3)
-    chunk_states = torch.matmul(weighted.transpose(-1, -2), Bg)  # [b, c, g, h*P, N]
-
-    # 3. Carry states across chunks: a short sequential loop (L / chunk_size steps).
     chunk_decay = torch.exp(cum[:, :, -1]).unsqueeze(-1).unsqueeze(-1)  # [b, c, g, h, 1, 1]
     state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=torch.float32, device=x.device)
              if initial_state is None else initial_state.float().reshape(batch, groups, per_group, head_dim, state_size))
-    start_states = []
+    readouts = []
     for c in range(chunks):
-        start_states.append(state)
-        state = state * chunk_decay[:, c] + chunk_states[:, c].view_as(state)
-    start_states = torch.stack(start_states, dim=1).view(batch, chunks, groups, per_group * head_dim, state_size)
-
-    # 4. The carried-in state seen from each position l: C_l . state, decayed to l.
-    y_off = torch.matmul(Cg, start_states.transpose(-1, -2)).view(batch, chunks, groups, Q, per_group, head_dim)
+        readouts.append(torch.matmul(Cg[:, c], state.view(batch, groups, -1, state_size).transpose(-1, -2)))
+        state = state * chunk_decay[:, c] + torch.matmul(weighted[:, c].transpose(-1, -2), Bg[:, c]).view_as(state)
+    y_off = torch.stack(readouts, dim=1).view(batch, chunks, groups, Q, per_group, head_dim)
     y_off = y_off * torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
     y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
     y = y[:, :seq_len] + x.float() * D.float()[:, None]
     return y.to(x.dtype), state.reshape(batch, heads, head_dim, state_size)
 
 
-def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
-                   C: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
-    """One step of Mamba2; `state` [B, H, P, N] is updated in place. `x`: [B, H, P]; `dt`: [B, H]; `B`, `C`:
-    [B, G, N]. Returns y [B, H, P].
+# Decode steps whose rank-1 updates are held back before being folded into a Mamba2 state (see ssd_state_step).
+SSD_DEFERRED_STEPS = 16
 
-    Decoding is bound by reading the state, so each group's heads are viewed as one [heads * P, N] matrix: the
-    update is a single rank-1 `baddbmm_` and the readout one large matrix-vector product per group (a batch of
-    small per-head products runs several times slower).
+
+@dataclass
+class DeferredUpdates:
+    """The latest decode steps of a Mamba2 state, not yet folded into it. Rows are (batch, group) pairs."""
+
+    inputs: torch.Tensor  # [B*G, W, heads_per_group * P]: x * dt of each held step
+    keys: torch.Tensor  # [B*G, W, N]: B of each held step
+    log_decay: torch.Tensor  # [B*G, W, heads_per_group]: summed log decay from the last fold to each held step
+    count: int = 0
+
+    @classmethod
+    def empty(cls, state: torch.Tensor, groups: int, window: int = SSD_DEFERRED_STEPS) -> "DeferredUpdates":
+        batch, heads, head_dim, state_size = state.shape
+        rows, per_group = batch * groups, heads // groups
+        new = lambda *shape: torch.zeros(rows, window, *shape, dtype=torch.float32, device=state.device)  # noqa: E731
+        return cls(new(per_group * head_dim), new(state_size), new(per_group))
+
+
+def fold_deferred(state: torch.Tensor, deferred: DeferredUpdates) -> None:
+    """Apply the held steps to `state` in place: decay it to now, then add every held rank-1 update at once."""
+    count = deferred.count
+    if count == 0:
+        return
+    rows, _, per_group = deferred.log_decay.shape
+    head_dim, state_size = state.shape[-2:]
+    total = deferred.log_decay[:, count - 1]
+    state.view(rows, per_group, head_dim, state_size).mul_(torch.exp(total).to(state.dtype)[..., None, None])
+    weights = torch.exp(total.unsqueeze(1) - deferred.log_decay[:, :count])  # decay from each step to now
+    scaled = (deferred.inputs[:, :count].view(rows, count, per_group, head_dim) * weights.unsqueeze(-1))
+    state.view(rows, per_group * head_dim, state_size).baddbmm_(
+        scaled.view(rows, count, -1).transpose(1, 2).to(state.dtype), deferred.keys[:, :count].to(state.dtype))
+    deferred.count = 0
+
+
+def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
+                   C: torch.Tensor, D: torch.Tensor, deferred: DeferredUpdates) -> torch.Tensor:
+    """One step of Mamba2. `state` [B, H, P, N] plus the steps held in `deferred` form the recurrent state;
+    `x`: [B, H, P]; `dt`: [B, H]; `B`, `C`: [B, G, N]. Returns y [B, H, P].
+
+    Decoding is bound by memory traffic over the state (8 MB a layer at the paper's size). Updating it every step
+    reads and writes it twice (decay, then rank-1 add) and reads it once more for the output. Instead the step is
+    held in `deferred` and the output is assembled from one read of the state, decayed to now, plus the held steps'
+    small contributions; every `SSD_DEFERRED_STEPS` steps they are folded in with one rank-W update. Each group's
+    heads form one [heads * P, N] matrix, read by a single matrix-vector product.
     """
     batch, heads, head_dim, state_size = state.shape
     groups = B.shape[1]
-    dtype = state.dtype
-    state.mul_(torch.exp(dt.to(dtype) * A.to(dtype))[..., None, None])
-    grouped = state.view(batch * groups, (heads // groups) * head_dim, state_size)
-    grouped.baddbmm_((x * dt.unsqueeze(-1)).to(dtype).reshape(batch * groups, -1, 1),
-                     B.to(dtype).reshape(batch * groups, 1, state_size))
-    readout = C.to(dtype).reshape(batch * groups, state_size)
-    # torch.mv per group: MKL's batched matrix-vector bmm is ~10x slower here in float32.
-    y = torch.stack([torch.mv(grouped[i], readout[i]) for i in range(batch * groups)]).view(batch, heads, head_dim)
-    return (y + x.to(dtype) * D.to(dtype)[:, None]).to(x.dtype)
+    rows, per_group = batch * groups, heads // groups
+    held = deferred.count
+    step_log_decay = (dt.float() * A.float()).reshape(rows, per_group)
+    total = step_log_decay + (deferred.log_decay[:, held - 1] if held else 0.0)
+    deferred.log_decay[:, held] = total
+    deferred.inputs[:, held] = (x.float() * dt.float().unsqueeze(-1)).reshape(rows, -1)
+    deferred.keys[:, held] = B.float().reshape(rows, state_size)
+    deferred.count = held = held + 1
+
+    readout = C.float().reshape(rows, state_size)
+    grouped = state.view(rows, per_group * head_dim, state_size)
+    readout_state = readout.to(state.dtype)
+    # torch.mv per row: MKL's batched matrix-vector bmm is ~10x slower here in float32.
+    y = torch.stack([torch.mv(grouped[i], readout_state[i]) for i in range(rows)]).float()
+    y = y.view(rows, per_group, head_dim) * torch.exp(total).unsqueeze(-1)
+    overlap = torch.bmm(deferred.keys[:, :held], readout.unsqueeze(-1))  # B_i . C for every held step: [rows, k, 1]
+    weights = torch.exp(total.unsqueeze(1) - deferred.log_decay[:, :held]) * overlap
+    y = y + (weights.unsqueeze(-1) * deferred.inputs[:, :held].view(rows, held, per_group, head_dim)).sum(1)
+    if held == deferred.inputs.shape[1]:
+        fold_deferred(state, deferred)
+    return (y.view(batch, heads, head_dim) + x.float() * D.float()[:, None]).to(x.dtype)

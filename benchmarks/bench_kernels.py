@@ -1,0 +1,67 @@
+"""Slow-path scan alternatives, measured in one process; prints JSON.
+
+    python benchmarks/bench_kernels.py [--threads 2] [--length 1500]
+
+- SSD (Mamba2) chunk length: our chunked scan at Q in {32, 64, 128, 256}, against transformers' PyTorch
+  `mamba2_chunk_scan` at its Q=256, at the medium (H 16, N 128) and paper (H 32, N 512) sizes.
+- Selective scan (Mamba): our cache-blocked recurrence at blocks of {8, 16, 32, 64} steps, against transformers'
+  PyTorch `mamba_selective_scan` fallback.
+Inputs are random; only time is measured (correctness is in tests/modeling/test_torch_kernels.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+from transformers.models.mamba.modeling_mamba import mamba_selective_scan
+from transformers.models.mamba2.modeling_mamba2 import mamba2_chunk_scan
+
+from simba_music.modeling import torch_kernels
+from timing import timed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--length", type=int, default=1500)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    L = args.length
+    report = {"threads": args.threads, "length": L, "ssd": [], "selective_scan": []}
+
+    for name, heads, state in (("medium", 16, 128), ("paper", 32, 512)):
+        x, dt = torch.randn(1, L, heads, 64), torch.rand(1, L, heads) * 0.1
+        A, D = -torch.rand(heads) * 4, torch.randn(heads)
+        B, C = torch.randn(1, L, 1, state), torch.randn(1, L, 1, state)
+        baseline = timed(lambda: mamba2_chunk_scan(x, dt, A, B, C, chunk_size=256, D=D), 3)
+        entry = {"size": name, "transformers_chunk256_s": baseline}
+        for chunk in (32, 64, 128, 256):
+            saved, torch_kernels.SSD_CPU_CHUNK = torch_kernels.SSD_CPU_CHUNK, chunk
+            ours = timed(lambda: torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size=chunk), 3)
+            torch_kernels.SSD_CPU_CHUNK = saved
+            entry[f"ours_chunk{chunk}_s"] = ours
+            entry[f"ratio_chunk{chunk}"] = ours / baseline
+        report["ssd"].append(entry)
+        print(json.dumps(entry), flush=True)
+
+    channels, state = 1024, 16
+    u, delta = torch.randn(1, channels, L), torch.rand(1, channels, L) * 0.1
+    A, D = -torch.rand(channels, state) * 4, torch.randn(channels)
+    B, C, z = torch.randn(1, state, L), torch.randn(1, state, L), torch.randn(1, channels, L)
+    baseline = timed(lambda: mamba_selective_scan(u, delta, A, B, C, D=D, z=z, delta_softplus=False,
+                                                  use_mambapy=False, use_associative_scan=False), 3)
+    entry = {"channels": channels, "state": state, "transformers_s": baseline}
+    for block in (8, 16, 32, 64):
+        ours = timed(lambda: torch_kernels.selective_scan(u, delta, A, B, C, D, z, block=block), 3)
+        entry[f"ours_block{block}_s"] = ours
+        entry[f"ratio_block{block}"] = ours / baseline
+    report["selective_scan"].append(entry)
+    print(json.dumps(entry), flush=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Converting the authors' released SSM-TTM checkpoints (see conversion_scripts/convert_ssm_ttm_checkpoint.py)."""

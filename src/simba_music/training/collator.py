@@ -1,0 +1,78 @@
+"""Batch collation for decoder training.
+
+Rows carry `codes` ([T] or [K, T] ints) and either `text_states` (cached text-encoder output, [S, text_hidden]) or a
+`caption` string that a tokenizer turns into `text_input_ids`/`text_attention_mask` for a frozen encoder run in the
+training step. Caption dropout for classifier-free guidance replaces the whole caption by the empty one, which is
+exactly the unconditional input used at sampling time (the released code dropped tokens under a mask that its prefix
+path ignored, so its dropout did nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import torch
+
+
+class SimbaMusicCollator:
+    def __init__(self, special_token_id: int, tokenizer=None, caption_dropout: float = 0.1,
+                 empty_text_states: torch.Tensor | None = None, max_text_length: int = 64, seed: int | None = None):
+        if not 0.0 <= caption_dropout <= 1.0:
+            raise ValueError(f"caption_dropout must be in [0, 1], got {caption_dropout}")
+        self.special_token_id = special_token_id
+        self.tokenizer = tokenizer
+        self.caption_dropout = caption_dropout
+        self.empty_text_states = empty_text_states
+        self.max_text_length = max_text_length
+        # A private generator: dropout decisions are reproducible and do not disturb the global RNG.
+        self.rng = random.Random(seed)
+
+    @contextlib.contextmanager
+    def without_dropout(self):
+        """Evaluation batches keep every caption."""
+        saved, self.caption_dropout = self.caption_dropout, 0.0
+        try:
+            yield self
+        finally:
+            self.caption_dropout = saved
+
+    def _drop(self) -> bool:
+        return self.caption_dropout > 0 and self.rng.random() < self.caption_dropout
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        codes = [torch.as_tensor(row["codes"], dtype=torch.long) for row in rows]
+        # A start token in front: the model predicts codes[0] from it.
+        codes = [torch.cat([torch.full((*c.shape[:-1], 1), self.special_token_id), c], dim=-1) for c in codes]
+        length = max(c.shape[-1] for c in codes)
+        input_ids = torch.full((len(codes), *codes[0].shape[:-1], length), self.special_token_id)
+        labels = torch.full_like(input_ids, -100)
+        for i, c in enumerate(codes):
+            input_ids[i, ..., :c.shape[-1]] = c
+            labels[i, ..., :c.shape[-1]] = c
+        batch = {"input_ids": input_ids, "labels": labels}
+        dropped = [self._drop() for _ in rows]
+
+        if "text_states" in rows[0]:
+            states = []
+            for row, drop in zip(rows, dropped):
+                if drop:
+                    if self.empty_text_states is None:
+                        raise ValueError("caption_dropout with cached text_states needs empty_text_states "
+                                         "(the encoder's output for the empty caption)")
+                    states.append(self.empty_text_states)
+                else:
+                    states.append(torch.as_tensor(row["text_states"], dtype=torch.float32))
+            text_length = max(s.shape[0] for s in states)
+            hidden = torch.zeros(len(states), text_length, states[0].shape[-1])
+            mask = torch.zeros(len(states), text_length, dtype=torch.long)
+            for i, s in enumerate(states):
+                hidden[i, :s.shape[0]] = s
+                mask[i, :s.shape[0]] = 1
+            batch["encoder_hidden_states"], batch["encoder_attention_mask"] = hidden, mask
+        elif "caption" in rows[0] and self.tokenizer is not None:
+            captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped)]
+            tokens = self.tokenizer(captions, padding=True, truncation=True, max_length=self.max_text_length,
+                                    return_tensors="pt")
+            batch["text_input_ids"], batch["text_attention_mask"] = tokens["input_ids"], tokens["attention_mask"]
+        return batch

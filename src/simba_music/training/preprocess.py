@@ -1,0 +1,202 @@
+"""Audio -> codec tokens: the training set of `simba-music train` (`simba-music preprocess`).
+
+Input: a manifest (jsonl or csv with an `audio` path relative to the manifest and a `caption`; every other column is
+kept, and a `split` column of train/validation/test is honoured) or any `datasets.Dataset` with those columns.
+Audio is decoded with soundfile (the `datasets` audio feature needs torchcodec, which needs a CUDA torch build), down-
+mixed, resampled, cut into fixed-length segments, encoded into the modelled codebooks, and saved as a `DatasetDict`
+with `save_to_disk`, atomically. Bad files (corrupt, empty, NaN, silent, too short) are counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio_prompt import resample
+from .data import EMPTY_TEXT_STATES_FILE
+
+SILENCE_PEAK = 1e-4
+
+
+@dataclass
+class PreprocessArguments:
+    manifest: str
+    output_dir: str
+    codec: str  # an EncodecModel / DacModel directory, or a text-to-music directory (its audio_encoder is used)
+    num_codebooks: int = 1
+    segment_seconds: float = 10.0
+    min_seconds: float = 2.0  # shorter files, and shorter final segments, are dropped
+    text_encoder: str | None = None  # cache its hidden states of every caption
+    batch_size: int = 8
+    num_proc: int = 1
+    progress: bool = True
+
+    def check(self) -> None:
+        if self.segment_seconds <= 0:
+            raise ValueError(f"segment_seconds must be > 0, got {self.segment_seconds}")
+        if not 0 < self.min_seconds <= self.segment_seconds:
+            raise ValueError(f"min_seconds must be in (0, segment_seconds={self.segment_seconds}], got "
+                             f"{self.min_seconds}")
+        if self.batch_size < 1 or self.num_proc < 1:
+            raise ValueError("batch_size and num_proc must be >= 1")
+
+
+def read_manifest(path: str):
+    """A jsonl or csv manifest as a `datasets.Dataset`, audio paths made absolute."""
+    from datasets import Dataset
+
+    manifest = Path(path)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"manifest: no such file {path!r}")
+    if manifest.suffix == ".jsonl":
+        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    elif manifest.suffix == ".csv":
+        import csv
+
+        with open(manifest, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    else:
+        raise ValueError(f"manifest: expected a .jsonl or .csv file, got {manifest.name!r}")
+    for row in rows:
+        if "audio" not in row or "caption" not in row:
+            raise ValueError(f"manifest: every row needs 'audio' and 'caption', got keys {sorted(row)}")
+        row["audio"] = str((manifest.parent / row["audio"]).resolve())
+    return Dataset.from_list(rows)
+
+
+def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -> tuple[list[np.ndarray], str | None]:
+    """Decode, check, conform and cut one file; returns its segments or the reason it was skipped."""
+    import soundfile
+
+    try:
+        audio, source_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception:  # soundfile raises several types for unreadable files
+        return [], "corrupt"
+    if audio.size == 0:
+        return [], "empty"
+    if not np.isfinite(audio).all():
+        return [], "nan"
+    if np.abs(audio).max() < SILENCE_PEAK:
+        return [], "silent"
+    waveform = torch.from_numpy(audio.T.copy())  # [channels, samples]
+    waveform = waveform.mean(0, keepdim=True) if channels == 1 else waveform[:channels].expand(channels, -1)
+    if source_rate != rate:
+        waveform = resample(waveform, source_rate, rate)
+    if waveform.shape[-1] < minimum:
+        return [], "too_short"
+    pieces = []
+    for start in range(0, waveform.shape[-1], segment):
+        piece = waveform[:, start:start + segment]
+        if piece.shape[-1] < minimum:
+            break
+        pieces.append(torch.nn.functional.pad(piece, (0, segment - piece.shape[-1])).numpy())
+    return pieces, None
+
+
+def _load_codec(path: str, num_codebooks: int):
+    from transformers import AutoConfig, AutoModel
+
+    from ..codecs import AudioCodec
+
+    config = AutoConfig.from_pretrained(path)
+    if hasattr(config, "audio_encoder"):  # a text-to-music directory: reuse its codec
+        from transformers import AutoModelForTextToWaveform
+
+        return AudioCodec(AutoModelForTextToWaveform.from_pretrained(path).audio_encoder.eval(), num_codebooks)
+    return AudioCodec(AutoModel.from_pretrained(path).eval(), num_codebooks)
+
+
+def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, min_seconds: float = 2.0,
+               text_encoder=None, tokenizer=None, batch_size: int = 8, num_proc: int = 1,
+               progress: bool = True) -> dict:
+    """Encode `dataset` (a `datasets.Dataset` with `audio` paths and `caption`) with `codec` (an `AudioCodec`) into
+    `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
+    from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
+
+    (enable_progress_bars if progress else disable_progress_bars)()
+    rate, channels = codec.sampling_rate, codec.channels
+    segment, minimum = round(segment_seconds * rate), round(min_seconds * rate)
+    metadata = [c for c in dataset.column_names if c != "audio"]
+
+    def cut(batch):
+        out = {name: [] for name in ("segment", "skip_reason", "segment_index", *metadata)}
+        for i, path in enumerate(batch["audio"]):
+            pieces, reason = _segments(path, rate, channels, segment, minimum)
+            for index, piece in enumerate(pieces or [None]):
+                out["segment"].append(piece)
+                out["skip_reason"].append(reason or "")
+                out["segment_index"].append(index)
+                for name in metadata:
+                    out[name].append(batch[name][i])
+        return out
+
+    segments = dataset.map(cut, batched=True, batch_size=batch_size, num_proc=num_proc if num_proc > 1 else None,
+                           remove_columns=dataset.column_names, desc="decoding")
+    reasons = Counter(segments["skip_reason"])
+    skipped = {reason: count for reason, count in reasons.items() if reason}
+    kept = segments.filter(lambda row: row["skip_reason"] == "", desc="filtering").remove_columns("skip_reason")
+
+    def encode(batch):
+        waveform = torch.as_tensor(np.stack([np.asarray(s, dtype=np.float32) for s in batch["segment"]]))
+        codes = codec.encode(waveform)
+        result = {"codes": [c[0].tolist() if c.shape[0] == 1 else c.tolist() for c in codes]}
+        if text_encoder is not None:
+            result["text_states"] = _text_states(batch["caption"], tokenizer, text_encoder)
+        return result
+
+    encoded = kept.map(encode, batched=True, batch_size=batch_size, remove_columns=["segment"], desc="encoding")
+    splits = {"train": encoded}
+    if "split" in encoded.column_names:
+        splits = {name: encoded.filter(lambda row, name=name: row["split"] == name, desc=f"split {name}")
+                  for name in ("train", "validation", "test")}
+        splits = {name: rows for name, rows in splits.items() if len(rows) or name == "train"}
+
+    output = Path(output_dir)
+    temporary = output.with_name(f".{output.name}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    DatasetDict(splits).save_to_disk(str(temporary))
+    if text_encoder is not None:
+        from safetensors.torch import save_file
+
+        empty = torch.tensor(_text_states([""], tokenizer, text_encoder)[0])
+        save_file({"empty_text_states": empty}, str(temporary / EMPTY_TEXT_STATES_FILE))
+    summary = {
+        # A skipped file leaves exactly one row, holding its reason.
+        "files": len(dataset), "files_encoded": len(dataset) - sum(skipped.values()), "skipped": skipped, "segments": len(encoded),
+        "hours_encoded": len(encoded) * segment / rate / 3600, "splits": {k: len(v) for k, v in splits.items()},
+        "sampling_rate": rate, "frame_rate": codec.frame_rate, "num_codebooks": codec.num_codebooks,
+        "segment_seconds": segment_seconds,
+    }
+    (temporary / "summary.json").write_text(json.dumps(summary, indent=1))
+    if output.exists():
+        shutil.rmtree(output)
+    os.replace(temporary, output)
+    return summary
+
+
+@torch.no_grad()
+def _text_states(captions, tokenizer, encoder) -> list:
+    tokens = tokenizer(list(captions), padding=True, return_tensors="pt")
+    hidden = encoder(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
+    return [h[: int(m.sum())].tolist() for h, m in zip(hidden, tokens["attention_mask"])]
+
+
+def run(args: PreprocessArguments) -> dict:
+    args.check()
+    codec = _load_codec(args.codec, args.num_codebooks)
+    tokenizer = encoder = None
+    if args.text_encoder:
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
+        encoder = AutoModel.from_pretrained(args.text_encoder).eval()
+        encoder = encoder.get_encoder() if hasattr(encoder, "get_encoder") and hasattr(encoder, "decoder") else encoder
+    return preprocess(read_manifest(args.manifest), codec, args.output_dir, args.segment_seconds, args.min_seconds,
+                      encoder, tokenizer, args.batch_size, args.num_proc, args.progress)

@@ -1,0 +1,283 @@
+"""The Accelerate training loop (`simba-music train`), from one CPU to many GPUs (`accelerate launch`).
+
+Defaults are the paper's: AdamW (lr 1e-4, weight decay 0.02, eps 1e-7), 500 warmup steps then cosine to 5e-7,
+label smoothing 0.1, gradient clipping at 1.0, 10% caption dropout to the empty caption.
+
+Resuming is exact: a checkpoint (written to a temporary folder, then renamed) holds the model, optimizer, scheduler,
+every RNG, the caption-dropout generator and the loss history; the data order of an epoch is a function of the seed
+and the epoch, and the batches already seen in the interrupted epoch are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from ..configuration_simba_music import SimbaMusicConfig
+from ..io_utils import atomic_path
+from ..modeling import SimbaMusicForCausalLM
+from .collator import SimbaMusicCollator
+from .data import load_training_data
+from .plots import plot_training_curves
+
+
+@dataclass
+class TrainArguments:
+    dataset: str
+    output_dir: str
+    config: str | None = None  # JSON file of SimbaMusicConfig fields (training from scratch)
+    init_from: str | None = None  # a saved SimbaMusicForCausalLM directory (fine-tuning)
+    text_encoder: str | None = None  # for datasets with captions but no cached text states
+    max_steps: int = 1000
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-4
+    min_learning_rate: float = 5e-7
+    weight_decay: float = 0.02
+    adam_epsilon: float = 1e-7
+    warmup_steps: int = 500
+    label_smoothing: float = 0.1
+    caption_dropout: float = 0.1
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"  # "no", "fp16" or "bf16", as in Accelerate
+    eval_every: int = 100
+    save_every: int = 100
+    keep_checkpoints: int = 2
+    log_with: str | None = None  # "tensorboard" or "trackio"
+    seed: int = 0
+    resume: bool = False
+    push_to_hub: str | None = None
+    progress: bool = True
+
+    def check(self) -> None:
+        for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.min_learning_rate < 0:
+            raise ValueError("learning_rate must be > 0 and min_learning_rate >= 0")
+        if not 0 <= self.caption_dropout <= 1:
+            raise ValueError(f"caption_dropout must be in [0, 1], got {self.caption_dropout}")
+        if self.config is None and self.init_from is None and not self.resume:
+            raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
+
+
+def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> float:
+    """Learning-rate multiplier: linear warmup, then cosine from 1 down to `floor_ratio` at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor_ratio + (1 - floor_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@dataclass
+class TrainingState:
+    """Everything besides model and optimizer that an exact resume needs; registered with Accelerate."""
+
+    step: int = 0  # optimizer steps
+    epoch: int = 0
+    batches_into_epoch: int = 0  # micro-batches of `epoch` already consumed
+    history: list = field(default_factory=list)
+    dropout_rng: torch.Generator = field(default_factory=torch.Generator)
+
+    def state_dict(self):
+        return {"step": self.step, "epoch": self.epoch, "batches_into_epoch": self.batches_into_epoch,
+                "history": json.dumps(self.history), "dropout_rng": self.dropout_rng.get_state()}
+
+    def load_state_dict(self, state):
+        self.step, self.history = int(state["step"]), json.loads(state["history"])
+        self.epoch, self.batches_into_epoch = int(state["epoch"]), int(state["batches_into_epoch"])
+        self.dropout_rng.set_state(state["dropout_rng"])
+
+
+def _latest_checkpoint(directory: Path) -> Path | None:
+    steps = sorted(directory.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    return steps[-1] if steps else None
+
+
+def _save_checkpoint(accelerator: Accelerator, directory: Path, step: int, keep: int) -> None:
+    final = directory / f"step-{step}"
+    temporary = directory / f".tmp-step-{step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(temporary, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(temporary))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(temporary, final)  # a checkpoint either exists whole or not at all
+        for old in sorted(directory.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+class TextConditioner:
+    """Turns a batch into `encoder_hidden_states`: cached states, or a frozen encoder run on the tokenized caption.
+    Caption dropout replaces whole rows by the empty caption's encoding."""
+
+    def __init__(self, empty_states: torch.Tensor | None, encoder=None):
+        self.empty_states, self.encoder = empty_states, encoder
+
+    @torch.no_grad()
+    def __call__(self, batch: dict, drop: torch.Tensor) -> dict:
+        if "text_input_ids" in batch:
+            states = self.encoder(input_ids=batch.pop("text_input_ids"),
+                                  attention_mask=batch["text_attention_mask"]).last_hidden_state
+            batch["encoder_hidden_states"], batch["encoder_attention_mask"] = states, batch.pop("text_attention_mask")
+        if drop.any() and "encoder_hidden_states" in batch:
+            states, mask = batch["encoder_hidden_states"].clone(), batch["encoder_attention_mask"].clone()
+            empty = self.empty_states.to(states)
+            states[drop], mask[drop] = 0, 0
+            states[drop, :empty.shape[0]] = empty[: states.shape[1]]
+            mask[drop, :empty.shape[0]] = 1
+            batch["encoder_hidden_states"], batch["encoder_attention_mask"] = states, mask
+        return batch
+
+
+def _build_model(args: TrainArguments, output: Path) -> SimbaMusicForCausalLM:
+    """From --init-from, --config, or (resuming) the config recorded when the run started."""
+    recorded = output / "decoder_config.json"
+    if args.init_from:
+        model = SimbaMusicForCausalLM.from_pretrained(args.init_from)
+    elif args.config or recorded.exists():
+        config = SimbaMusicConfig(**json.loads(Path(args.config or recorded).read_text()))
+        model = SimbaMusicForCausalLM(config)
+    else:
+        raise ValueError(f"--resume: nothing to resume in {output}; give --config or --init-from to start")
+    model.config.label_smoothing = args.label_smoothing
+    return model
+
+
+@torch.no_grad()
+def evaluate(model, loader, conditioner, accelerator) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for batch in loader:
+        batch = conditioner(batch, torch.zeros(batch["input_ids"].shape[0], dtype=torch.bool))
+        labels = batch["labels"]
+        tokens = int((labels[..., 1:] != -100).sum())
+        loss = model(**batch).loss
+        total += float(accelerator.gather(loss.detach() * tokens).sum())
+        count += int(accelerator.gather(torch.tensor(tokens, device=loss.device)).sum())
+    model.train()
+    return total / max(count, 1)
+
+
+def train(args: TrainArguments) -> dict:
+    """Train (or resume) and return a summary; writes checkpoints, metrics.jsonl, a curve PNG and the final model."""
+    args.check()
+    output = Path(args.output_dir)
+    checkpoints = output / "checkpoints"
+    accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps,
+                              mixed_precision=args.mixed_precision, log_with=args.log_with, project_dir=str(output))
+    if accelerator.is_main_process:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    set_seed(args.seed)
+    resume_from = _latest_checkpoint(checkpoints) if args.resume else None
+    model = _build_model(args, output)
+    if accelerator.is_main_process:
+        with atomic_path(output / "decoder_config.json") as temporary:
+            temporary.write_text(model.config.to_json_string(use_diff=False))
+    data = load_training_data(args.dataset)
+    tokenizer, encoder = None, None
+    if data.needs_text_encoder:
+        if args.text_encoder is None:
+            raise ValueError("the dataset has captions but no cached text_states: pass --text-encoder")
+        from transformers import AutoModel, AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
+        encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False).to(accelerator.device)
+        encoder = getattr(encoder, "encoder", encoder) if hasattr(encoder, "decoder") else encoder
+    empty_states = data.empty_text_states
+    if empty_states is None and encoder is not None:
+        tokens = tokenizer([""], return_tensors="pt").to(accelerator.device)
+        empty_states = encoder(**tokens).last_hidden_state[0].cpu()
+    collator = SimbaMusicCollator(model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0)
+    conditioner = TextConditioner(empty_states, encoder)
+
+    sampler_rng = torch.Generator()
+    train_loader = torch.utils.data.DataLoader(
+        data.train, batch_size=args.batch_size, collate_fn=collator,
+        sampler=torch.utils.data.RandomSampler(data.train, generator=sampler_rng))
+    eval_loader = (torch.utils.data.DataLoader(data.validation, batch_size=args.batch_size, collate_fn=collator)
+                   if data.validation is not None else None)
+    no_decay = lambda name: name.endswith("bias") or "norm" in name or "embed" in name  # noqa: E731
+    groups = [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": args.weight_decay},
+              {"params": [p for n, p in model.named_parameters() if no_decay(n)], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, eps=args.adam_epsilon, betas=(0.9, 0.999))
+    floor = args.min_learning_rate / args.learning_rate
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, args.warmup_steps, args.max_steps, floor))
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    if eval_loader is not None:
+        eval_loader = accelerator.prepare(eval_loader)
+    state = TrainingState()
+    state.dropout_rng.manual_seed(args.seed + 1)
+    accelerator.register_for_checkpointing(state)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+    if args.log_with and accelerator.is_main_process:
+        accelerator.init_trackers("simba-music", config={k: v for k, v in asdict(args).items() if v is not None})
+
+    metrics_path = output / "metrics.jsonl"
+    bar = tqdm(total=args.max_steps, initial=state.step, desc="training",
+               disable=not (args.progress and accelerator.is_main_process))
+    model.train()
+    running = []
+    while state.step < args.max_steps:
+        # The epoch's order depends only on seed and epoch; a resumed epoch skips what was already consumed.
+        sampler_rng.manual_seed(args.seed * 100_003 + state.epoch)
+        skip = state.batches_into_epoch
+        loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
+        for batch in loader:
+            state.batches_into_epoch += 1
+            drop = torch.rand(batch["input_ids"].shape[0], generator=state.dropout_rng) < args.caption_dropout
+            batch = conditioner(batch, drop.to(batch["input_ids"].device))
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            running.append(float(accelerator.gather(loss.detach()).mean()))
+            if not accelerator.sync_gradients:
+                continue
+            state.step += 1
+            record = {"step": state.step, "loss": sum(running) / len(running), "lr": scheduler.get_last_lr()[0]}
+            running = []
+            if eval_loader is not None and (state.step % args.eval_every == 0 or state.step == args.max_steps):
+                record["eval_loss"] = evaluate(model, eval_loader, conditioner, accelerator)
+            state.history.append(record)
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.3f}")
+            if args.log_with:
+                accelerator.log({k: v for k, v in record.items() if k != "step"}, step=state.step)
+            if accelerator.is_main_process:
+                with open(metrics_path, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            if state.step % args.save_every == 0 or state.step == args.max_steps:
+                _save_checkpoint(accelerator, checkpoints, state.step, args.keep_checkpoints)
+            if state.step >= args.max_steps:
+                break
+        else:
+            state.epoch, state.batches_into_epoch = state.epoch + 1, 0
+    bar.close()
+
+    accelerator.wait_for_everyone()
+    final = accelerator.unwrap_model(model)
+    if accelerator.is_main_process:
+        final.save_pretrained(output / "model")
+        plot_training_curves(state.history, output / "training_curve.png")
+        if args.push_to_hub:
+            final.push_to_hub(args.push_to_hub)
+    accelerator.end_training()
+    return {"steps": state.step, "history": state.history, "model_dir": str(output / "model")}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 from transformers import PretrainedConfig
+from transformers.activations import ACT2FN
 
 SUBLAYER_KINDS = ("mamba", "mamba2", "attention", "cross_attention", "mlp", "einfft")
 SEQUENCE_MIXER_KINDS = ("mamba", "mamba2", "attention")
@@ -104,6 +105,7 @@ class SimbaMusicConfig(PretrainedConfig):
     def __post_init__(self, **kwargs):
         if self.block_pattern is None:
             self.block_pattern = ["mamba2", "mlp"]
+        self._check_types()
         self.block_pattern = list(self.block_pattern)
         self.hybrid_attention_layers = sorted(set(self.hybrid_attention_layers or []))
         if self.intermediate_size is None:
@@ -131,6 +133,37 @@ class SimbaMusicConfig(PretrainedConfig):
         """Number of real codes: every id below `special_token_id`."""
         return self.special_token_id
 
+    def _check_types(self) -> None:
+        """Types first, so that a wrong one is a ValueError naming the field rather than a TypeError later on."""
+        def fail(field: str, expected: str):
+            raise ValueError(f"SimbaMusicConfig.{field}: must be {expected}, got {getattr(self, field)!r}")
+
+        def is_int(value):
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        for field in ("vocab_size", "hidden_size", "num_hidden_layers", "state_size", "num_codebooks", "head_dim",
+                      "expand", "conv_kernel", "n_groups", "chunk_size", "num_attention_heads", "einfft_num_blocks",
+                      "text_hidden_size", "special_token_id"):
+            if not is_int(getattr(self, field)):
+                fail(field, "an integer")
+        if self.intermediate_size is not None and not is_int(self.intermediate_size):
+            fail("intermediate_size", "an integer or None")
+        if self.time_step_rank != "auto" and not is_int(self.time_step_rank):
+            fail("time_step_rank", "an integer or 'auto'")
+        for field in ("dropout", "label_smoothing", "rms_norm_eps", "time_step_min", "time_step_max",
+                      "time_step_floor", "einfft_sparsity_threshold", "initializer_range"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                fail(field, "a finite number")
+        for field in ("conditioning", "positional", "hidden_act"):
+            if not isinstance(getattr(self, field), str):
+                fail(field, "a string")
+        if not isinstance(self.block_pattern, (list, tuple)) or not all(isinstance(k, str) for k in self.block_pattern):
+            fail("block_pattern", f"a list of sublayer kinds from {list(SUBLAYER_KINDS)}")
+        layers = self.hybrid_attention_layers
+        if layers is not None and (not isinstance(layers, (list, tuple)) or not all(is_int(i) for i in layers)):
+            fail("hybrid_attention_layers", "a list of layer indices")
+
     def _check(self) -> None:
         def fail(field: str, message: str):
             raise ValueError(f"SimbaMusicConfig.{field}: {message}")
@@ -154,6 +187,9 @@ class SimbaMusicConfig(PretrainedConfig):
                  f"got conditioning={self.conditioning!r}")
         if self.conditioning == "cross_attention" and not has_cross:
             fail("conditioning", "'cross_attention' conditioning needs a 'cross_attention' sublayer in block_pattern")
+        if "mlp" in self.block_pattern and self.hidden_act not in ACT2FN:
+            fail("hidden_act", f"unknown activation {self.hidden_act!r}; one of transformers' ACT2FN names, e.g. "
+                 "'gelu', 'silu', 'relu'")
         if self.positional not in POSITIONAL_MODES:
             fail("positional", f"must be one of {list(POSITIONAL_MODES)}, got {self.positional!r}")
         if self.positional == "sinusoidal" and self.hidden_size % 2:

@@ -46,7 +46,7 @@ def test_ssd_scan_matches_recurrence(length, chunk):
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-def test_ssd_step_continues_the_scan(groups):
+def test_ssd_step_continues_the_scan(groups, monkeypatch):
     """Steps held back and folded every 3 steps give the scan's outputs and, once settled, its final state."""
     b, length, h, p, n = 2, 17, 4, 3, 5
     x, dt = torch.randn(b, length, h, p), torch.rand(b, length, h)
@@ -55,12 +55,27 @@ def test_ssd_step_continues_the_scan(groups):
     y_full, final = torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size=4)
     _, state = torch_kernels.ssd_scan(x[:, :5], dt[:, :5], A, B[:, :5], C[:, :5], D, chunk_size=4)
     deferred = torch_kernels.DeferredUpdates.empty(state, groups, window=3)
+    monkeypatch.setattr(torch_kernels, "SSD_DEFER_MIN_STATE", 0)  # tiny states too take the deferred path
     for t in range(5, length):
         y_t = torch_kernels.ssd_state_step(state, x[:, t], dt[:, t], A, B[:, t], C[:, t], D, deferred)
         torch.testing.assert_close(y_t, y_full[:, t], atol=1e-5, rtol=1e-5)
     assert deferred.count == (length - 5) % 3
     torch_kernels.fold_deferred(state, deferred)
     torch.testing.assert_close(state, final, atol=1e-5, rtol=1e-5)
+
+
+def test_small_states_take_the_in_place_step():
+    b, h, p, n = 2, 4, 3, 5
+    state = torch.randn(b, h, p, n)
+    reference = state.clone()
+    deferred = torch_kernels.DeferredUpdates.empty(state, 1)
+    x, dt, A, B, C, D = torch.randn(b, h, p), torch.rand(b, h), -torch.rand(h), torch.randn(b, 1, n), \
+        torch.randn(b, 1, n), torch.randn(h)
+    y = torch_kernels.ssd_state_step(state, x, dt, A, B, C, D, deferred)
+    expected_state = reference * torch.exp(dt * A)[..., None, None] + (x * dt[..., None])[..., None] * B[:, :, None]
+    torch.testing.assert_close(state, expected_state)
+    torch.testing.assert_close(y, (expected_state * C[:, :, None]).sum(-1) + x * D[:, None])
+    assert deferred.count == 0
 
 
 @pytest.mark.parametrize("length,block", [(1, 32), (45, 8), (64, 32)])

@@ -116,3 +116,24 @@ def test_push_to_hub_uploads_the_trained_model(dataset_dir, fake_api):
     (commit,) = fake_api.commits
     assert commit["repo_id"] == "someone/tiny-simba-decoder"
     assert {"config.json", "model.safetensors"} <= set(commit["files"])
+
+
+class _Payload:
+    marker = None
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_resume_never_unpickles_code(dataset_dir):
+    train(_args(dataset_dir, "safe", max_steps=2, save_every=2))
+    checkpoint = dataset_dir / "safe" / "checkpoints" / "step-2"
+    assert not list(checkpoint.glob("custom_checkpoint_*"))  # our state is JSON + safetensors
+    _Payload.marker = str(dataset_dir / "pwned")
+    for pickled in checkpoint.glob("random_states_*.pkl"):
+        torch.save({"random_state": _Payload()}, pickled)
+    # Accelerate reads RNG states with weights_only=True: the payload is refused (Accelerate then warns and keeps
+    # the current RNG state), and it never runs.
+    summary = train(_args(dataset_dir, "safe", max_steps=4, save_every=2, resume=True))
+    assert summary["steps"] == 4
+    assert not (dataset_dir / "pwned").exists()

@@ -147,6 +147,9 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
 
 # Decode steps whose rank-1 updates are held back before being folded into a Mamba2 state (see ssd_state_step).
 SSD_DEFERRED_STEPS = 16
+# Below this many state elements per batch row (heads * P * N) the state stays in cache between the decay, the
+# update and the readout, and the plain in-place step has fewer ops (the paper size has 1M, the medium one 131k).
+SSD_DEFER_MIN_STATE = 1 << 19
 
 
 @dataclass
@@ -196,6 +199,8 @@ def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: to
     batch, heads, head_dim, state_size = state.shape
     groups = B.shape[1]
     rows, per_group = batch * groups, heads // groups
+    if heads * head_dim * state_size < SSD_DEFER_MIN_STATE and deferred.count == 0:
+        return _ssd_state_step_in_place(state, x, dt, A, B, C, D)
     held = deferred.count
     step_log_decay = (dt.float() * A.float()).reshape(rows, per_group)
     total = step_log_decay + (deferred.log_decay[:, held - 1] if held else 0.0)
@@ -216,3 +221,17 @@ def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: to
     if held == deferred.inputs.shape[1]:
         fold_deferred(state, deferred)
     return (y.view(batch, heads, head_dim) + x.float() * D.float()[:, None]).to(x.dtype)
+
+
+def _ssd_state_step_in_place(state, x, dt, A, B, C, D) -> torch.Tensor:
+    """The plain step for small states: decay, rank-1 update and readout, each over one [heads * P, N] matrix per
+    group."""
+    batch, heads, head_dim, state_size = state.shape
+    rows = batch * B.shape[1]
+    dtype = state.dtype
+    state.mul_(torch.exp(dt.to(dtype) * A.to(dtype))[..., None, None])
+    grouped = state.view(rows, -1, state_size)
+    grouped.baddbmm_((x * dt.unsqueeze(-1)).to(dtype).reshape(rows, -1, 1), B.to(dtype).reshape(rows, 1, state_size))
+    readout = C.to(dtype).reshape(rows, state_size)
+    y = torch.stack([torch.mv(grouped[i], readout[i]) for i in range(rows)]).view(batch, heads, head_dim)
+    return (y.float() + x.float() * D.float()[:, None]).to(x.dtype)

@@ -80,7 +80,8 @@ def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> flo
 
 @dataclass
 class TrainingState:
-    """Everything besides model and optimizer that an exact resume needs; registered with Accelerate."""
+    """Everything besides model, optimizer and RNGs that an exact resume needs. Stored as JSON plus safetensors
+    next to Accelerate's files, not through `register_for_checkpointing`, whose loader unpickles arbitrary objects."""
 
     step: int = 0  # optimizer steps
     epoch: int = 0
@@ -88,14 +89,21 @@ class TrainingState:
     history: list = field(default_factory=list)
     dropout_rng: torch.Generator = field(default_factory=torch.Generator)
 
-    def state_dict(self):
-        return {"step": self.step, "epoch": self.epoch, "batches_into_epoch": self.batches_into_epoch,
-                "history": json.dumps(self.history), "dropout_rng": self.dropout_rng.get_state()}
+    def save(self, directory: Path) -> None:
+        from safetensors.torch import save_file
 
-    def load_state_dict(self, state):
-        self.step, self.history = int(state["step"]), json.loads(state["history"])
-        self.epoch, self.batches_into_epoch = int(state["epoch"]), int(state["batches_into_epoch"])
-        self.dropout_rng.set_state(state["dropout_rng"])
+        (directory / "training_state.json").write_text(json.dumps(
+            {"step": self.step, "epoch": self.epoch, "batches_into_epoch": self.batches_into_epoch,
+             "history": self.history}))
+        save_file({"dropout_rng": self.dropout_rng.get_state()}, str(directory / "dropout_rng.safetensors"))
+
+    def load(self, directory: Path) -> None:
+        from safetensors.torch import load_file
+
+        state = json.loads((directory / "training_state.json").read_text())
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batches_into_epoch, self.history = int(state["batches_into_epoch"]), list(state["history"])
+        self.dropout_rng.set_state(load_file(str(directory / "dropout_rng.safetensors"))["dropout_rng"])
 
 
 def _latest_checkpoint(directory: Path) -> Path | None:
@@ -103,15 +111,16 @@ def _latest_checkpoint(directory: Path) -> Path | None:
     return steps[-1] if steps else None
 
 
-def _save_checkpoint(accelerator: Accelerator, directory: Path, step: int, keep: int) -> None:
-    final = directory / f"step-{step}"
-    temporary = directory / f".tmp-step-{step}"
+def _save_checkpoint(accelerator: Accelerator, directory: Path, state: TrainingState, keep: int) -> None:
+    final = directory / f"step-{state.step}"
+    temporary = directory / f".tmp-step-{state.step}"
     if accelerator.is_main_process:
         shutil.rmtree(temporary, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(temporary))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        state.save(temporary)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(temporary, final)  # a checkpoint either exists whole or not at all
         for old in sorted(directory.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
@@ -220,9 +229,9 @@ def train(args: TrainArguments) -> dict:
         eval_loader = accelerator.prepare(eval_loader)
     state = TrainingState()
     state.dropout_rng.manual_seed(args.seed + 1)
-    accelerator.register_for_checkpointing(state)
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
+        state.load(resume_from)
     if args.log_with and accelerator.is_main_process:
         accelerator.init_trackers("simba-music", config={k: v for k, v in asdict(args).items() if v is not None})
 
@@ -265,7 +274,7 @@ def train(args: TrainArguments) -> dict:
                 with open(metrics_path, "a") as handle:
                     handle.write(json.dumps(record) + "\n")
             if state.step % args.save_every == 0 or state.step == args.max_steps:
-                _save_checkpoint(accelerator, checkpoints, state.step, args.keep_checkpoints)
+                _save_checkpoint(accelerator, checkpoints, state, args.keep_checkpoints)
             if state.step >= args.max_steps:
                 break
         else:

@@ -31,7 +31,8 @@ setup(
         "train": ["tensorboard", "peft>=0.12"],
         # The offline corpus: music21 ships the scores, pretty_midi writes MIDI; rendering needs Debian's fluidsynth.
         "corpus": ["music21>=9", "pretty_midi>=0.2.10"],
-        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "peft>=0.12", "music21>=9", "pretty_midi>=0.2.10"],
+        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "music21>=9",
+                "pretty_midi>=0.2.10"],
     },
     entry_points={"console_scripts": ["simba-music=simba_music.cli:main"]},
 )

@@ -44,7 +44,10 @@ def _load(args: argparse.Namespace):
         return random_demo_model(args.seed)
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
-    model = AutoModelForTextToWaveform.from_pretrained(args.model).eval()
+    try:
+        model = AutoModelForTextToWaveform.from_pretrained(args.model).eval()
+    except OSError as error:
+        raise ValueError(f"--model: cannot load a text-to-music model from {args.model!r}: {error}") from error
     try:
         processor = AutoProcessor.from_pretrained(args.model)
     except (OSError, ValueError) as error:

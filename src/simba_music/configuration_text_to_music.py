@@ -28,14 +28,21 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             a sanity bound, not a memory limit.
         text_max_length: captions are padded (and truncated) to exactly this many tokens, so that the prefix length,
             and with it every position of the audio, is the same for every prompt and every batch composition.
+        text_pad_token_id: id written into every padded caption position, the conditional and the empty
+            (unconditional) caption alike; `SimbaMusicProcessor.for_model` sets it to the tokenizer's pad id. None
+            keeps the tokenizer's padding and extends with the text encoder's `pad_token_id`. It matters only for
+            decoders with `use_text_mask=False`, which see the padding; the released SSM-TTM model pads with 1.
         empty_caption_ids: the tokenizer's encoding of the empty caption "", the unconditional input of
             classifier-free guidance (`SimbaMusicProcessor` fills it in). None means no tokens at all.
     """
 
     model_type: ClassVar[str] = "simba_music_t2m"
+    # Defaults are the released model's layout: FLAN-T5-base encoder, DAC 44.1 kHz, Prefix SiMBA decoder.
     sub_configs_defaults = {
-        "text_encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5"),
-        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac"),
+        "text_encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5", init_kwargs=dict(
+            vocab_size=32128, d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_heads=12,
+            feed_forward_proj="gated-gelu", tie_word_embeddings=False)),
+        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac", init_kwargs=dict(sampling_rate=44100)),
         "decoder": SimbaMusicConfig,
     }
 
@@ -44,6 +51,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
     decoder: dict | PretrainedConfig | None = None
     max_duration_s: float = DEFAULT_MAX_DURATION_S
     text_max_length: int = 64
+    text_pad_token_id: int | None = None
     empty_caption_ids: list[int] | None = None
     initializer_range: float = 0.02
 

@@ -37,12 +37,14 @@ class SimbaMusicProcessor(ProcessorMixin):
 
     @classmethod
     def for_model(cls, model, tokenizer) -> "SimbaMusicProcessor":
-        """A processor matching `model`'s codec and caption length; also stores the tokenizer's empty caption in
-        the model config (the unconditional input of classifier-free guidance)."""
+        """A processor matching `model`'s codec and caption length; also stores the tokenizer's empty caption (the
+        unconditional input of classifier-free guidance) and pad id in the model config, so that captions built by
+        `generate()` itself are padded as the tokenizer pads."""
         feature_extractor = EncodecFeatureExtractor(feature_size=model.config.audio_channels,
                                                     sampling_rate=model.config.sampling_rate, padding_value=0.0)
         processor = cls(feature_extractor, tokenizer, text_max_length=model.config.text_max_length)
         model.config.empty_caption_ids = processor.empty_caption_ids
+        model.config.text_pad_token_id = tokenizer.pad_token_id
         return processor
 
     @property
@@ -66,6 +68,8 @@ class SimbaMusicProcessor(ProcessorMixin):
             features = self.feature_extractor(audio, sampling_rate=sampling_rate or self.sampling_rate,
                                               return_tensors=return_tensors)
             outputs["input_values"] = features["input_values"]
+            if "padding_mask" in features:
+                outputs["padding_mask"] = features["padding_mask"]
         from transformers import BatchEncoding
 
         return BatchEncoding(outputs)

@@ -35,6 +35,7 @@ def test_generate_without_model_runs_the_labelled_random_demo(tmp_path, capsys):
     (["generate", "piano", "--duration", "601"], "--duration must be in \\(0, 600\\] seconds"),
     (["generate", "piano", "--guidance", "-1"], "--guidance must be a finite number >= 0"),
     (["generate", "piano", "--output", "/nonexistent/dir/out.wav"], "--output: directory of"),
+    (["generate", "piano", "--model", "/nonexistent/model"], "--model: cannot load a text-to-music model"),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(arguments, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

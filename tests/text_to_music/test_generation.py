@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from ..conftest import VARIANTS
 from .conftest import build
 
 SPECIAL = 64
@@ -40,6 +41,16 @@ def test_greedy_generation_matches_uncached_reference(t5_model, guidance_scale):
     output = model.generate(**captions(processor, *texts), max_new_tokens=12, do_sample=False,
                             guidance_scale=guidance_scale, progress_bar=False)
     assert output.sequences.shape == (2, 1, 12)
+    assert torch.equal(output.sequences[:, 0], expected)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_decoder_variant_matches_the_reference(variant):
+    model, processor = build("t5", num_attention_heads=4, **VARIANTS[variant])
+    texts = ["calm piano", "fast jazz drums with bass"]
+    expected = reference_greedy(model, processor, texts, 8, 3.0)
+    output = model.generate(**captions(processor, *texts), max_new_tokens=8, do_sample=False, guidance_scale=3.0,
+                            progress_bar=False)
     assert torch.equal(output.sequences[:, 0], expected)
 
 
@@ -128,6 +139,9 @@ def test_audio_prompt_continuation(t5_model):
     output = model.generate(**inputs, audio_prompt=prompt, max_new_tokens=5, seed=0, progress_bar=False)
     assert output.sequences.shape == (2, 1, prompt_codes.shape[-1] + 5)
     assert torch.equal(output.sequences[:, :, :prompt_codes.shape[-1]], prompt_codes.expand(2, -1, -1))
+    from_processor = processor(text=["calm piano", "jazz drums"], audio=[prompt[0].numpy()] * 2, sampling_rate=8000)
+    assert torch.equal(model.generate(**from_processor, max_new_tokens=5, seed=0, progress_bar=False).sequences,
+                       output.sequences)
     stereo_16k = torch.stack([prompt[0], prompt[0]]).repeat_interleave(2, dim=-1)
     with pytest.warns(UserWarning, match="resampling from 16000 Hz to the codec's 8000 Hz"):
         resampled = model.generate(**inputs, audio_prompt=stereo_16k, audio_prompt_sampling_rate=16000,
@@ -183,3 +197,20 @@ def test_bad_prompts_and_unknown_arguments(t5_model):
         model.generate(**captions(processor, "calm piano"), top_q=0.5)
     with pytest.raises(ValueError, match="input_ids: tokenized captions of shape"):
         model.generate(max_new_tokens=2)
+
+
+def test_text_pad_token_id_fills_padded_caption_positions():
+    model, processor = build("t5", use_text_mask=False)  # the decoder sees padding, as converted checkpoints do
+    assert model.config.text_pad_token_id == 0  # for_model took the tokenizer's <pad>
+    inputs = captions(processor, "calm piano")
+    assert inputs["input_ids"][0].tolist() == [10, 5, 1, 0, 0, 0, 0, 0]
+    empty_ids, empty_mask = model._unconditional_captions(1)
+    assert empty_ids[0].tolist() == [1, 0, 0, 0, 0, 0, 0, 0] and empty_mask[0].tolist() == [1] + [0] * 7
+    model.config.text_pad_token_id = 1  # the released model pads with </s>
+    ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
+    assert ids[0].tolist() == [10, 5, 1, 1, 1, 1, 1, 1] and mask[0].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert model._unconditional_captions(1)[0][0].tolist() == [1] * 8
+    padded_states = model.encode_text(ids, mask)[0, 3:] - model.encode_text(**inputs)[0, 3:]
+    assert padded_states.abs().max() > 1e-3  # what a use_text_mask=False decoder sees does depend on the pad id
+    model.config.text_pad_token_id = None  # keep the tokenizer's padding
+    assert torch.equal(model._pad_captions(inputs["input_ids"], inputs["attention_mask"])[0], inputs["input_ids"])

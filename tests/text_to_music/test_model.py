@@ -94,3 +94,11 @@ def test_from_sub_models_pretrained(tmp_path):
     assert model.config.empty_caption_ids == [1, 2]  # [CLS] [SEP]
     with pytest.raises(ValueError, match="decoder_pretrained_model_name_or_path: required"):
         SimbaMusicForConditionalGeneration.from_sub_models_pretrained(tmp_path / "text", tmp_path / "codec")
+
+
+def test_default_config_is_the_released_layout():
+    config = SimbaMusicForConditionalGenerationConfig()
+    assert (config.text_encoder.model_type, config.text_encoder.d_model) == ("t5", 768)
+    assert (config.audio_encoder.model_type, config.sampling_rate) == ("dac", 44100)
+    assert abs(config.frame_rate - 86.13) < 0.01 and config.decoder.vocab_size == 1025
+    assert config.max_duration_s == 600.0

@@ -16,13 +16,15 @@ def test_builtin_text_to_audio_pipeline_on_an_instance_with_batching(t5_model):
     np.testing.assert_allclose(single["audio"], outputs[1]["audio"], atol=1e-5)
 
 
-def test_builtin_text_to_audio_pipeline_on_a_saved_directory(saved_dir, t5_model):
+def test_builtin_text_to_audio_pipeline_on_a_saved_directory_with_batching(saved_dir, t5_model):
     model, processor = t5_model
-    output = pipeline("text-to-audio", model=str(saved_dir))(
-        "calm piano", generate_kwargs=dict(max_new_tokens=10, seed=0, progress_bar=False))
-    direct = model.generate(**processor(["calm piano"]), max_new_tokens=10, seed=0, progress_bar=False)
-    assert output["sampling_rate"] == 8000
-    np.testing.assert_allclose(output["audio"], direct.audio[0, 0].numpy(), atol=1e-5)
+    texts = ["calm piano", "fast jazz drums with bass"]
+    outputs = pipeline("text-to-audio", model=str(saved_dir))(
+        texts, batch_size=2, generate_kwargs=dict(max_new_tokens=10, seed=0, progress_bar=False))
+    direct = model.generate(**processor(texts), max_new_tokens=10, seed=0, progress_bar=False)
+    for row, output in enumerate(outputs):
+        assert output["sampling_rate"] == 8000
+        np.testing.assert_allclose(output["audio"], direct.audio[row, 0].numpy(), atol=1e-5)
 
 
 def test_text_to_music_pipeline_duration_seed_batch_and_streaming(saved_dir):
@@ -50,3 +52,11 @@ def test_text_to_music_pipeline_rejects_bad_input(saved_dir):
         pipe("calm piano", duration=0)
     with pytest.raises(TypeError, match=r"unexpected arguments \['length'\]"):
         pipe("calm piano", length=3)
+
+
+def test_text_to_music_pipeline_on_an_instance_needs_the_tokenizer(t5_model):
+    model, processor = t5_model
+    with pytest.raises(ValueError, match="tokenizer: the text-to-music pipeline needs the caption tokenizer"):
+        TextToMusicPipeline(model=model)("calm piano")
+    output = TextToMusicPipeline(model=model, tokenizer=processor.tokenizer)("calm piano", duration=0.8, seed=0)
+    assert output["audio"].shape == (1, 10 * 640) and output["sampling_rate"] == 8000

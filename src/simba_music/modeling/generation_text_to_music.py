@@ -109,13 +109,17 @@ class TextToMusicGenerationMixin:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         length = self.config.text_max_length
-        pad_id = self.config.text_encoder.pad_token_id or 0
+        pad_id = self.config.text_pad_token_id
+        fill = pad_id if pad_id is not None else (self.config.text_encoder.pad_token_id or 0)
         if input_ids.shape[1] > length:
             input_ids, attention_mask = input_ids[:, :length], attention_mask[:, :length]
         elif input_ids.shape[1] < length:
             grow = length - input_ids.shape[1]
-            input_ids = torch.nn.functional.pad(input_ids, (0, grow), value=pad_id)
+            input_ids = torch.nn.functional.pad(input_ids, (0, grow), value=fill)
             attention_mask = torch.nn.functional.pad(attention_mask, (0, grow), value=0)
+        if pad_id is not None:
+            # Whatever the tokenizer padded with, padded positions carry the model's pad id.
+            input_ids = input_ids.masked_fill(attention_mask == 0, pad_id)
         return input_ids.to(self.device), attention_mask.to(self.device)
 
     def _unconditional_captions(self, batch_size: int):
@@ -161,7 +165,8 @@ class TextToMusicGenerationMixin:
                  generator: torch.Generator | None = None, audio_prompt=None,
                  audio_prompt_sampling_rate: int | None = None, streamer=None, stream_chunk_frames: int | None = None,
                  stream_left_context_frames: int | None = None, stream_lookahead_frames: int | None = None,
-                 return_audio: bool = True, progress_bar: bool = True, **kwargs) -> TextToMusicOutput:
+                 return_audio: bool = True, progress_bar: bool = True, input_values: torch.Tensor | None = None,
+                 padding_mask: torch.Tensor | None = None, **kwargs) -> TextToMusicOutput:
         """Text (tokenized captions) -> music.
 
         Args:
@@ -173,6 +178,8 @@ class TextToMusicGenerationMixin:
             seed: int (row i uses `seed + i`) or one int per row; or `generator`, shared by all rows.
             audio_prompt: waveform to continue, [samples], [channels, samples] or [B, channels, samples];
                 `audio_prompt_sampling_rate` if it differs from the codec's (it is then resampled with a warning).
+            input_values, padding_mask: the audio prompt as `SimbaMusicProcessor(text=..., audio=...)` returns it,
+                at the codec's rate (an alternative to `audio_prompt`; prompts must have equal lengths).
             streamer: object with `put(audio_chunk)` / `end()` receiving audio [B, channels, samples] while
                 generating (see `simba_music.streaming`). The `stream_*` arguments tune the chunked decode.
             return_audio: decode the whole waveform at the end; turn off for long streamed runs to keep memory flat.
@@ -189,6 +196,13 @@ class TextToMusicGenerationMixin:
         batch = input_ids.shape[0]
         generators = row_generators(batch, seed, generator, self.device)
 
+        if input_values is not None:
+            if audio_prompt is not None:
+                raise ValueError("audio_prompt, input_values: give at most one of them")
+            if padding_mask is not None and not bool(padding_mask.bool().all()):
+                raise ValueError("padding_mask: audio prompts of different lengths are not supported; give "
+                                 "equal-length prompts (the padding would be continued as silence)")
+            audio_prompt = input_values
         prompt_codes = None
         if audio_prompt is not None:
             waveform = prepare_audio_prompt(audio_prompt, audio_prompt_sampling_rate, self.codec.sampling_rate,

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding, PreTrainedModel
+from transformers import AutoModel, AutoModelForTextEncoding, PreTrainedModel
 
 from ..codecs import AudioCodec
 from ..configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
@@ -130,8 +130,7 @@ class SimbaMusicForConditionalGeneration(TextToMusicGenerationMixin, PreTrainedM
                 if name == "decoder":
                     model = SimbaMusicForCausalLM.from_pretrained(source, **options)
                 elif name == "text_encoder":
-                    config = AutoConfig.from_pretrained(source)
-                    model = AutoModelForTextEncoding.from_pretrained(source, config=config, **options)
+                    model = AutoModelForTextEncoding.from_pretrained(source, **options)
                 else:
                     model = AutoModel.from_pretrained(source, **options)
             models[name] = model

@@ -33,6 +33,9 @@ class TextToMusicPipeline(Pipeline):
     _pipeline_calls_generate = False  # our generate() has its own arguments; no GenerationMixin defaults
 
     def __call__(self, text_inputs, **kwargs):
+        if self.tokenizer is None:
+            raise ValueError("tokenizer: the text-to-music pipeline needs the caption tokenizer; pass tokenizer= "
+                             "(e.g. processor.tokenizer) with a model instance, or save the processor with the model")
         prompts = check_prompts(text_inputs)
         seed = kwargs.pop("seed", None)
         if seed is None:

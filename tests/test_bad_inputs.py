@@ -140,7 +140,7 @@ def test_loading(saved, tmp_path, case):
     weights = broken / "model.safetensors"
     if case == "truncated safetensors":
         weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-        expected = r"model\.safetensors|safetensors|header|deserializ|incomplete"
+        expected = r"pretrained_model_name_or_path=.*broken.*truncated or corrupt"
     elif case == "wrong model_type":
         config = json.loads((broken / "config.json").read_text())
         config["model_type"] = "not_a_model"
@@ -162,13 +162,15 @@ def test_loading(saved, tmp_path, case):
 
 
 def test_missing_directory_fails_fast_offline(tmp_path):
+    """A path that is neither a folder nor a cached Hub id: transformers' OSError (its message points at offline
+    mode, not at the path), raised at once instead of ~30 s of retries."""
     code = ("import time, simba_music; from transformers import AutoModelForTextToWaveform; t = time.time()\n"
             "try:\n    AutoModelForTextToWaveform.from_pretrained('no/such-model-dir')\n"
-            "except OSError as e:\n    print(round(time.time() - t, 1), 'no/such-model-dir' in str(e))")
+            "except OSError as e:\n    print(round(time.time() - t, 1), 'offline' in str(e))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    seconds, named = result.stdout.split()
-    assert named == "True" and float(seconds) < 10
+    seconds, mentions_offline = result.stdout.split()
+    assert mentions_offline == "True" and float(seconds) < 10
 
 
 AUDIO_FILE_CASES = [

@@ -17,9 +17,10 @@ SUPPORTED_PROMPT_CHANNELS = (1, 2)
 
 
 def prepare_audio_prompt(audio, sampling_rate: int | None, target_rate: int, target_channels: int,
-                         batch_size: int) -> torch.Tensor:
+                         batch_size: int, max_seconds: float | None = None) -> torch.Tensor:
     """Return a float32 tensor [batch_size, target_channels, samples] from `audio` given as [samples] (mono),
-    [channels, samples] or [batch, channels, samples] (tensor or array), at `target_rate`."""
+    [channels, samples] or [batch, channels, samples] (tensor or array), at `target_rate`. A prompt longer than
+    `max_seconds` is refused before any copy or encoding (a 10-hour file would otherwise exhaust memory)."""
     if isinstance(audio, np.ndarray):
         audio = torch.from_numpy(audio)
     if not isinstance(audio, torch.Tensor):
@@ -34,6 +35,10 @@ def prepare_audio_prompt(audio, sampling_rate: int | None, target_rate: int, tar
         audio = audio.unsqueeze(0)
     if audio.shape[-1] == 0:
         raise ValueError("audio_prompt: has no samples")
+    if max_seconds is not None:
+        seconds = audio.shape[-1] / float(sampling_rate or target_rate)
+        if seconds > max_seconds:
+            raise ValueError(f"audio_prompt: at most {max_seconds:g} s, got {seconds:.1f} s")
     if not torch.isfinite(audio).all():
         raise ValueError("audio_prompt: contains NaN or infinite values")
     channels = audio.shape[1]

@@ -93,7 +93,12 @@ def row_generators(batch_size: int, seed, generator: torch.Generator | None, dev
         return [generator] * batch_size
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)))  # follows torch.manual_seed
-    seeds = list(seed) if isinstance(seed, (list, tuple)) else [int(seed) + row for row in range(batch_size)]
+    if isinstance(seed, (list, tuple)):
+        seeds = list(seed)
+    elif isinstance(seed, int) and not isinstance(seed, bool):
+        seeds = [seed + row for row in range(batch_size)]
+    else:
+        seeds = []  # "42", 4.2, True: refused below rather than silently converted
     if len(seeds) != batch_size or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seed: must be an int or a list of {batch_size} ints (one per prompt), got {seed!r}")
     return [torch.Generator(device=device).manual_seed(s) for s in seeds]
@@ -206,7 +211,8 @@ class TextToMusicGenerationMixin:
         prompt_codes = None
         if audio_prompt is not None:
             waveform = prepare_audio_prompt(audio_prompt, audio_prompt_sampling_rate, self.codec.sampling_rate,
-                                            self.codec.channels, batch)
+                                            self.codec.channels, batch,
+                                            max_seconds=self.config.max_duration_s)
             prompt_codes = self.codec.encode(waveform)
 
         input_ids, attention_mask = self._pad_captions(input_ids, attention_mask)

@@ -25,6 +25,7 @@ from .blocks import RMSNorm, SimbaMusicBlock
 from .cache import SimbaMusicCache
 from .channel_mixers import CausalEinFFT
 from .kernels import warn_if_cuda_without_kernels
+from .loading import ClearLoadingErrorsMixin
 from .positions import apply_delay_pattern, sinusoidal_positions, undo_delay_pattern
 from .ssm import Mamba2Mixer, MambaMixer
 
@@ -43,7 +44,7 @@ class SimbaMusicCausalLMOutput(ModelOutput):
     last_hidden_state: torch.Tensor | None = None
 
 
-class SimbaMusicPreTrainedModel(PreTrainedModel):
+class SimbaMusicPreTrainedModel(ClearLoadingErrorsMixin, PreTrainedModel):
     config: SimbaMusicConfig
     config_class = SimbaMusicConfig
     base_model_prefix = "model"

@@ -18,10 +18,11 @@ from ..codecs import AudioCodec
 from ..configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
 from ..hub import AUTO_MAP, bundle_remote_code, model_card
 from .generation_text_to_music import TextToMusicGenerationMixin, default_generation_config
+from .loading import ClearLoadingErrorsMixin
 from .simba_music import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
 
 
-class SimbaMusicForConditionalGeneration(TextToMusicGenerationMixin, PreTrainedModel):
+class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGenerationMixin, PreTrainedModel):
     config: SimbaMusicForConditionalGenerationConfig
     config_class = SimbaMusicForConditionalGenerationConfig
     base_model_prefix = "text_to_music"

@@ -43,10 +43,10 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 def causal_conv1d_step(x: torch.Tensor, conv_state: torch.Tensor, weight: torch.Tensor,
                        bias: torch.Tensor | None) -> torch.Tensor:
     """One step of `causal_conv1d`: `x` [B, C], `conv_state` [B, C, K] updated in place."""
-    conv_state[..., :-1] = conv_state[..., 1:].clone()
-    conv_state[..., -1] = x
+    window = torch.cat([conv_state[..., 1:], x.unsqueeze(-1).to(conv_state.dtype)], dim=-1)
+    conv_state.copy_(window)
     # A multiply and a sum: einsum would lower this to one tiny matmul per channel.
-    out = (conv_state * weight.to(conv_state.dtype)).sum(-1)
+    out = (window * weight.to(window.dtype)).sum(-1)
     if bias is not None:
         out = out + bias
     return F.silu(out).to(x.dtype)

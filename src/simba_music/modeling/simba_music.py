@@ -123,7 +123,8 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
         offset = 0 if cache is None else cache.seq_length
         if config.positional == "sinusoidal":
             positions = torch.arange(offset, offset + hidden_states.shape[1], device=hidden_states.device)
-            hidden_states = hidden_states + sinusoidal_positions(positions, config.hidden_size).to(hidden_states.dtype)
+            hidden_states = hidden_states + sinusoidal_positions(
+                positions, config.hidden_size, dtype=hidden_states.dtype).to(hidden_states.dtype)
 
         for layer in self.layers:
             hidden_states = layer(hidden_states, cache=cache, text_states=text_states, text_mask=text_mask)
@@ -183,12 +184,14 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
                              encoder_attention_mask=encoder_attention_mask, cache=cache, use_cache=use_cache)
         hidden_states = outputs.last_hidden_state
         if num_codebooks == 1:
-            logits = self.lm_head[0](hidden_states).float()
+            logits = self.lm_head[0](hidden_states)
         else:
-            logits = torch.stack([head(hidden_states) for head in self.lm_head], dim=1).float()
+            logits = torch.stack([head(hidden_states) for head in self.lm_head], dim=1)
             if delay:
                 logits = undo_delay_pattern(logits, input_ids.shape[-1])
 
+        # Half-precision logits are upcast for the loss and for sampling; float64 stays float64.
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         loss = self.loss_function(logits, labels, num_items_in_batch) if labels is not None else None
         return SimbaMusicCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache, last_hidden_state=hidden_states)
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import initialization as init
 
-from . import kernels
+from . import kernels, torch_kernels
 from .cache import SimbaMusicCache, SSMState
 
 
@@ -113,7 +113,7 @@ class MambaMixer(_SSMMixer):
         x, conv_window = self._conv(x, state)
         delta, B, C = self._ssm_inputs(x)
         y, ssm_state = kernels.selective_scan(
-            x.transpose(1, 2), delta.transpose(1, 2), -torch.exp(self.A_log.float()), B.transpose(1, 2),
+            x.transpose(1, 2), delta.transpose(1, 2), -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B.transpose(1, 2),
             C.transpose(1, 2), self.D, z.transpose(1, 2), state.ssm_state if state is not None else None)
         return self.out_proj(y.transpose(1, 2)), conv_window, ssm_state
 
@@ -121,7 +121,7 @@ class MambaMixer(_SSMMixer):
         x, z = self.in_proj(hidden_states[:, 0]).chunk(2, dim=-1)
         x = self._conv_step(x, state)
         delta, B, C = self._ssm_inputs(x)
-        y = kernels.selective_state_step(state.ssm_state, x, delta, -torch.exp(self.A_log.float()), B, C, self.D, z)
+        y = kernels.selective_state_step(state.ssm_state, x, delta, -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B, C, self.D, z)
         return self.out_proj(y).unsqueeze(1)
 
 
@@ -162,7 +162,7 @@ class Mamba2Mixer(_SSMMixer):
         x, B, C = self._split_conv_output(xBC)
         y, ssm_state = kernels.ssd_scan(
             x.reshape(batch, seq_len, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
-            -torch.exp(self.A_log.float()), B.reshape(batch, seq_len, self.groups, self.state_size),
+            -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B.reshape(batch, seq_len, self.groups, self.state_size),
             C.reshape(batch, seq_len, self.groups, self.state_size), self.D, self.chunk_size,
             state.ssm_state if state is not None else None)
         y = self.norm(y.reshape(batch, seq_len, self.inner), z)
@@ -174,6 +174,6 @@ class Mamba2Mixer(_SSMMixer):
         x, B, C = self._split_conv_output(self._conv_step(xBC, state))
         y = kernels.ssd_state_step(
             state, x.reshape(batch, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
-            -torch.exp(self.A_log.float()), B.reshape(batch, self.groups, self.state_size),
+            -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B.reshape(batch, self.groups, self.state_size),
             C.reshape(batch, self.groups, self.state_size), self.D)
         return self.out_proj(self.norm(y.reshape(batch, self.inner), z)).unsqueeze(1)

@@ -5,7 +5,7 @@
   block of steps are materialised together, then one fused multiply-add per step walks the block in place.
 - Mamba2 (SSD, a scalar decay per head) runs the chunked state-space-duality form, written as batched matmuls and
   computing the B.C scores once per group instead of once per head.
-All scans accumulate in float32 whatever the input dtype.
+All scans accumulate in float32, or float64 for float64 inputs (see `accumulation_dtype`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ SELECTIVE_SCAN_BLOCK = 16
 # L=1500 for d_state 128 and 512 (benchmarks/bench_kernels.py): the per-chunk [Q, Q] decay matrix costs O(L * Q)
 # exponentials, while the state work per chunk is fixed.
 SSD_CPU_CHUNK = 64
+
+
+def accumulation_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """float32 for half-precision and float32 inputs; float64 stays float64 (the conversion check runs there)."""
+    return torch.promote_types(tensor.dtype, torch.float32)
 
 
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -56,13 +61,14 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
                    D: torch.Tensor, z: torch.Tensor | None, initial_state: torch.Tensor | None = None,
                    block: int = SELECTIVE_SCAN_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
     """Mamba's selective scan. `u`, `delta`, `z`: [B, D, L] (delta already softplus-ed); `A`: [D, N];
-    `B`, `C`: [B, N, L]; `D`: [D]. Returns y [B, D, L] and the final state [B, D, N] in float32."""
+    `B`, `C`: [B, N, L]; `D`: [D]. Returns y [B, D, L] and the final state [B, D, N] in the accumulation dtype."""
     batch, channels, seq_len = u.shape
+    acc = accumulation_dtype(u)
     state_size = A.shape[-1]
-    u32, delta32, A32 = u.float(), delta.float(), A.float()
-    B32, C32 = B.float(), C.float()
-    state = (torch.zeros(batch, channels, state_size, dtype=torch.float32, device=u.device)
-             if initial_state is None else initial_state.float())
+    u32, delta32, A32 = u.to(acc), delta.to(acc), A.to(acc)
+    B32, C32 = B.to(acc), C.to(acc)
+    state = (torch.zeros(batch, channels, state_size, dtype=acc, device=u.device)
+             if initial_state is None else initial_state.to(acc))
     outputs = []
     for start in range(0, seq_len, block):
         stop = min(start + block, seq_len)
@@ -77,9 +83,9 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         state = states[-1]
         c_blk = C32[..., start:stop].permute(2, 0, 1).unsqueeze(-1)  # [T, B, N, 1]
         outputs.append(torch.matmul(states, c_blk).squeeze(-1))  # [T, B, D]
-    y = torch.cat(outputs, dim=0).permute(1, 2, 0) + u32 * D.float()[:, None]
+    y = torch.cat(outputs, dim=0).permute(1, 2, 0) + u32 * D.to(acc)[:, None]
     if z is not None:
-        y = y * F.silu(z.float())
+        y = y * F.silu(z.to(acc))
     return y.to(u.dtype), state.clone()
 
 
@@ -100,23 +106,24 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
              D: torch.Tensor, chunk_size: int, initial_state: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mamba2's chunked scan. `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
-    `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in float32.
+    `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in the accumulation dtype.
 
     Heads of a group share B and C, so the products with B and C fold the heads into the matrix dimension
     ([Q, N] x [N, heads * P]) instead of broadcasting B and C over a batch of heads, which would copy them per head.
     """
     batch, seq_len, heads, head_dim = x.shape
+    acc = accumulation_dtype(x)
     groups, state_size = B.shape[-2:]
     per_group = heads // groups
     Q = min(chunk_size, SSD_CPU_CHUNK)
     pad = (-seq_len) % Q
     # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
-    x32, dt32 = F.pad(x.float(), (0, 0, 0, 0, 0, pad)), F.pad(dt.float(), (0, 0, 0, pad))
+    x32, dt32 = F.pad(x.to(acc), (0, 0, 0, 0, 0, pad)), F.pad(dt.to(acc), (0, 0, 0, pad))
     chunks = x32.shape[1] // Q
-    Bg = F.pad(B.float(), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
-    Cg = F.pad(C.float(), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
+    Bg = F.pad(B.to(acc), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
+    Cg = F.pad(C.to(acc), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
     xdt = (x32 * dt32.unsqueeze(-1)).view(batch, chunks, Q, groups, per_group, head_dim)
-    cum = torch.cumsum((dt32 * A.float()).view(batch, chunks, Q, groups, per_group), dim=2)  # [b, c, Q, g, h]
+    cum = torch.cumsum((dt32 * A.to(acc)).view(batch, chunks, Q, groups, per_group), dim=2)  # [b, c, Q, g, h]
 
     # 1. Within each chunk: scores C_l.B_s, once per group, weighted per head by the decay from s to l (l >= s).
     scores = torch.matmul(Cg, Bg.transpose(-1, -2)).unsqueeze(3)  # [b, c, g, 1, Q, Q]
@@ -132,8 +139,8 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
     decay_to_end = torch.exp(cum[:, :, -1:] - cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
     weighted = (xdt * decay_to_end).view(batch, chunks, Q, groups, per_group * head_dim).transpose(2, 3)
     chunk_decay = torch.exp(cum[:, :, -1]).unsqueeze(-1).unsqueeze(-1)  # [b, c, g, h, 1, 1]
-    state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=torch.float32, device=x.device)
-             if initial_state is None else initial_state.float().reshape(batch, groups, per_group, head_dim, state_size))
+    state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=acc, device=x.device)
+             if initial_state is None else initial_state.to(acc).reshape(batch, groups, per_group, head_dim, state_size))
     readouts = []
     for c in range(chunks):
         readouts.append(torch.matmul(Cg[:, c], state.view(batch, groups, -1, state_size).transpose(-1, -2)))
@@ -141,7 +148,7 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
     y_off = torch.stack(readouts, dim=1).view(batch, chunks, groups, Q, per_group, head_dim)
     y_off = y_off * torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
     y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
-    y = y[:, :seq_len] + x.float() * D.float()[:, None]
+    y = y[:, :seq_len] + x.to(acc) * D.to(acc)[:, None]
     return y.to(x.dtype), state.reshape(batch, heads, head_dim, state_size)
 
 

@@ -15,25 +15,22 @@ import pytest
 import soundfile
 import torch
 
-from simba_music import SimbaMusicConfig, SimbaMusicProcessor
-from simba_music.demo_text_to_music import tiny_text_to_music, tiny_tokenizer
+from simba_music.demo_text_to_music import tiny_text_to_music
 from tests.conftest import tiny_config
 
 
-@pytest.fixture(scope="module")
-def composite():
-    torch.set_num_threads(1)
-    model = tiny_text_to_music("t5")
-    return model, SimbaMusicProcessor.for_model(model, tiny_tokenizer(kind="t5"))
+# The tiny T5 composite and its saved folder, shared with tests/text_to_music.
+from tests.text_to_music.conftest import saved_dir, t5_model  # noqa: E402,F401  (fixtures)
 
 
-@pytest.fixture(scope="module")
-def saved(composite, tmp_path_factory):
-    model, processor = composite
-    directory = tmp_path_factory.mktemp("model")
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
+@pytest.fixture
+def composite(t5_model):
+    return t5_model
+
+
+@pytest.fixture
+def saved(saved_dir):
+    return saved_dir
 
 
 def _captions(processor, text="calm piano"):

@@ -48,6 +48,10 @@ class _SSMMixer(nn.Module):
         self.conv1d = nn.Conv1d(conv_channels, conv_channels, config.conv_kernel, groups=conv_channels,
                                 padding=config.conv_kernel - 1, bias=config.use_conv_bias)
 
+    def _decay_rates(self) -> torch.Tensor:
+        """A = -exp(A_log) in the scans' accumulation dtype (float32, or float64 for a float64 model)."""
+        return -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log)))
+
     def _reset_unless_meta(self):
         # Usable standalone; from_pretrained builds on the meta device and skips this.
         if self.A_log.device.type != "meta":
@@ -113,7 +117,7 @@ class MambaMixer(_SSMMixer):
         x, conv_window = self._conv(x, state)
         delta, B, C = self._ssm_inputs(x)
         y, ssm_state = kernels.selective_scan(
-            x.transpose(1, 2), delta.transpose(1, 2), -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B.transpose(1, 2),
+            x.transpose(1, 2), delta.transpose(1, 2), self._decay_rates(), B.transpose(1, 2),
             C.transpose(1, 2), self.D, z.transpose(1, 2), state.ssm_state if state is not None else None)
         return self.out_proj(y.transpose(1, 2)), conv_window, ssm_state
 
@@ -121,7 +125,7 @@ class MambaMixer(_SSMMixer):
         x, z = self.in_proj(hidden_states[:, 0]).chunk(2, dim=-1)
         x = self._conv_step(x, state)
         delta, B, C = self._ssm_inputs(x)
-        y = kernels.selective_state_step(state.ssm_state, x, delta, -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B, C, self.D, z)
+        y = kernels.selective_state_step(state.ssm_state, x, delta, self._decay_rates(), B, C, self.D, z)
         return self.out_proj(y).unsqueeze(1)
 
 
@@ -162,7 +166,7 @@ class Mamba2Mixer(_SSMMixer):
         x, B, C = self._split_conv_output(xBC)
         y, ssm_state = kernels.ssd_scan(
             x.reshape(batch, seq_len, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
-            -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B.reshape(batch, seq_len, self.groups, self.state_size),
+            self._decay_rates(), B.reshape(batch, seq_len, self.groups, self.state_size),
             C.reshape(batch, seq_len, self.groups, self.state_size), self.D, self.chunk_size,
             state.ssm_state if state is not None else None)
         y = self.norm(y.reshape(batch, seq_len, self.inner), z)
@@ -174,6 +178,6 @@ class Mamba2Mixer(_SSMMixer):
         x, B, C = self._split_conv_output(self._conv_step(xBC, state))
         y = kernels.ssd_state_step(
             state, x.reshape(batch, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
-            -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log))), B.reshape(batch, self.groups, self.state_size),
+            self._decay_rates(), B.reshape(batch, self.groups, self.state_size),
             C.reshape(batch, self.groups, self.state_size), self.D)
         return self.out_proj(self.norm(y.reshape(batch, self.inner), z)).unsqueeze(1)

@@ -27,6 +27,20 @@ def _stepwise(module, x, cache, prefill, **kwargs):
     return torch.cat(outputs, dim=1)
 
 
+def _assert_parity(ours, reference, seq_len, prefill, reference_cache=None):
+    """Full forward and step-by-step decoding of `ours` (and, given a cache, of `reference`) against the reference's
+    full forward on the same input, within 1e-5."""
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(2, seq_len, 32)
+    with torch.no_grad():
+        expected = reference(x)
+        torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(_stepwise(ours, x, SimbaMusicCache(), prefill), expected, atol=1e-5, rtol=1e-5)
+        if reference_cache is not None:
+            torch.testing.assert_close(_stepwise(reference, x, reference_cache, prefill), expected,
+                                       atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("n_groups", [1, 2])
 @pytest.mark.parametrize("seq_len", [5, 19, 32])
 def test_mamba2_matches_transformers(n_groups, seq_len):
@@ -37,15 +51,7 @@ def test_mamba2_matches_transformers(n_groups, seq_len):
                               n_groups=n_groups, expand=2, conv_kernel=4, chunk_size=8, num_hidden_layers=1,
                               layer_norm_epsilon=config.rms_norm_eps, use_bias=False, use_conv_bias=True)
     reference = ReferenceMamba2Mixer(ref_config, layer_idx=0).eval()
-    reference.load_state_dict(ours.state_dict())
-    x = torch.randn(2, seq_len, 32)
-    with torch.no_grad():
-        expected = reference(x)
-        torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
-        stepped = _stepwise(ours, x, SimbaMusicCache(), prefill=3)
-        ref_stepped = _stepwise(reference, x, DynamicCache(config=ref_config), prefill=3)
-    torch.testing.assert_close(ref_stepped, expected, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(stepped, expected, atol=1e-5, rtol=1e-5)
+    _assert_parity(ours, reference, seq_len, prefill=3, reference_cache=DynamicCache(config=ref_config))
 
 
 @pytest.mark.parametrize("seq_len", [1, 7, 70])
@@ -56,10 +62,4 @@ def test_mamba_matches_transformers(seq_len):
     ref_config = MambaConfig(hidden_size=32, state_size=8, expand=2, conv_kernel=4, time_step_rank=4,
                              num_hidden_layers=1, use_bias=False, use_conv_bias=True, use_mambapy=False)
     reference = ReferenceMambaMixer(ref_config, layer_idx=0).eval()
-    reference.load_state_dict(ours.state_dict())
-    x = torch.randn(2, seq_len, 32)
-    with torch.no_grad():
-        expected = reference(x)
-        torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
-        stepped = _stepwise(ours, x, SimbaMusicCache(), prefill=1)
-    torch.testing.assert_close(stepped, expected, atol=1e-5, rtol=1e-5)
+    _assert_parity(ours, reference, seq_len, prefill=1)

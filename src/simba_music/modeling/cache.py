@@ -60,7 +60,6 @@ class SimbaMusicCache:
 
     states: dict[str, object] = field(default_factory=dict)
     seq_length: int = 0
-    prefix_length: int = 0
 
     # Read by transformers' GenerationMixin.
     is_compileable = False
@@ -83,9 +82,6 @@ class SimbaMusicCache:
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         """Select batch rows (beam search, or dropping finished rows)."""
         self._map_tensors(lambda t: t.index_select(0, beam_idx.to(t.device)))
-
-    def batch_repeat_interleave(self, repeats: int) -> None:
-        self._map_tensors(lambda t: t.repeat_interleave(repeats, dim=0))
 
     def to(self, *args, **kwargs) -> "SimbaMusicCache":
         self._map_tensors(lambda t: t.to(*args, **kwargs))

@@ -132,8 +132,6 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
             hidden_states = self.norm(hidden_states)
 
         if cache is not None:
-            if first_pass:
-                cache.prefix_length = prefix_length
             cache.seq_length += hidden_states.shape[1]
         return SimbaMusicModelOutput(last_hidden_state=hidden_states[:, prefix_length:],
                                      cache=cache if use_cache else None)

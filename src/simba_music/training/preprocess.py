@@ -108,8 +108,22 @@ def _load_codec(path: str, num_codebooks: int):
     if hasattr(config, "audio_encoder"):  # a text-to-music directory: reuse its codec
         from transformers import AutoModelForTextToWaveform
 
-        return AudioCodec(AutoModelForTextToWaveform.from_pretrained(path).audio_encoder.eval(), num_codebooks)
-    return AudioCodec(AutoModel.from_pretrained(path).eval(), num_codebooks)
+        model = AutoModelForTextToWaveform.from_pretrained(path).audio_encoder
+    else:
+        model = AutoModel.from_pretrained(path)
+    return AudioCodec(_without_parametrizations(model.eval()), num_codebooks)
+
+
+def _without_parametrizations(model: torch.nn.Module) -> torch.nn.Module:
+    """Bake weight norm into plain weights: the same outputs, and the model can be pickled to `num_proc` workers
+    (torch refuses to pickle parametrized modules)."""
+    from torch.nn.utils import parametrize
+
+    for module in model.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return model
 
 
 def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, min_seconds: float = 2.0,
@@ -124,33 +138,43 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
     segment, minimum = round(segment_seconds * rate), round(min_seconds * rate)
     metadata = [c for c in dataset.column_names if c != "audio"]
 
-    def cut(batch):
-        out = {name: [] for name in ("segment", "skip_reason", "segment_index", *metadata)}
+    def cut_and_encode(batch):
+        # Decoding and encoding in one pass keeps only `batch_size` files of audio in memory: an intermediate
+        # dataset of raw segments would hold the whole corpus (41 h of 16 kHz audio is 9.5 GB).
+        out = {name: [] for name in ("codes", "skip_reason", "segment_index", *metadata)}
+        if text_encoder is not None:
+            out["text_states"] = []
+        waveforms, captions = [], []
         for i, path in enumerate(batch["audio"]):
             pieces, reason = _segments(path, rate, channels, segment, minimum)
             for index, piece in enumerate(pieces or [None]):
-                out["segment"].append(piece)
+                if piece is not None:
+                    waveforms.append(np.asarray(piece, dtype=np.float32))
+                    captions.append(batch["caption"][i])
                 out["skip_reason"].append(reason or "")
                 out["segment_index"].append(index)
                 for name in metadata:
                     out[name].append(batch[name][i])
+        codes = iter(codec.encode(torch.as_tensor(np.stack(waveforms))) if waveforms else [])
+        states = iter(_text_states(captions, tokenizer, text_encoder) if waveforms and text_encoder is not None else [])
+        for reason in out["skip_reason"]:
+            c = next(codes) if not reason else None
+            out["codes"].append(None if c is None else (c[0].tolist() if c.shape[0] == 1 else c.tolist()))
+            if text_encoder is not None:
+                out["text_states"].append(next(states) if not reason else None)
         return out
 
-    segments = dataset.map(cut, batched=True, batch_size=batch_size, num_proc=num_proc if num_proc > 1 else None,
-                           remove_columns=dataset.column_names, desc="decoding")
-    reasons = Counter(segments["skip_reason"])
+    rows = dataset.map(cut_and_encode, batched=True, batch_size=batch_size,
+                       num_proc=num_proc if num_proc > 1 else None, remove_columns=dataset.column_names,
+                       desc="encoding")
+    reasons = Counter(rows["skip_reason"])
     skipped = {reason: count for reason, count in reasons.items() if reason}
-    kept = segments.filter(lambda row: row["skip_reason"] == "", desc="filtering").remove_columns("skip_reason")
+    encoded = rows.filter(lambda row: row["skip_reason"] == "", desc="filtering").remove_columns("skip_reason")
+    if codec.codebook_size <= np.iinfo(np.int16).max:  # a quarter of int64's disk and memory
+        from datasets import List, Value
 
-    def encode(batch):
-        waveform = torch.as_tensor(np.stack([np.asarray(s, dtype=np.float32) for s in batch["segment"]]))
-        codes = codec.encode(waveform)
-        result = {"codes": [c[0].tolist() if c.shape[0] == 1 else c.tolist() for c in codes]}
-        if text_encoder is not None:
-            result["text_states"] = _text_states(batch["caption"], tokenizer, text_encoder)
-        return result
-
-    encoded = kept.map(encode, batched=True, batch_size=batch_size, remove_columns=["segment"], desc="encoding")
+        encoded = encoded.cast_column("codes", List(Value("int16")) if codec.num_codebooks == 1
+                                      else List(List(Value("int16"))))
     splits = {"train": encoded}
     if "split" in encoded.column_names:
         splits = {name: encoded.filter(lambda row, name=name: row["split"] == name, desc=f"split {name}")

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -86,6 +87,7 @@ class TrainingState:
     step: int = 0  # optimizer steps
     epoch: int = 0
     batches_into_epoch: int = 0  # micro-batches of `epoch` already consumed
+    train_seconds: float = 0.0  # wall-clock spent in training steps, evaluation and checkpoints excluded
     history: list = field(default_factory=list)
     dropout_rng: torch.Generator = field(default_factory=torch.Generator)
 
@@ -94,7 +96,7 @@ class TrainingState:
 
         (directory / "training_state.json").write_text(json.dumps(
             {"step": self.step, "epoch": self.epoch, "batches_into_epoch": self.batches_into_epoch,
-             "history": self.history}))
+             "train_seconds": self.train_seconds, "history": self.history}))
         save_file({"dropout_rng": self.dropout_rng.get_state()}, str(directory / "dropout_rng.safetensors"))
 
     def load(self, directory: Path) -> None:
@@ -103,6 +105,7 @@ class TrainingState:
         state = json.loads((directory / "training_state.json").read_text())
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batches_into_epoch, self.history = int(state["batches_into_epoch"]), list(state["history"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         self.dropout_rng.set_state(load_file(str(directory / "dropout_rng.safetensors"))["dropout_rng"])
 
 
@@ -167,7 +170,10 @@ def _build_model(args: TrainArguments, output: Path) -> SimbaMusicForCausalLM:
 
 @torch.no_grad()
 def evaluate(model, loader, conditioner, accelerator) -> float:
+    """Plain token cross-entropy (nats) on `loader`: label smoothing is a training device, so it is switched off."""
     model.eval()
+    config = accelerator.unwrap_model(model).config
+    smoothing, config.label_smoothing = config.label_smoothing, 0.0
     total, count = 0.0, 0
     for batch in loader:
         batch = conditioner(batch, torch.zeros(batch["input_ids"].shape[0], dtype=torch.bool))
@@ -176,6 +182,7 @@ def evaluate(model, loader, conditioner, accelerator) -> float:
         loss = model(**batch).loss
         total += float(accelerator.gather(loss.detach() * tokens).sum())
         count += int(accelerator.gather(torch.tensor(tokens, device=loss.device)).sum())
+    config.label_smoothing = smoothing
     model.train()
     return total / max(count, 1)
 
@@ -245,6 +252,7 @@ def train(args: TrainArguments) -> dict:
         sampler_rng.manual_seed(args.seed * 100_003 + state.epoch)
         skip = state.batches_into_epoch
         loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
+        started = time.perf_counter()
         for batch in loader:
             state.batches_into_epoch += 1
             drop = torch.rand(batch["input_ids"].shape[0], generator=state.dropout_rng) < args.caption_dropout
@@ -261,7 +269,10 @@ def train(args: TrainArguments) -> dict:
             if not accelerator.sync_gradients:
                 continue
             state.step += 1
-            record = {"step": state.step, "loss": sum(running) / len(running), "lr": scheduler.get_last_lr()[0]}
+            now = time.perf_counter()
+            state.train_seconds += now - started
+            record = {"step": state.step, "loss": sum(running) / len(running), "lr": scheduler.get_last_lr()[0],
+                      "train_seconds": round(state.train_seconds, 3)}
             running = []
             if eval_loader is not None and (state.step % args.eval_every == 0 or state.step == args.max_steps):
                 record["eval_loss"] = evaluate(model, eval_loader, conditioner, accelerator)
@@ -277,6 +288,7 @@ def train(args: TrainArguments) -> dict:
                 _save_checkpoint(accelerator, checkpoints, state, args.keep_checkpoints)
             if state.step >= args.max_steps:
                 break
+            started = time.perf_counter()
         else:
             state.epoch, state.batches_into_epoch = state.epoch + 1, 0
     bar.close()

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine (no network there): install the carried wheels, rebuild the dataset from the packed
+# npz, train the variants side by side (compare.py) and pack the results into $OUT (collect.py).
+#   recipes/demo/device_run.sh [BUDGET_SECONDS]
+# Expects, next to the checkout: .carry/demo (recipes/demo/pack.py's output) and .whl (wheels for Python 3.12).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUDGET=${1:-300}
+OUT=${OUT:-/tmp/demo_out}
+PACK=.carry/demo
+pip_install() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
+pip_install /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/src HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+if ! python3 -c "import datasets" 2>/dev/null; then  # datasets 5 needs pyarrow >= 24: fall back to datasets 4.0
+  pip_install /tmp/site2 .whl/fallback/*.whl || exit 1
+  export PYTHONPATH=/tmp/site2:$PYTHONPATH
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, transformers, datasets, pyarrow, simba_music; print('torch', torch.__version__, 'transformers', transformers.__version__, 'datasets', datasets.__version__, 'pyarrow', pyarrow.__version__, 'cuda', torch.cuda.is_available(), simba_music.kernel_report())" || exit 1
+python3 recipes/demo/build_dataset.py $PACK /tmp/tokens || exit 1
+python3 recipes/demo/compare.py --dataset /tmp/tokens --text-encoder $PACK/text-encoder --work /tmp/runs \
+  --budget-seconds "$BUDGET" --threads-per-run 4
+python3 recipes/demo/collect.py /tmp/runs "$OUT"
+for log in /tmp/runs/*.log; do echo "== $log"; tail -c 600 "$log"; done

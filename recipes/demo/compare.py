@@ -28,7 +28,8 @@ def launch(name: str, args, output: Path, max_steps: int, eval_every: int, warmu
                "--max-steps", str(max_steps), "--batch-size", str(args.batch_size),
                "--learning-rate", str(args.learning_rate), "--min-learning-rate", str(args.learning_rate / 50),
                "--warmup-steps", str(warmup), "--eval-every", str(eval_every), "--save-every", str(max_steps),
-               "--keep-checkpoints", "1", "--mixed-precision", args.mixed_precision, "--seed", str(args.seed),
+               "--keep-checkpoints", "1", "--text-max-length", str(args.text_max_length),
+               "--mixed-precision", args.mixed_precision, "--seed", str(args.seed),
                "--no-progress"]
     log = open(output.with_suffix(".log"), "w")
     environment = {**os.environ, "OMP_NUM_THREADS": str(args.threads_per_run)}
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--mixed-precision", default="bf16")
     parser.add_argument("--threads-per-run", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--text-max-length", type=int, default=36)  # the corpus captions have 24-35 MiniLM tokens
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

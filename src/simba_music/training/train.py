@@ -38,6 +38,7 @@ class TrainArguments:
     config: str | None = None  # JSON file of SimbaMusicConfig fields (training from scratch)
     init_from: str | None = None  # a saved SimbaMusicForCausalLM directory (fine-tuning)
     text_encoder: str | None = None  # for datasets with captions but no cached text states
+    text_max_length: int | None = None  # pad (and cut) captions to exactly this many tokens; None: to the longest
     max_steps: int = 1000
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -67,6 +68,8 @@ class TrainArguments:
             raise ValueError("learning_rate must be > 0 and min_learning_rate >= 0")
         if not 0 <= self.caption_dropout <= 1:
             raise ValueError(f"caption_dropout must be in [0, 1], got {self.caption_dropout}")
+        if self.text_max_length is not None and self.text_max_length < 1:
+            raise ValueError(f"text_max_length must be >= 1 (or unset), got {self.text_max_length}")
         if self.config is None and self.init_from is None and not self.resume:
             raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
 
@@ -215,7 +218,10 @@ def train(args: TrainArguments) -> dict:
     if empty_states is None and encoder is not None:
         tokens = tokenizer([""], return_tensors="pt").to(accelerator.device)
         empty_states = encoder(**tokens).last_hidden_state[0].cpu()
-    collator = SimbaMusicCollator(model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0)
+    text_length = {} if args.text_max_length is None else dict(max_text_length=args.text_max_length,
+                                                                 pad_text_to_max_length=True)
+    collator = SimbaMusicCollator(model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0,
+                                  **text_length)
     conditioner = TextConditioner(empty_states, encoder)
 
     sampler_rng = torch.Generator()

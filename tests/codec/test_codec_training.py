@@ -68,6 +68,27 @@ def test_exported_model_loads_with_stock_encodec_and_round_trips(trained_run):
     assert codes[0, :, 0].unique().numel() > 1
 
 
+def test_half_precision_export_loads_as_float32_and_decodes_alike(trained_run, tmp_path):
+    from transformers import EncodecModel
+
+    from simba_music.codec.pretrained import export_half_precision
+
+    run_dir, _ = trained_run
+    destination = export_half_precision(run_dir / "model", tmp_path / "half", "# card\n")
+    assert json.loads((destination / "config.json").read_text())["dtype"] == "float32"
+    assert (destination / "README.md").read_text() == "# card\n"
+    full = EncodecModel.from_pretrained(str(run_dir / "model")).eval()
+    half = EncodecModel.from_pretrained(str(destination)).eval()
+    assert {p.dtype for p in half.parameters()} == {torch.float32}
+    audio = 0.1 * torch.randn(1, 1, 8000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        codes = full.encode(audio, bandwidth=None)
+        a = full.decode(codes.audio_codes, codes.audio_scales).audio_values
+        b = half.decode(codes.audio_codes, codes.audio_scales).audio_values
+    assert float((a - b).abs().max()) < 1e-2 * float(a.abs().max())
+    assert not list(tmp_path.glob(".half.*"))  # the temp folder was renamed, not left behind
+
+
 def test_resume_matches_an_uninterrupted_run(synthetic_manifest, trained_run, tmp_path):
     from safetensors.torch import load_file
 

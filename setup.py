@@ -11,6 +11,9 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
+    # The shipped codec weights (src/simba_music/pretrained/<name>/): listed here for wheels, in MANIFEST.in for sdists.
+    package_data={"simba_music": ["pretrained/*/*.json", "pretrained/*/*.safetensors", "pretrained/*/*.md"]},
+    include_package_data=True,
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4,<3",
@@ -31,8 +34,12 @@ setup(
         "train": ["tensorboard", "peft>=0.12"],
         # The offline corpus: music21 ships the scores, pretty_midi writes MIDI; rendering needs Debian's fluidsynth.
         "corpus": ["music21>=9", "pretty_midi>=0.2.10"],
+        # Note F1 in `codec report`: basic-pitch's ONNX model run by onnxruntime. basic-pitch itself pins tensorflow
+        # on Linux/Python >= 3.11, so it cannot be a dependency: `pip install --no-deps basic-pitch` (only its model
+        # file is used; see docs/CORPUS_CODEC.md).
+        "eval": ["onnxruntime>=1.16"],
         "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "music21>=9",
-                "pretty_midi>=0.2.10"],
+                "pretty_midi>=0.2.10", "onnxruntime>=1.16"],
     },
     entry_points={"console_scripts": ["simba-music=simba_music.cli:main"]},
 )

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from conftest import tiny_train_config
+from simba_music.codec.transcription import transcription_unavailable_reason
 
 
 def test_loss_decreases_on_a_fixed_batch(synthetic_manifest, tmp_path):
@@ -67,6 +68,27 @@ def test_exported_model_loads_with_stock_encodec_and_round_trips(trained_run):
     assert codes[0, :, 0].unique().numel() > 1
 
 
+def test_half_precision_export_loads_as_float32_and_decodes_alike(trained_run, tmp_path):
+    from transformers import EncodecModel
+
+    from simba_music.codec.pretrained import export_half_precision
+
+    run_dir, _ = trained_run
+    destination = export_half_precision(run_dir / "model", tmp_path / "half", "# card\n")
+    assert json.loads((destination / "config.json").read_text())["dtype"] == "float32"
+    assert (destination / "README.md").read_text() == "# card\n"
+    full = EncodecModel.from_pretrained(str(run_dir / "model")).eval()
+    half = EncodecModel.from_pretrained(str(destination)).eval()
+    assert {p.dtype for p in half.parameters()} == {torch.float32}
+    audio = 0.1 * torch.randn(1, 1, 8000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        codes = full.encode(audio, bandwidth=None)
+        a = full.decode(codes.audio_codes, codes.audio_scales).audio_values
+        b = half.decode(codes.audio_codes, codes.audio_scales).audio_values
+    assert float((a - b).abs().max()) < 1e-2 * float(a.abs().max())
+    assert not list(tmp_path.glob(".half.*"))  # the temp folder was renamed, not left behind
+
+
 def test_resume_matches_an_uninterrupted_run(synthetic_manifest, trained_run, tmp_path):
     from safetensors.torch import load_file
 
@@ -97,6 +119,24 @@ def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, train
     assert report["kbps"]["codec_first_codebook"] == 0.3  # 16 kHz / hop 320 (tiny test codec) x 6 bits
     assert (tmp_path / "spectrograms.png").stat().st_size > 10_000
     assert "| mu_law_8bit |" in (tmp_path / "report.md").read_text()
+    if transcription_unavailable_reason() is None:
+        assert report["mean"]["mu_law_8bit"]["note_f1"] > 0.8  # the melody's notes survive 8-bit mu-law
+        assert set(report["note_f1"]["pooled_f1"]) == set(report["mean"])
+        assert report["note_f1"]["reference_notes"] > 0
+    else:
+        assert report["note_f1"].startswith("not computed") and "no-deps basic-pitch" in report["note_f1"]
+
+
+def test_report_without_basic_pitch_says_why(synthetic_manifest, trained_run, tmp_path, monkeypatch):
+    import simba_music.codec.report as report_module
+
+    monkeypatch.setattr(report_module, "transcription_unavailable_reason", lambda: "basic-pitch is not installed")
+    run_dir, _ = trained_run
+    report = report_module.codec_report(str(run_dir / "model"), str(synthetic_manifest), str(tmp_path), max_clips=1)
+    assert report["note_f1"] == "not computed: basic-pitch is not installed"
+    assert "note_f1" not in report["mean"]["codec_all_codebooks"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| n/a |" in markdown and "Note F1 not computed: basic-pitch is not installed." in markdown
 
 
 def test_sigterm_stops_with_a_checkpoint(synthetic_manifest, tmp_path):

@@ -63,6 +63,10 @@ def export_model_atomically(model, destination: str | os.PathLike, extra_files: 
     model.save_pretrained(str(tmp), safe_serialization=True)
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text)
+    # mkdtemp makes a 0700 folder; a model folder (possibly shipped as package data) should be readable by all.
+    os.chmod(tmp, 0o755)
+    for path in tmp.iterdir():
+        os.chmod(path, 0o644)
     old = None
     if destination.exists():
         old = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.old."))

@@ -76,7 +76,9 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(func=_run_train)
 
-    report = commands.add_parser("report", help="mel distance, SI-SDR, chroma vs mu-law and telephone baselines")
+    report = commands.add_parser(
+        "report", help="mel distance, SI-SDR, chroma, note F1 vs mu-law and telephone baselines"
+    )
     report.add_argument("model_dir", help="a save_pretrained EncodecModel folder")
     report.add_argument("manifest")
     report.add_argument("output_dir", help="report.json, report.md and spectrograms.png")

@@ -1,0 +1,41 @@
+"""The codec weights shipped inside the package, and the half-precision export that produced them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+PRETRAINED_ROOT = Path(__file__).resolve().parent.parent / "pretrained"
+CHORALE_CODEC = "chorale-codec-16khz"
+
+
+def pretrained_codec_path(name: str = CHORALE_CODEC) -> Path:
+    """Folder of a shipped codec, loadable with ``EncodecModel.from_pretrained`` (float32 parameters)."""
+    path = PRETRAINED_ROOT / name
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        shipped = sorted(p.name for p in PRETRAINED_ROOT.iterdir() if p.is_dir()) if PRETRAINED_ROOT.is_dir() else []
+        raise FileNotFoundError(f"no shipped codec {name!r} in {PRETRAINED_ROOT}; shipped: {shipped}")
+    return path
+
+
+def export_half_precision(model_dir: str | os.PathLike, destination: str | os.PathLike, model_card: str) -> Path:
+    """Re-save an ``EncodecModel`` folder with float16 tensors, a float32 ``dtype`` in its config, and a README.
+
+    The config's ``dtype`` is what transformers 5 loads to by default, so the stored float16 tensors come back as
+    float32 parameters. Written to a temp folder and swapped in (``export_model_atomically``).
+    """
+    from transformers import EncodecModel
+
+    from simba_music.codec.checkpoints import export_model_atomically
+
+    model = EncodecModel.from_pretrained(str(model_dir), dtype="float32").eval()
+    # save_pretrained records the tensors' dtype (float16) in config.json; this copy, written over it, says float32.
+    config = json.loads(model.config.to_json_string(use_diff=True))
+    config["dtype"] = "float32"
+    export_model_atomically(
+        model.half(),
+        destination,
+        extra_files={"config.json": json.dumps(config, indent=2, sort_keys=True) + "\n", "README.md": model_card},
+    )
+    return Path(destination)

@@ -11,6 +11,8 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
+    # The evaluation's instrument classifier (~60 kB), its estimator report and the demo prompts ship with the code.
+    package_data={"simba_music": ["pretrained/instrument-classifier/*", "pretrained/*.json", "evaluation/*.jsonl"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4,<3",

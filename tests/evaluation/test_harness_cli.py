@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from simba_music.cli import main
 from simba_music.evaluation import evaluate
@@ -73,6 +74,23 @@ def test_evaluate_without_dataset_or_reference(workspace):
     result = evaluate(str(workspace / "model"), PROMPTS[:2], duration=1.0, progress=False)
     assert result["validation"] is None and result["distance"] is None and result["reference_ceiling"] is None
     assert len(result["prompts"]) == 2 and "plot" not in result
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_evaluate_on_gpu(workspace):
+    result = evaluate(str(workspace / "model"), PROMPTS[:2], duration=1.0, device="cuda", progress=False,
+                      dataset=str(workspace / "tokens"),
+                      reference_manifest=str(workspace / "reference" / "manifest.jsonl"))
+    on_cpu = evaluate(str(workspace / "model"), PROMPTS[:2], duration=1.0, progress=False,
+                      dataset=str(workspace / "tokens"))
+    assert result["speed"]["device"].startswith("cuda") and result["settings"]["gpu"]
+    assert result["validation"]["cross_entropy"] == pytest.approx(on_cpu["validation"]["cross_entropy"], rel=1e-4)
+    assert np.isfinite(result["distance"]["frechet_codec_latent_distance"])
+
+
+def test_missing_model_directory(tmp_path):
+    with pytest.raises(ValueError, match="model_dir: no such directory"):
+        evaluate(str(tmp_path / "missing"), PROMPTS[:1])
 
 
 def test_missing_prompts_file(workspace, capsys):

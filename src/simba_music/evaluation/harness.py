@@ -37,6 +37,9 @@ def load_model(model_dir: str, device: str | None = None):
     """A saved SimbaMusicForConditionalGeneration and its processor, in eval mode on `device`."""
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
+    local = Path(model_dir).is_absolute() or str(model_dir).startswith(".") or Path(model_dir).exists()
+    if local and not Path(model_dir).is_dir():
+        raise ValueError(f"model_dir: no such directory {str(model_dir)!r}")
     try:
         model = AutoModelForTextToWaveform.from_pretrained(str(model_dir)).eval()
         processor = AutoProcessor.from_pretrained(str(model_dir))

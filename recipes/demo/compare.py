@@ -81,6 +81,12 @@ def main() -> None:
     started = time.time()
     probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10) for name in args.configs}
     report["probe_exit"] = wait_all(probes, started + args.budget_seconds)
+    if args.mixed_precision != "no" and any(code != 0 for code in report["probe_exit"].values()):
+        # One precision for every variant: if any fails in mixed precision, all train in float32.
+        report["failed_mixed_precision_probe"], args.mixed_precision = report["probe_exit"], "no"
+        probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10)
+                  for name in args.configs}
+        report["probe_exit"] = wait_all(probes, time.time() + args.budget_seconds)
     report["probe_wall_seconds"] = time.time() - started
     speeds = {name: seconds_per_step(work / f"probe-{name}" / "metrics.jsonl", args.probe_steps // 3)
               for name in args.configs if report["probe_exit"][name] == 0}

@@ -10,6 +10,7 @@ from pathlib import Path
 from .configuration_text_to_music import DEFAULT_MAX_DURATION_S
 
 MAX_DURATION_S = DEFAULT_MAX_DURATION_S
+RANDOM_MODEL = "random"  # --model random: the tiny untrained smoke-test model
 
 
 def _positive_duration(text: str) -> float:
@@ -37,10 +38,14 @@ def _check_output_path(option: str, path: str) -> None:
 
 def _load(args: argparse.Namespace):
     if args.model is None:
+        from .shipped import demo_model_path
+
+        args.model = demo_model_path()
+    if args.model == RANDOM_MODEL or args.model is None:
         from .demo_text_to_music import random_demo_model
 
-        print("NOTE: no --model given: this runs a tiny RANDOMLY INITIALISED text encoder, decoder and codec, so the "
-              "output is structured noise and the prompt has no learned effect.", file=sys.stderr)
+        print("NOTE: this runs a tiny RANDOMLY INITIALISED text encoder, decoder and codec, so the output is "
+              "structured noise and the prompt has no learned effect.", file=sys.stderr)
         return random_demo_model(args.seed)
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
@@ -93,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("prompt")
     generate.add_argument("--output", "-o", default="out.wav")
     generate.add_argument("--duration", type=_positive_duration, default=10.0, help="seconds")
-    generate.add_argument("--model", default=None, help="saved text-to-music model folder or Hub id")
+    generate.add_argument("--model", default=None,
+                          help="saved text-to-music model folder or Hub id (default: the shipped demo model, trained "
+                               f"on the offline chorale and folk corpus; '{RANDOM_MODEL}': a tiny untrained model)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--guidance", type=_guidance, default=None,
                           help="classifier-free guidance scale (default: the model's generation config, 3)")

@@ -21,12 +21,33 @@ def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_p
     assert (soundfile.read(again)[0] == audio).all()  # same seed, same music
 
 
-def test_generate_without_model_runs_the_labelled_random_demo(tmp_path, capsys):
+def test_generate_with_model_random_runs_the_labelled_random_demo(tmp_path, capsys):
     wav = tmp_path / "demo.wav"
-    assert main(["generate", "ambient piano", "--output", str(wav), "--duration", "0.5", "--quiet"]) == 0
+    assert main(["generate", "ambient piano", "--model", "random", "--output", str(wav), "--duration", "0.5",
+                 "--quiet"]) == 0
     audio, rate = soundfile.read(wav)
     assert rate == 16000 and audio.shape == (8000,)
     assert "RANDOMLY INITIALISED" in capsys.readouterr().err
+
+
+def test_generate_without_model_uses_the_shipped_demo(tmp_path, capsys, monkeypatch):
+    from simba_music import shipped
+
+    demo = shipped.demo_model_path()
+    assert demo is not None, "the demo model ships in src/simba_music/pretrained/simba-music-demo"
+    loaded = []
+    import transformers
+
+    original = transformers.AutoModelForTextToWaveform.from_pretrained
+    monkeypatch.setattr(transformers.AutoModelForTextToWaveform, "from_pretrained",
+                        lambda path, *a, **k: loaded.append(str(path)) or original(path, *a, **k))
+    wav = tmp_path / "demo.wav"
+    assert main(["generate", "Violin performs a slow folk song in D minor; 3/4, 72 BPM.", "--output", str(wav),
+                 "--duration", "0.5", "--quiet"]) == 0
+    audio, rate = soundfile.read(wav)
+    assert loaded == [str(demo)]
+    assert rate == 16000 and audio.shape == (8000,) and abs(audio).max() > 1e-3
+    assert "RANDOMLY" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -70,6 +70,11 @@ def test_interrupted_and_resumed_run_reproduces_the_losses(dataset_dir, monkeypa
     assert (dataset_dir / "resumed" / "checkpoints" / "step-4").is_dir()
     resumed = train(_args(dataset_dir, "resumed", gradient_accumulation_steps=2, resume=True))
     assert [r["loss"] for r in resumed["history"]] == reference
+    # metrics.jsonl holds each step once: the steps after the crashed run's checkpoint are not repeated.
+    logged = [json.loads(line) for line in (dataset_dir / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == list(range(1, len(reference) + 1))
+    assert [r["loss"] for r in logged] == reference
+    assert all(later["train_seconds"] >= earlier["train_seconds"] > 0 for earlier, later in zip(logged, logged[1:]))
 
 
 def test_warmup_then_cosine_to_the_floor():

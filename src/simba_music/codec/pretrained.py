@@ -6,17 +6,14 @@ import json
 import os
 from pathlib import Path
 
-PRETRAINED_ROOT = Path(__file__).resolve().parent.parent / "pretrained"
+from ..shipped import shipped_path
+
 CHORALE_CODEC = "chorale-codec-16khz"
 
 
 def pretrained_codec_path(name: str = CHORALE_CODEC) -> Path:
     """Folder of a shipped codec, loadable with ``EncodecModel.from_pretrained`` (float32 parameters)."""
-    path = PRETRAINED_ROOT / name
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        shipped = sorted(p.name for p in PRETRAINED_ROOT.iterdir() if p.is_dir()) if PRETRAINED_ROOT.is_dir() else []
-        raise FileNotFoundError(f"no shipped codec {name!r} in {PRETRAINED_ROOT}; shipped: {shipped}")
-    return path
+    return shipped_path(name)
 
 
 def export_half_precision(model_dir: str | os.PathLike, destination: str | os.PathLike, model_card: str) -> Path:

@@ -12,6 +12,7 @@ from transformers import AutoModelForTextToWaveform, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from ..processing_simba_music import check_prompts
+from ..shipped import demo_model_path
 from ..streaming import CallbackAudioStreamer
 
 _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
@@ -78,7 +79,9 @@ class TextToMusicPipeline(Pipeline):
         return {"audio": audio.float().cpu().numpy(), "sampling_rate": self.model.config.sampling_rate}
 
 
+_demo = demo_model_path()
 PIPELINE_REGISTRY.register_pipeline("text-to-music", pipeline_class=TextToMusicPipeline,
-                                    pt_model=AutoModelForTextToWaveform, type="text")
+                                    pt_model=AutoModelForTextToWaveform, type="text",
+                                    default={"model": (str(_demo), "main")} if _demo else None)
 
 __all__ = ["TextToMusicPipeline"]

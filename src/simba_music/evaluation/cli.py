@@ -30,7 +30,9 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
     kwargs = {} if args.output_dir is None else {"output_dir": args.output_dir}
     metrics = train_instrument_classifier(args.manifest, per_class=args.per_class, hidden_size=args.hidden_size,
                                           epochs=args.epochs, seed=args.seed, test_split=args.test_split,
-                                          max_test_clips=args.max_test_clips, progress=not args.quiet, **kwargs)
+                                          max_test_clips=args.max_test_clips, progress=not args.quiet,
+                                          through_codec=args.through_codec, codec_codebooks=args.codec_codebooks,
+                                          **kwargs)
     test = {key: value for key, value in metrics["test"].items() if key != "confusion"}
     print(json.dumps({**{key: value for key, value in metrics.items() if key != "test"}, "test": test}, indent=1))
     return 0
@@ -84,6 +86,9 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--test-split", default="test")
     train.add_argument("--max-test-clips", type=int, default=None)
+    train.add_argument("--through-codec", default=None,
+                       help="a codec folder: train and test on clips after a round trip through it")
+    train.add_argument("--codec-codebooks", type=int, default=1, help="codebooks used in that round trip")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=_run_train_classifier)
 

@@ -34,12 +34,26 @@ def balanced_subset(rows: list[dict], per_class: int, seed: int = 0, label: str 
     return chosen
 
 
-def clip_features(rows: list[dict], progress: bool = True, description: str = "features") -> np.ndarray:
-    """Instrument features of each row's `audio` file: [rows, FEATURE_SIZE]."""
+def clip_features(rows: list[dict], progress: bool = True, description: str = "features",
+                  codec=None) -> np.ndarray:
+    """Instrument features of each row's `audio` file: [rows, FEATURE_SIZE]. With `codec` (an `AudioCodec`), of the
+    clip after an encode/decode round trip through it instead."""
     from tqdm.auto import tqdm
 
-    return np.stack([instrument_features(load_audio(row["audio"]))
+    return np.stack([instrument_features(load_audio(row["audio"]) if codec is None else round_trip(row, codec))
                      for row in tqdm(rows, desc=description, unit="clip", disable=not progress)])
+
+
+def round_trip(row: dict, codec) -> np.ndarray:
+    """The clip as the codec reproduces it, mono at the analysis rate."""
+    import torch
+
+    from .features import ANALYSIS_RATE, conform
+
+    audio = load_audio(row["audio"], codec.sampling_rate)
+    with torch.no_grad():
+        decoded = codec.decode(codec.encode(torch.as_tensor(audio, dtype=torch.float32).reshape(1, 1, -1)))
+    return conform(decoded[0].mean(0).numpy().astype(np.float64), codec.sampling_rate, ANALYSIS_RATE)
 
 
 def accuracy_report(model: InstrumentClassifier, features: np.ndarray, names: list[str]) -> dict:
@@ -63,9 +77,14 @@ def accuracy_report(model: InstrumentClassifier, features: np.ndarray, names: li
 
 def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAINED_DIR, per_class: int = 150,
                                 hidden_size: int = 64, epochs: int = 400, seed: int = 0, test_split: str = "test",
-                                max_test_clips: int | None = None, progress: bool = True) -> dict:
+                                max_test_clips: int | None = None, progress: bool = True,
+                                through_codec: str | None = None, codec_codebooks: int = 1) -> dict:
     """Train on a balanced train-split subset of `manifest`, test on `test_split`, save to `output_dir`; returns the
-    metrics (also stored in the saved config.json)."""
+    metrics (also stored in the saved config.json).
+
+    `through_codec` (a saved EnCodec/DAC folder): train and test on the clips' round trip through that codec with
+    `codec_codebooks` codebooks, which is how a model's generated audio sounds (the demo decodes codebook 1 alone);
+    a classifier of clean renders judges generated audio by the codec's artefacts as much as by its instrument."""
     from ..corpus.manifest import read_manifest
 
     if not Path(manifest).is_file():
@@ -78,8 +97,15 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAIN
     if not train_rows or not test_rows:
         raise ValueError(f"manifest: {manifest!r} needs clips in the 'train' and {test_split!r} splits")
     labels = sorted({row["instrument"] for row in train_rows})
-    train_features = clip_features(train_rows, progress, "train features")
-    test_features = clip_features(test_rows, progress, f"{test_split} features")
+    codec = None
+    if through_codec is not None:
+        from transformers import AutoModel
+
+        from ..codecs import AudioCodec
+
+        codec = AudioCodec(AutoModel.from_pretrained(through_codec).eval(), codec_codebooks)
+    train_features = clip_features(train_rows, progress, "train features", codec)
+    test_features = clip_features(test_rows, progress, f"{test_split} features", codec)
     features_seconds = time.perf_counter() - started
 
     model = InstrumentClassifier(labels, train_features.shape[1], hidden_size)
@@ -91,7 +117,8 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAIN
         "test_split": test_split, "test": test_report, "train_accuracy": train_report["accuracy"],
         "train_clips": len(train_rows), "per_class": per_class, "epochs": epochs, "final_loss": losses[-1],
         "seed": seed, "seconds": time.perf_counter() - started, "feature_seconds": features_seconds,
-        "manifest": str(manifest),
+        "manifest": str(manifest), "through_codec": None if through_codec is None else {
+            "codec": str(through_codec), "codebooks": codec_codebooks},
     }
     model.save(output_dir)
     return model.metrics

@@ -45,10 +45,15 @@ def main() -> None:
             if "checkpoints" in relative.parts or path.suffix == ".safetensors" or path.is_dir():
                 continue
             archive.add(path, arcname=str(relative))
-    for weights in sorted(work.glob("*/model/model.safetensors")):
-        run = weights.parent.parent.name
-        if run.startswith("probe-"):
-            continue
+    for run_dir in sorted(p for p in work.iterdir() if p.is_dir() and not p.name.startswith("probe-")):
+        run, weights = run_dir.name, run_dir / "model" / "model.safetensors"
+        if not weights.exists():  # stopped at the deadline: its newest checkpoint
+            steps = sorted(run_dir.glob("checkpoints/step-*/model.safetensors"),
+                           key=lambda p: int(p.parent.name.split("-")[1]))
+            if not steps:
+                continue
+            weights = steps[-1]
+            print(f"{run}: no final model, using {weights.parent.name}")
         state = load_file(str(weights))
         if run in args.full_precision:
             for index, part in enumerate(split_state(state)):

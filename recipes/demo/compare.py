@@ -22,12 +22,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def launch(name: str, args, output: Path, max_steps: int, eval_every: int, warmup: int) -> subprocess.Popen:
+def launch(name: str, args, output: Path, max_steps: int, eval_every: int, warmup: int,
+           save_every: int | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "simba_music.cli", "train", "--config", str(HERE / "configs" / f"{name}.json"),
                "--dataset", args.dataset, "--text-encoder", args.text_encoder, "--output-dir", str(output),
                "--max-steps", str(max_steps), "--batch-size", str(args.batch_size),
                "--learning-rate", str(args.learning_rate), "--min-learning-rate", str(args.learning_rate / 50),
-               "--warmup-steps", str(warmup), "--eval-every", str(eval_every), "--save-every", str(max_steps),
+               "--warmup-steps", str(warmup), "--eval-every", str(eval_every), "--save-every", str(save_every or max_steps),
                "--keep-checkpoints", "1", "--text-max-length", str(args.text_max_length),
                "--mixed-precision", args.mixed_precision, "--seed", str(args.seed),
                "--no-progress"]
@@ -64,6 +65,9 @@ def main() -> None:
     parser.add_argument("--work", required=True)
     parser.add_argument("--configs", nargs="+", default=["prefix_simba", "cross_transformer", "cross_simba"])
     parser.add_argument("--budget-seconds", type=float, default=330)
+    parser.add_argument("--deadline-seconds", type=float, default=None,
+                        help="hard wall-clock limit for everything here: runs still going then are stopped (their "
+                             "newest checkpoint remains)")
     parser.add_argument("--probe-steps", type=int, default=30)
     parser.add_argument("--max-steps", type=int, default=6000)
     parser.add_argument("--min-steps", type=int, default=100)
@@ -77,16 +81,17 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     report = {"settings": vars(args)}
+    deadline = time.time() + (args.deadline_seconds or float("inf"))
 
     started = time.time()
     probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10) for name in args.configs}
-    report["probe_exit"] = wait_all(probes, started + args.budget_seconds)
+    report["probe_exit"] = wait_all(probes, min(deadline, started + args.budget_seconds))
     if args.mixed_precision != "no" and any(code != 0 for code in report["probe_exit"].values()):
         # One precision for every variant: if any fails in mixed precision, all train in float32.
         report["failed_mixed_precision_probe"], args.mixed_precision = report["probe_exit"], "no"
         probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10)
                   for name in args.configs}
-        report["probe_exit"] = wait_all(probes, time.time() + args.budget_seconds)
+        report["probe_exit"] = wait_all(probes, min(deadline, time.time() + args.budget_seconds))
     report["probe_wall_seconds"] = time.time() - started
     speeds = {name: seconds_per_step(work / f"probe-{name}" / "metrics.jsonl", args.probe_steps // 3)
               for name in args.configs if report["probe_exit"][name] == 0}
@@ -100,9 +105,9 @@ def main() -> None:
     print(json.dumps(report), flush=True)
 
     started = time.time()
-    runs = {name: launch(name, args, work / name, steps, max(10, steps // 25), max(10, steps // 20))
-            for name in speeds}
-    report["exit"] = wait_all(runs, started + 1.6 * args.budget_seconds)
+    runs = {name: launch(name, args, work / name, steps, max(10, steps // 25), max(10, steps // 20),
+                         save_every=max(10, steps // 4)) for name in speeds}
+    report["exit"] = wait_all(runs, min(deadline, started + 1.6 * args.budget_seconds))
     report["wall_seconds"] = time.time() - started
     (work / "comparison.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report), flush=True)

@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUDGET=${1:-300}
+TOTAL=${2:-570}  # the call's own time limit: training stops in time for the results to be packed
 OUT=${OUT:-/tmp/demo_out}
 PACK=${PACK:-.carry/demo}
 pip_install() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
@@ -22,6 +23,6 @@ nvidia-smi >/dev/null 2>&1 || echo 'no GPU: a dry run'
 python3 -c "import torch, transformers, datasets, pyarrow, simba_music; print('torch', torch.__version__, 'transformers', transformers.__version__, 'datasets', datasets.__version__, 'pyarrow', pyarrow.__version__, 'cuda', torch.cuda.is_available(), simba_music.kernel_report())" || exit 1
 python3 recipes/demo/build_dataset.py $PACK /tmp/tokens || exit 1
 python3 recipes/demo/compare.py --dataset /tmp/tokens --text-encoder $PACK/text-encoder --work /tmp/runs \
-  --budget-seconds "$BUDGET" --threads-per-run 4 ${COMPARE_ARGS:-}
+  --budget-seconds "$BUDGET" --deadline-seconds $((TOTAL - SECONDS - 50)) --threads-per-run 4 ${COMPARE_ARGS:-}
 python3 recipes/demo/collect.py /tmp/runs "$OUT"
 for log in /tmp/runs/*.log; do echo "== $log"; tail -c 600 "$log"; done

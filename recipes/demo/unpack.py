@@ -23,7 +23,11 @@ def main(argv: list[str]) -> None:
         for part in sorted(files.glob(f"{run}.*.safetensors")):
             state.update(load_file(str(part)))
         state = {name: tensor.float() if tensor.is_floating_point() else tensor for name, tensor in state.items()}
-        save_file(state, str(dest / run / "model" / "model.safetensors"), metadata={"format": "pt"})
+        model_dir = dest / run / "model"
+        if not (model_dir / "config.json").exists():  # weights from a checkpoint: the run's recorded config
+            model_dir.mkdir(parents=True, exist_ok=True)
+            (model_dir / "config.json").write_text((dest / run / "decoder_config.json").read_text())
+        save_file(state, str(model_dir / "model.safetensors"), metadata={"format": "pt"})
         print(run, len(state), "tensors")
 
 

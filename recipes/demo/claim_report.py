@@ -26,6 +26,15 @@ def first_step_reaching(curve: list[dict], target: float) -> int | None:
     return next((r["step"] for r in curve if r["eval_loss"] <= target), None)
 
 
+def interpolated_step_reaching(curve: list[dict], target: float) -> float | None:
+    """Where the straight line between the two evaluations around `target` crosses it (evaluations are sparse)."""
+    for before, after in zip(curve, curve[1:]):
+        if before["eval_loss"] > target >= after["eval_loss"]:
+            share = (before["eval_loss"] - target) / (before["eval_loss"] - after["eval_loss"])
+            return before["step"] + share * (after["step"] - before["step"])
+    return float(curve[0]["step"]) if curve and curve[0]["eval_loss"] <= target else None
+
+
 def summarize(results: Path, baseline: str) -> dict:
     comparison = json.loads((results / "comparison.json").read_text())
     curves = {run: read_curve(results / run / "metrics.jsonl") for run in comparison["exit"]
@@ -41,6 +50,8 @@ def summarize(results: Path, baseline: str) -> dict:
                          r["eval_loss"] for r in curve), "train_seconds": final["train_seconds"],
                      "seconds_per_step": final["train_seconds"] / final["step"],
                      "steps_to_baseline_final_ce": reach,
+                     "steps_to_baseline_final_ce_interpolated": (interpolated_step_reaching(curve, target)
+                                                                 if target is not None else None),
                      "fraction_of_baseline_steps": None if reach is None else reach / curves[baseline][-1]["step"]}
     return {"baseline": baseline, "baseline_final_ce": target, "steps": comparison.get("steps"),
             "settings": comparison.get("settings"), "runs": rows, "curves": curves}
@@ -72,11 +83,13 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def table(summary: dict) -> str:
-    lines = ["| variant | final val. CE | perplexity | best val. CE | steps to the Transformer's final CE | "
-             "s/step |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| variant | final val. CE | perplexity | best val. CE | steps to the Transformer's final CE "
+             "(first evaluation at or below; interpolated) | s/step |", "| --- | --- | --- | --- | --- | --- |"]
     for run, row in summary["runs"].items():
-        reach = row["steps_to_baseline_final_ce"]
-        reach_text = "not reached" if reach is None else f"{reach} ({row['fraction_of_baseline_steps']:.0%})"
+        reach, between = row["steps_to_baseline_final_ce"], row["steps_to_baseline_final_ce_interpolated"]
+        total = row["final_step"]
+        reach_text = ("not reached" if reach is None else
+                      f"{reach} ({reach / total:.0%}); {between:.0f} ({between / total:.0%})")
         lines.append(f"| {NAMES.get(run, run)} | {row['final_validation_ce']:.3f} | {row['final_perplexity']:.1f} | "
                      f"{row['best_validation_ce']:.3f} | {reach_text} | {row['seconds_per_step']:.3f} |")
     return "\n".join(lines) + "\n"

@@ -37,7 +37,9 @@ def model_card(model, repo_id: str, tags: list[str] | None = None) -> str:
     decoder_parameters = sum(p.numel() for p in model.decoder.parameters())
     all_tags = ["simba-music", "text-to-music", "mamba", "state-space-model", *(tags or [])]
     tag_lines = "\n".join(f"- {tag}" for tag in dict.fromkeys(all_tags))
-    text_name = getattr(text, "_name_or_path", "") or text.model_type
+    # A referenced encoder is named by its source: a local `_name_or_path` would be this machine's folder.
+    text_name = (getattr(config, "text_encoder_source", None) or getattr(text, "_name_or_path", "")
+                 or text.model_type)
     generation = model.generation_config
     return f"""---
 library_name: transformers

@@ -61,7 +61,10 @@ class SimbaMusicProcessor(ProcessorMixin):
             raise ValueError("text, audio: give captions, an audio prompt, or both")
         outputs = {}
         if text is not None:
-            options = dict(padding="max_length", truncation=True, max_length=self.text_max_length)
+            # No token_type_ids (BERT-style tokenizers add them): one caption is one segment, all zeros, which is
+            # the encoders' default; generate() takes captions as input_ids and attention_mask only.
+            options = dict(padding="max_length", truncation=True, max_length=self.text_max_length,
+                           return_token_type_ids=False)
             options.update(kwargs)
             outputs.update(self.tokenizer(check_prompts(text), return_tensors=return_tensors, **options))
         if audio is not None:

@@ -59,10 +59,14 @@ def test_train_save_load_predict(manifest, tmp_path, capsys):
     assert sum((output / name).stat().st_size for name in ("model.safetensors", "config.json")) < 1_000_000
 
 
-def test_shipped_classifier_is_small_and_knows_the_corpus_instruments():
-    model = InstrumentClassifier.load()
+@pytest.mark.parametrize("directory", [None, "chorale-codec"])
+def test_shipped_classifiers_are_small_and_know_the_corpus_instruments(directory):
+    from simba_music.evaluation.instrument import CHORALE_CODEC_DIR
+
+    model = InstrumentClassifier.load(CHORALE_CODEC_DIR if directory else None)
     assert len(model.labels) == 16 and "acoustic grand piano" in model.labels
-    assert model.metrics["test"]["accuracy"] > 0.9
+    assert model.metrics["test"]["accuracy"] > 0.9 and model.metrics["test"]["clips"] >= 320
+    assert (model.metrics.get("through_codec") is not None) == bool(directory)
 
 
 def test_load_names_the_missing_folder(tmp_path):

@@ -22,6 +22,9 @@ from torch import nn
 from .features import ANALYSIS_RATE, HOP, N_FFT, N_MELS, conform, log_mel, onset_strength, stft_magnitude
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "instrument-classifier"
+# The same classifier trained on clips after a round trip through the shipped chorale codec (first codebook), i.e.
+# on audio that sounds like what the demo model generates.
+CHORALE_CODEC_DIR = PRETRAINED_DIR.parent / "instrument-classifier-chorale-codec"
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 TARGET_RMS = 0.1
 FEATURE_SIZE = 3 * N_MELS + 14
@@ -149,4 +152,4 @@ class InstrumentClassifier(nn.Module):
         return model.eval()
 
 
-__all__ = ["FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR", "instrument_features"]
+__all__ = ["CHORALE_CODEC_DIR", "FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR", "instrument_features"]

@@ -52,7 +52,8 @@ def summarize(results: Path, baseline: str) -> dict:
                      "steps_to_baseline_final_ce": reach,
                      "steps_to_baseline_final_ce_interpolated": (interpolated_step_reaching(curve, target)
                                                                  if target is not None else None),
-                     "fraction_of_baseline_steps": None if reach is None else reach / curves[baseline][-1]["step"]}
+                     "fraction_of_baseline_steps": None if reach is None else reach / curves[baseline][-1]["step"],
+                     "stopped_early": final["step"] < (comparison.get("steps") or final["step"])}
     return {"baseline": baseline, "baseline_final_ce": target, "steps": comparison.get("steps"),
             "settings": comparison.get("settings"), "runs": rows, "curves": curves}
 
@@ -87,9 +88,11 @@ def table(summary: dict) -> str:
              "(first evaluation at or below; interpolated) | s/step |", "| --- | --- | --- | --- | --- | --- |"]
     for run, row in summary["runs"].items():
         reach, between = row["steps_to_baseline_final_ce"], row["steps_to_baseline_final_ce_interpolated"]
-        total = row["final_step"]
+        total = summary["runs"][summary["baseline"]]["final_step"]  # a share of the baseline's steps
         reach_text = ("not reached" if reach is None else
                       f"{reach} ({reach / total:.0%}); {between:.0f} ({between / total:.0%})")
+        if row["stopped_early"]:
+            reach_text += f" (stopped at the deadline; last evaluation at step {row['final_step']})"
         lines.append(f"| {NAMES.get(run, run)} | {row['final_validation_ce']:.3f} | {row['final_perplexity']:.1f} | "
                      f"{row['best_validation_ce']:.3f} | {reach_text} | {row['seconds_per_step']:.3f} |")
     return "\n".join(lines) + "\n"

@@ -81,7 +81,6 @@ def main() -> None:
         config.pop("auto_map", None)
         config_file.write_text(json.dumps(config, indent=2))
         (temporary / "README.md").write_text(card)
-        temporary.chmod(0o755)
 
     loaded = SimbaMusicForConditionalGeneration.from_pretrained(args.output).eval()
     assert all(p.dtype == torch.float32 for p in loaded.parameters()), "the demo must load as float32"

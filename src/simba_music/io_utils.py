@@ -9,6 +9,25 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def give_default_permissions(path: str | os.PathLike) -> None:
+    """The permissions a plain open() or mkdir() would have given `path` (and, for a folder, everything in it).
+
+    mkstemp, mkdtemp and some writers (safetensors) create owner-only entries (0600/0700); a published output, or a
+    model folder shipped as package data, should be readable like any other file."""
+    umask = _umask()
+    paths = [Path(path)]
+    if Path(path).is_dir():
+        paths += list(Path(path).rglob("*"))
+    for entry in paths:
+        os.chmod(entry, (0o777 if entry.is_dir() else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path in the target's directory; on success it replaces `target` in one rename, on error it
@@ -23,6 +42,8 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None):
     os.close(handle)
     try:
         yield Path(temporary)
+        if os.path.exists(temporary):
+            give_default_permissions(temporary)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -40,6 +61,7 @@ def atomic_directory(target: str | os.PathLike):
     temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         yield temporary
+        give_default_permissions(temporary)
         if target.exists():
             previous = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.previous."))
             os.replace(target, previous / target.name)

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_train_config
+from .conftest import tiny_train_config
 from simba_music.codec.transcription import transcription_unavailable_reason
 
 

@@ -56,3 +56,26 @@ def test_atomic_directory_keeps_the_previous_folder(tmp_path):
     with atomic_directory(target) as folder:
         (folder / "weights").write_text("v2")
     assert (target / "weights").read_text() == "v2" and not _leftovers(tmp_path)
+
+
+def test_published_outputs_get_ordinary_permissions(tmp_path):
+    # mkstemp/mkdtemp make owner-only entries: a WAV, a report or a model folder must not stay 0600/0700.
+    import os
+
+    import torch
+    from safetensors.torch import save_file
+
+    previous = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "report.json") as temporary:
+            temporary.write_text("{}")
+        with atomic_directory(tmp_path / "model") as temporary:
+            save_file({"w": torch.zeros(2)}, str(temporary / "model.safetensors"))
+            (temporary / "sub").mkdir()
+            (temporary / "sub" / "config.json").write_text("{}")
+    finally:
+        os.umask(previous)
+    mode = lambda path: (tmp_path / path).stat().st_mode & 0o777  # noqa: E731
+    assert mode("report.json") == 0o644
+    assert mode("model") == 0o755 and mode("model/sub") == 0o755
+    assert mode("model/model.safetensors") == 0o644 and mode("model/sub/config.json") == 0o644

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..io_utils import atomic_directory
+
 _STEP_DIR = re.compile(r"^step_(\d{8})$")
 TRAINER_STATE = "trainer_state.json"
 
@@ -57,21 +59,7 @@ def load_trainer_state(checkpoint: str | os.PathLike) -> dict:
 
 def export_model_atomically(model, destination: str | os.PathLike, extra_files: dict[str, str] | None = None) -> None:
     """``save_pretrained`` (safetensors) into a temp folder, then swap it in place of ``destination``."""
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.new."))
-    model.save_pretrained(str(tmp), safe_serialization=True)
-    for name, text in (extra_files or {}).items():
-        (tmp / name).write_text(text)
-    # mkdtemp makes a 0700 folder; a model folder (possibly shipped as package data) should be readable by all.
-    os.chmod(tmp, 0o755)
-    for path in tmp.iterdir():
-        os.chmod(path, 0o644)
-    old = None
-    if destination.exists():
-        old = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.old."))
-        os.rmdir(old)
-        os.replace(destination, old)
-    os.replace(tmp, destination)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    with atomic_directory(destination) as temporary:
+        model.save_pretrained(str(temporary), safe_serialization=True)
+        for name, text in (extra_files or {}).items():
+            (temporary / name).write_text(text)

@@ -30,15 +30,11 @@ def split_for_work(work_id: str, validation_fraction: float = 0.05, test_fractio
     return "train"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def publish_file(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     """Rename a finished temp file over ``path`` with ordinary permissions (mkstemp creates files as 0600)."""
-    os.chmod(tmp, 0o666 & ~_current_umask())
+    from ..io_utils import give_default_permissions
+
+    give_default_permissions(tmp)
     os.replace(tmp, path)
 
 

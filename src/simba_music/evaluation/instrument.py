@@ -12,7 +12,6 @@ Model: standardisation, then one hidden layer (64, ReLU) and a softmax over the 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -129,12 +128,6 @@ class InstrumentClassifier(nn.Module):
             config = {"labels": self.labels, "feature_size": int(self.feature_mean.numel()),
                       "hidden_size": self.hidden_size, "analysis_rate": ANALYSIS_RATE, "metrics": self.metrics}
             (temporary / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
-            # mkdtemp and safetensors create owner-only entries; a shipped classifier must be readable by all.
-            umask = os.umask(0)
-            os.umask(umask)
-            temporary.chmod(0o777 & ~umask)
-            for name in (WEIGHTS_FILE, CONFIG_FILE):
-                (temporary / name).chmod(0o666 & ~umask)
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> "InstrumentClassifier":

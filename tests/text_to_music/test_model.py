@@ -6,6 +6,8 @@ from simba_music import (SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForC
                          SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor)
 from simba_music.demo_text_to_music import tiny_codec, tiny_text_encoder, tiny_tokenizer
 
+from .conftest import build
+
 
 def decoder(**overrides):
     options = dict(hidden_size=32, num_hidden_layers=1, state_size=8, head_dim=16, chunk_size=8, text_hidden_size=16,
@@ -102,3 +104,13 @@ def test_default_config_is_the_released_layout():
     assert (config.audio_encoder.model_type, config.sampling_rate) == ("dac", 44100)
     assert abs(config.frame_rate - 86.13) < 0.01 and config.decoder.vocab_size == 1025
     assert config.max_duration_s == 600.0
+
+
+def test_saved_generation_defaults_come_back(tmp_path):
+    # Our sampling loop is not GenerationMixin's, so transformers does not reload generation_config.json for us.
+    model, _ = build("t5")
+    model.generation_config.guidance_scale, model.generation_config.temperature = 5.0, 0.9
+    model.save_pretrained(tmp_path)
+    loaded = SimbaMusicForConditionalGeneration.from_pretrained(tmp_path)
+    assert loaded.generation_config.guidance_scale == 5.0 and loaded.generation_config.temperature == 0.9
+    assert build("t5")[0].generation_config.guidance_scale == 3.0  # the class default is untouched

@@ -145,7 +145,20 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         if model.config.text_encoder_source:
             model.load_text_encoder_from_source()
+        model._load_saved_generation_config(pretrained_model_name_or_path, kwargs)
         return model
+
+    def _load_saved_generation_config(self, pretrained_model_name_or_path, kwargs: dict) -> None:
+        # transformers loads generation_config.json only for models with GenerationMixin's `adjust_generation_fn`;
+        # our sampling loop is our own, so without this a saved guidance scale or temperature was silently dropped.
+        from transformers import GenerationConfig
+
+        hub = {k: kwargs[k] for k in ("cache_dir", "force_download", "local_files_only", "token", "revision",
+                                      "subfolder") if k in kwargs}
+        try:
+            self.generation_config = GenerationConfig.from_pretrained(pretrained_model_name_or_path, **hub)
+        except OSError:
+            pass  # no generation_config.json: keep the paper defaults set in __init__
 
     def load_text_encoder_from_source(self) -> None:
         """Load the frozen text encoder's weights from `config.text_encoder_source` (see the config)."""

@@ -95,9 +95,19 @@ def test_cli_registers_corpus_build():
 
     parser = argparse.ArgumentParser()
     add_subcommands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["corpus", "build", "out", "--max-works", "2", "--soundfont", "timgm6mb", "--no-progress"])
-    assert args.max_works == 2 and args.soundfont == "timgm6mb" and args.no_progress
+    args = parser.parse_args(["corpus", "build", "out", "--max-works", "2", "--soundfont", "timgm6mb", "--no-progress",
+                              "--collections", "essen", "oneills"])
+    assert args.max_works == 2 and args.soundfont == "timgm6mb" and args.progress is False
     assert callable(args.func)
+    # The options are the config's fields: names, types and defaults come from CorpusConfig itself.
+    from simba_music.cli_arguments import dataclass_from_arguments
+    from simba_music.corpus.builder import CorpusConfig
+
+    config = dataclass_from_arguments(CorpusConfig, args)
+    assert config == CorpusConfig(output_dir="out", collections=("essen", "oneills"), soundfont="timgm6mb",
+                                  max_works=2, progress=False)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["corpus", "build", "out", "--collections", "no-such-collection"])
 
 
 def test_folk_tunes_parse_into_single_melodies_with_key_and_meter():

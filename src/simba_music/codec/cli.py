@@ -6,34 +6,14 @@ import argparse
 import json
 import logging
 
+from simba_music.cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+
 
 def _run_train(args: argparse.Namespace) -> int:
     from simba_music.codec.train import CodecTrainConfig, train_codec
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    config = CodecTrainConfig(
-        manifest=args.manifest,
-        run_dir=args.run_dir,
-        sample_rate=args.sample_rate,
-        num_codebooks=args.num_codebooks,
-        codebook_size=args.codebook_size,
-        num_filters=args.num_filters,
-        hidden_size=args.hidden_size,
-        segment_seconds=args.segment_seconds,
-        batch_size=args.batch_size,
-        max_steps=args.max_steps,
-        learning_rate=args.learning_rate,
-        quantizer_dropout=args.quantizer_dropout,
-        first_codebook_only=args.first_codebook_only,
-        quantizer_warmup_steps=args.quantizer_warmup_steps,
-        ema_decay=args.ema_decay,
-        checkpoint_minutes=args.checkpoint_minutes,
-        checkpoint_steps=args.checkpoint_steps,
-        seed=args.seed,
-        threads=args.threads,
-        resume=args.resume,
-        progress=not args.no_progress,
-    )
+    config = dataclass_from_arguments(CodecTrainConfig, args)
     state = train_codec(config)
     print(json.dumps({"step": state["step"], "validation": state.get("validation"), "last_train": state.get("last_train")}))
     return 0
@@ -53,27 +33,16 @@ def add_subcommands(subparsers) -> None:
     commands = codec.add_subparsers(dest="codec_command", required=True)
 
     train = commands.add_parser("train", help="train an EncodecModel on a manifest; exports RUN_DIR/model")
-    train.add_argument("manifest", help="manifest.jsonl (audio, caption, split)")
-    train.add_argument("run_dir", help="checkpoints/, model/ (save_pretrained) and train_log.jsonl go here")
-    train.add_argument("--sample-rate", type=int, default=16000)
-    train.add_argument("--num-codebooks", type=int, default=4)
-    train.add_argument("--codebook-size", type=int, default=1024)
-    train.add_argument("--num-filters", type=int, default=16)
-    train.add_argument("--hidden-size", type=int, default=128)
-    train.add_argument("--segment-seconds", type=float, default=1.0)
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--max-steps", type=int, default=10000)
-    train.add_argument("--learning-rate", type=float, default=3e-4)
-    train.add_argument("--quantizer-dropout", type=float, default=0.5)
-    train.add_argument("--first-codebook-only", type=float, default=0.2, help="share of steps decoding codebook 1 alone")
-    train.add_argument("--quantizer-warmup-steps", type=int, default=200, help="autoencoder steps before k-means")
-    train.add_argument("--ema-decay", type=float, default=0.99)
-    train.add_argument("--checkpoint-minutes", type=float, default=10.0)
-    train.add_argument("--checkpoint-steps", type=int, default=None)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1 for a background run)")
-    train.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
-    train.add_argument("--no-progress", action="store_true")
+    from simba_music.codec.train import CodecTrainConfig
+
+    add_dataclass_arguments(train, CodecTrainConfig, positional=("manifest", "run_dir"), options={
+        "manifest": {"help": "manifest.jsonl (audio, caption, split)"},
+        "run_dir": {"help": "checkpoints/, model/ (save_pretrained) and train_log.jsonl go here"},
+        "first_codebook_only": {"help": "share of steps decoding codebook 1 alone"},
+        "quantizer_warmup_steps": {"help": "autoencoder steps before k-means"},
+        "threads": {"help": "torch.set_num_threads (1 for a background run)"},
+        "resume": {"help": "continue from the newest complete checkpoint"},
+    })
     train.set_defaults(func=_run_train)
 
     report = commands.add_parser(

@@ -60,10 +60,14 @@ def main() -> None:
 
     probe = processor(["Violin performs a slow folk song in D minor; 3/4, 72 BPM."])
     codes = torch.randint(0, model.config.decoder.vocab_size - 1, (1, 50))
-    with torch.no_grad():
-        states = model.encode_text(probe["input_ids"], probe["attention_mask"])
-        before = model.decoder(input_ids=codes, encoder_hidden_states=states,
-                               encoder_attention_mask=probe["attention_mask"]).logits
+
+    @torch.no_grad()
+    def logits(composite) -> torch.Tensor:
+        states = composite.encode_text(probe["input_ids"], probe["attention_mask"])
+        return composite.decoder(input_ids=codes, encoder_hidden_states=states,
+                                 encoder_attention_mask=probe["attention_mask"]).logits
+
+    before = logits(model)
 
     card = model_card(model, "simba-music-demo", tags=["demo"])
     card += ("\n## Training data and licence\n\nRendered offline from the music21 corpus: Bach chorales (public "
@@ -88,9 +92,7 @@ def main() -> None:
 
     loaded = SimbaMusicForConditionalGeneration.from_pretrained(args.output).eval()
     assert all(p.dtype == torch.float32 for p in loaded.parameters()), "the demo must load as float32"
-    with torch.no_grad():
-        after = loaded.decoder(input_ids=codes, encoder_hidden_states=loaded.encode_text(
-            probe["input_ids"], probe["attention_mask"]), encoder_attention_mask=probe["attention_mask"]).logits
+    after = logits(loaded)
     size = sum(p.stat().st_size for p in Path(args.output).rglob("*") if p.is_file())
     print(json.dumps({"output": args.output, "megabytes": round(size / 1e6, 2),
                       "max_logit_change_from_float16_storage": float((after - before).abs().max()),

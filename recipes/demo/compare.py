@@ -83,15 +83,17 @@ def main() -> None:
     report = {"settings": vars(args)}
     deadline = time.time() + (args.deadline_seconds or float("inf"))
 
+    def probe_all() -> dict:
+        probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10)
+                  for name in args.configs}
+        return wait_all(probes, min(deadline, time.time() + args.budget_seconds))
+
     started = time.time()
-    probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10) for name in args.configs}
-    report["probe_exit"] = wait_all(probes, min(deadline, started + args.budget_seconds))
+    report["probe_exit"] = probe_all()
     if args.mixed_precision != "no" and any(code != 0 for code in report["probe_exit"].values()):
         # One precision for every variant: if any fails in mixed precision, all train in float32.
         report["failed_mixed_precision_probe"], args.mixed_precision = report["probe_exit"], "no"
-        probes = {name: launch(name, args, work / f"probe-{name}", args.probe_steps, 10**6, 10)
-                  for name in args.configs}
-        report["probe_exit"] = wait_all(probes, min(deadline, time.time() + args.budget_seconds))
+        report["probe_exit"] = probe_all()
     report["probe_wall_seconds"] = time.time() - started
     speeds = {name: seconds_per_step(work / f"probe-{name}" / "metrics.jsonl", args.probe_steps // 3)
               for name in args.configs if report["probe_exit"][name] == 0}

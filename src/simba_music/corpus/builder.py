@@ -6,17 +6,17 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
-from simba_music.corpus.manifest import atomic_write_bytes, publish_file, split_for_work, write_manifest
+from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, write_manifest
 from simba_music.corpus.render import cut_clips, is_silent, normalize_loudness, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
 from simba_music.corpus.sources import ScoreRef, list_scores
+from simba_music.io_utils import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +80,8 @@ def _write_audio_atomically(path: Path, audio, sample_rate: int, audio_format: s
     import soundfile as sf
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{audio_format}")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, sample_rate, subtype="PCM_16", format=audio_format.upper())
-        publish_file(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, suffix=f".{audio_format}") as temporary:
+        sf.write(temporary, audio, sample_rate, subtype="PCM_16", format=audio_format.upper())
 
 
 def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> list[dict]:

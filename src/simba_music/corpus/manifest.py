@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from simba_music.corpus.captions import stable_fraction
+from simba_music.io_utils import atomic_path
 
 SPLITS = ("train", "validation", "test")
 
@@ -30,29 +30,12 @@ def split_for_work(work_id: str, validation_fraction: float = 0.05, test_fractio
     return "train"
 
 
-def publish_file(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Rename a finished temp file over ``path`` with ordinary permissions (mkstemp creates files as 0600)."""
-    from ..io_utils import give_default_permissions
-
-    give_default_permissions(tmp)
-    os.replace(tmp, path)
-
-
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Readers never see a half-written file: write a sibling temp file, then rename over the target."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        publish_file(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
 
 
 def write_manifest(path: str | os.PathLike, rows: list[dict]) -> None:

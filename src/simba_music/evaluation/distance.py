@@ -51,4 +51,11 @@ def codec_latent_embedding(codec_model, audio, rate: int) -> np.ndarray:
     return latent[0].mean(dim=-1).float().cpu().numpy()
 
 
-__all__ = ["codec_latent_embedding", "frechet_distance"]
+@torch.no_grad()
+def reconstruct_with_codec(codec, audio) -> np.ndarray:
+    """Mono `audio` at the codec's rate as `codec` (an `AudioCodec`) reproduces it: [codec channels, samples]."""
+    waveform = torch.as_tensor(audio, dtype=torch.float32)[None, None].expand(1, codec.channels, -1)
+    return codec.decode(codec.encode(waveform))[0].cpu().numpy()
+
+
+__all__ = ["codec_latent_embedding", "frechet_distance", "reconstruct_with_codec"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from ..shipped import PRETRAINED_ROOT
 from .features import load_audio
 from .key import KEY_CHANCE, estimate_key, key_score
 from .tempo import METRICAL_FACTORS, TOLERANCE, estimate_tempo, tempo_correct
 
-SHIPPED_RESULTS = Path(__file__).resolve().parent.parent / "pretrained" / "estimator-validation.json"
+SHIPPED_RESULTS = PRETRAINED_ROOT / "estimator-validation.json"
 
 
 def check_estimators(manifest: str, split: str = "test", clips: int = 50, seed: int = 0,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..io_utils import atomic_path, write_wav
-from .distance import codec_latent_embedding, frechet_distance
+from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
 from .instrument import InstrumentClassifier
@@ -160,10 +160,7 @@ def _reference(model, rows, classifier, progress, codec_round_trip: bool):
         latents.append(codec_latent_embedding(model.audio_encoder, audio, rate))
         real.append(adherence(found, row))
         if codec_round_trip:
-            waveform = torch.as_tensor(audio, dtype=torch.float32)[None, None]
-            waveform = waveform.expand(1, model.config.audio_channels, -1)
-            decoded = model.codec.decode(model.codec.encode(waveform))[0].cpu().numpy()
-            found = analyse(decoded, rate, classifier)
+            found = analyse(reconstruct_with_codec(model.codec, audio), rate, classifier)
             round_trip_mels.append(found.pop("mel_statistics"))
             round_trip.append(adherence(found, row))
     return np.stack(mels), np.stack(latents), real, round_trip, round_trip_mels

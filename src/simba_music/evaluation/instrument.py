@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..shipped import PRETRAINED_ROOT
 from .features import ANALYSIS_RATE, HOP, N_FFT, N_MELS, conform, log_mel, onset_strength, stft_magnitude
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "instrument-classifier"
+PRETRAINED_DIR = PRETRAINED_ROOT / "instrument-classifier"
 # The same classifier trained on clips after a round trip through the shipped chorale codec (first codebook), i.e.
 # on audio that sounds like what the demo model generates.
-CHORALE_CODEC_DIR = PRETRAINED_DIR.parent / "instrument-classifier-chorale-codec"
+CHORALE_CODEC_DIR = PRETRAINED_ROOT / "instrument-classifier-chorale-codec"
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 TARGET_RMS = 0.1
 FEATURE_SIZE = 3 * N_MELS + 14

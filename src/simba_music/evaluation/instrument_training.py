@@ -46,14 +46,11 @@ def clip_features(rows: list[dict], progress: bool = True, description: str = "f
 
 def round_trip(row: dict, codec) -> np.ndarray:
     """The clip as the codec reproduces it, mono at the analysis rate."""
-    import torch
-
+    from .distance import reconstruct_with_codec
     from .features import ANALYSIS_RATE, conform
 
-    audio = load_audio(row["audio"], codec.sampling_rate)
-    with torch.no_grad():
-        decoded = codec.decode(codec.encode(torch.as_tensor(audio, dtype=torch.float32).reshape(1, 1, -1)))
-    return conform(decoded[0].mean(0).numpy().astype(np.float64), codec.sampling_rate, ANALYSIS_RATE)
+    decoded = reconstruct_with_codec(codec, load_audio(row["audio"], codec.sampling_rate))
+    return conform(decoded.mean(0).astype(np.float64), codec.sampling_rate, ANALYSIS_RATE)
 
 
 def accuracy_report(model: InstrumentClassifier, features: np.ndarray, names: list[str]) -> dict:

@@ -131,7 +131,7 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
                progress: bool = True) -> dict:
     """Encode `dataset` (a `datasets.Dataset` with `audio` paths and `caption`) with `codec` (an `AudioCodec`) into
     `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
-    from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
+    from datasets import DatasetDict, disable_progress_bars, enable_progress_bars
 
     (enable_progress_bars if progress else disable_progress_bars)()
     rate, channels = codec.sampling_rate, codec.channels
@@ -161,11 +161,11 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
         codes = iter([c for i in range(0, len(waveforms), step)
                       for c in codec.encode(torch.as_tensor(np.stack(waveforms[i:i + step])))])
         states = iter(_text_states(captions, tokenizer, text_encoder) if waveforms and text_encoder is not None else [])
-        for reason in out["skip_reason"]:
-            c = next(codes) if not reason else None
-            out["codes"].append(None if c is None else (c[0].tolist() if c.shape[0] == 1 else c.tolist()))
+        for reason in out["skip_reason"]:  # a skipped file's row holds its reason and no codes
+            c = None if reason else next(codes)
+            out["codes"].append(None if reason else (c[0].tolist() if c.shape[0] == 1 else c.tolist()))
             if text_encoder is not None:
-                out["text_states"].append(next(states) if not reason else None)
+                out["text_states"].append(None if reason else next(states))
         return out
 
     rows = dataset.map(cut_and_encode, batched=True, batch_size=batch_size,

@@ -182,3 +182,17 @@ def test_output_embeddings_per_codebook():
     assert model.model.embed_tokens[1] is embedding
     with pytest.raises(ValueError, match=r"codebook: must be an integer in \[0, num_codebooks=2\)"):
         model.get_output_embeddings(2)
+
+
+def test_loss_takes_pre_shifted_targets_as_given():
+    model = SimbaMusicForCausalLM(issue_config()).eval()
+    ids, targets = torch.randint(0, 64, (2, 7)), torch.randint(0, 64, (2, 7))
+    targets[0, 2] = 64  # the special id is never a target
+    with torch.no_grad():
+        logits = model(ids).logits
+        loss = model(ids, labels=ids, shift_labels=targets).loss
+        without_labels = model(ids, shift_labels=targets).loss
+    kept = targets != 64
+    expected = torch.nn.functional.cross_entropy(logits[kept], targets[kept])
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(without_labels, expected)

@@ -181,15 +181,17 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
             hidden_states = hidden_states + sinusoidal_positions(
                 positions, config.hidden_size, dtype=hidden_states.dtype).to(hidden_states.dtype)
 
-        # As in transformers' decoders: the input of every block, then the final (normed) output.
+        # As in transformers' decoders: the input of every block, then the final (normed) output. Without a text
+        # prefix these are the very tensors of the graph (so `retain_grad()` on them works).
+        audio = (lambda states: states[:, prefix_length:]) if prefix_length else (lambda states: states)
         all_hidden_states = [] if output_hidden_states else None
         for layer in self.layers:
             if output_hidden_states:
-                all_hidden_states.append(hidden_states[:, prefix_length:])
+                all_hidden_states.append(audio(hidden_states))
             hidden_states = layer(hidden_states, cache=cache, text_states=text_states, text_mask=text_mask)
         if self.norm is not None:
             hidden_states = self.norm(hidden_states)
-        hidden_states = hidden_states[:, prefix_length:]
+        hidden_states = audio(hidden_states)
         if output_hidden_states:
             all_hidden_states = tuple(all_hidden_states) + (hidden_states,)
 
@@ -258,7 +260,9 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
 
         # Half-precision logits are upcast for the loss and for sampling; float64 stays float64.
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-        loss = self.loss_function(logits, labels, num_items_in_batch) if labels is not None else None
+        shift_labels = kwargs.get("shift_labels")
+        loss = (self.loss_function(logits, labels, num_items_in_batch, shift_labels=shift_labels)
+                if labels is not None or shift_labels is not None else None)
         result = SimbaMusicCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache,
                                           hidden_states=outputs.hidden_states, last_hidden_state=hidden_states)
         return result if return_dict else result.to_tuple()
@@ -269,16 +273,20 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
             shape = "[batch, length]" if expected_dim == 2 else f"[batch, {self.config.num_codebooks}, length]"
             raise ValueError(f"input_ids: expected shape {shape}, got {list(input_ids.shape)}")
 
-    def loss_function(self, logits: torch.Tensor, labels: torch.Tensor,
-                      num_items_in_batch: int | torch.Tensor | None = None, **_) -> torch.Tensor:
+    def loss_function(self, logits: torch.Tensor, labels: torch.Tensor | None,
+                      num_items_in_batch: int | torch.Tensor | None = None,
+                      shift_labels: torch.Tensor | None = None, **_) -> torch.Tensor:
         """Next-token cross-entropy. Labels are the codes themselves (shifted here); -100 and the special id are
-        ignored. With `num_items_in_batch` (gradient accumulation in Trainer) the sum is divided by it."""
-        labels = labels.to(logits.device).masked_fill(labels == self.config.special_token_id, -100)
-        shift_logits = logits[..., :-1, :].reshape(-1, logits.shape[-1])
-        shift_labels = labels[..., 1:].reshape(-1)
+        ignored. `shift_labels`, targets already aligned with the logits (what sequence-parallel training passes),
+        are used as given instead. With `num_items_in_batch` (gradient accumulation in Trainer) the sum is divided
+        by it."""
+        if shift_labels is None:
+            logits, shift_labels = logits[..., :-1, :], labels[..., 1:]
+        targets = shift_labels.to(logits.device)
+        targets = targets.masked_fill(targets == self.config.special_token_id, -100)
         reduction = "sum" if num_items_in_batch is not None else "mean"
-        loss = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction=reduction,
-                               label_smoothing=self.config.label_smoothing)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100,
+                               reduction=reduction, label_smoothing=self.config.label_smoothing)
         if num_items_in_batch is not None:
             loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
         return loss

@@ -196,3 +196,29 @@ def test_loss_takes_pre_shifted_targets_as_given():
     expected = torch.nn.functional.cross_entropy(logits[kept], targets[kept])
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(without_labels, expected)
+
+
+@pytest.mark.parametrize("with_text", [False, True])
+def test_hidden_states_are_part_of_the_graph(with_text):
+    model = SimbaMusicForCausalLM(issue_config())
+    ids = torch.randint(0, 64, (2, 7))
+    text = torch.randn(2, 3, 16) if with_text else None
+    out = model(ids, encoder_hidden_states=text, output_hidden_states=True)
+    for states in out.hidden_states:
+        states.retain_grad()
+    out.logits[:, -1].sum().backward()
+    # Every block input feeds the last logits, the first position through the SSM recurrence; the final states act
+    # position by position.
+    assert all(states.grad is not None and states.grad[:, 0].abs().sum() > 0 for states in out.hidden_states[:-1])
+    final = out.hidden_states[-1].grad
+    assert final[:, -1].abs().sum() > 0 and final[:, :-1].abs().sum() == 0
+
+
+def test_generation_continues_from_the_returned_cache():
+    model = SimbaMusicForCausalLM(issue_config()).eval()
+    prompt, text = torch.randint(0, 64, (2, 4)), torch.randn(2, 3, 16)
+    whole = model.generate(prompt, encoder_hidden_states=text, max_new_tokens=5, do_sample=False)
+    first = model.generate(prompt, encoder_hidden_states=text, max_new_tokens=2, do_sample=False,
+                           return_dict_in_generate=True)
+    rest = model.generate(first.sequences, cache=first.past_key_values, max_new_tokens=3, do_sample=False)
+    assert torch.equal(rest, whole)

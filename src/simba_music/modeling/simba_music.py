@@ -48,6 +48,16 @@ class SimbaMusicCausalLMOutput(ModelOutput):
     last_hidden_state: torch.Tensor | None = None
 
 
+def _split_off_prefix(hidden_states: torch.Tensor, prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(states for the next block, their audio positions). With a text prefix the two parts are joined again, so
+    that the recorded audio states are tensors of the graph, as transformers' hidden states are (`retain_grad()`
+    on them works)."""
+    if not prefix_length:
+        return hidden_states, hidden_states
+    prefix, audio = hidden_states.split([prefix_length, hidden_states.shape[1] - prefix_length], dim=1)
+    return torch.cat([prefix, audio], dim=1), audio
+
+
 def _check_codebook(config: SimbaMusicConfig, codebook: int) -> int:
     if isinstance(codebook, bool) or not isinstance(codebook, int) or not 0 <= codebook < config.num_codebooks:
         raise ValueError(f"codebook: must be an integer in [0, num_codebooks={config.num_codebooks}), got {codebook!r}")
@@ -181,17 +191,16 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
             hidden_states = hidden_states + sinusoidal_positions(
                 positions, config.hidden_size, dtype=hidden_states.dtype).to(hidden_states.dtype)
 
-        # As in transformers' decoders: the input of every block, then the final (normed) output. Without a text
-        # prefix these are the very tensors of the graph (so `retain_grad()` on them works).
-        audio = (lambda states: states[:, prefix_length:]) if prefix_length else (lambda states: states)
+        # As in transformers' decoders: the input of every block, then the final (normed) output.
         all_hidden_states = [] if output_hidden_states else None
         for layer in self.layers:
             if output_hidden_states:
-                all_hidden_states.append(audio(hidden_states))
+                hidden_states, audio_states = _split_off_prefix(hidden_states, prefix_length)
+                all_hidden_states.append(audio_states)
             hidden_states = layer(hidden_states, cache=cache, text_states=text_states, text_mask=text_mask)
         if self.norm is not None:
             hidden_states = self.norm(hidden_states)
-        hidden_states = audio(hidden_states)
+        hidden_states = hidden_states[:, prefix_length:]
         if output_hidden_states:
             all_hidden_states = tuple(all_hidden_states) + (hidden_states,)
 

@@ -52,6 +52,24 @@ def test_training_forward_returns_a_finite_loss(t5_model):
     assert output.logits.shape == (2, 13, 65) and torch.isfinite(output.loss)
 
 
+def test_training_forward_honours_return_dict_and_returns_decoder_hidden_states():
+    model, processor = build("t5")
+    captions = processor(["calm piano", "fast drums"])
+    codes = torch.cat([torch.full((2, 1), 64), torch.randint(0, 64, (2, 12))], dim=1)
+    with torch.no_grad():
+        output = model(**captions, decoder_input_ids=codes, labels=codes, output_hidden_states=True)
+        loss, logits, hidden_states = model(**captions, decoder_input_ids=codes, labels=codes,
+                                            output_hidden_states=True, return_dict=False)[:3]
+        model.config.return_dict = False  # the composite's own setting; generation is unaffected
+        assert isinstance(model(**captions, decoder_input_ids=codes), tuple)
+        sequences = model.generate(**captions, max_new_tokens=2, seed=0, progress_bar=False).sequences
+    assert sequences.shape == (2, 1, 2)
+    torch.testing.assert_close(loss, output.loss)
+    torch.testing.assert_close(logits, output.logits)
+    assert [tuple(h.shape) for h in output.hidden_states] == [(2, 13, 32)] * 3
+    torch.testing.assert_close(hidden_states[-1], output.last_hidden_state)
+
+
 @pytest.mark.parametrize("kind", ["t5", "bert"])
 def test_save_load_round_trip_through_auto_classes(tmp_path, kind, request):
     model, processor = request.getfixturevalue(f"{kind}_model")

@@ -71,6 +71,12 @@ class SimbaMusicCache:
     def is_empty(self) -> bool:
         return self.seq_length == 0
 
+    @property
+    def is_linear(self) -> list[bool]:
+        """Per sublayer state: True for the fixed-size SSM ones (read by GenerationMixin when continuing from a
+        cache; `prepare_inputs_for_generation` then feeds only the token the cache has not seen)."""
+        return [isinstance(state, SSMState) for state in self.states.values()]
+
     def _map_tensors(self, fn) -> None:
         for state in self.states.values():
             if isinstance(state, SSMState):

@@ -253,7 +253,7 @@ class TextToMusicGenerationMixin:
             model_input = frames[:, 0] if num_codebooks == 1 else frames
             logits = self.decoder(input_ids=model_input, encoder_hidden_states=text if first else None,
                                   encoder_attention_mask=text_mask if first else None, cache=cache, use_cache=True,
-                                  delay_pattern_applied=True).logits
+                                  delay_pattern_applied=True, return_dict=True).logits
             logits = logits[:, -1][:, None] if num_codebooks == 1 else logits[:, :, -1]
             if rows == batch:
                 return logits

@@ -217,10 +217,13 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
 
     def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
                 decoder_input_ids: torch.LongTensor | None = None, labels: torch.LongTensor | None = None,
-                encoder_outputs: torch.Tensor | None = None, **kwargs) -> SimbaMusicCausalLMOutput:
+                encoder_outputs: torch.Tensor | None = None, return_dict: bool | None = None,
+                **kwargs) -> SimbaMusicCausalLMOutput | tuple:
         """Teacher-forced decoder pass for training: captions (`input_ids`, or precomputed `encoder_outputs`) and
         codec codes `decoder_input_ids` ([B, T] or [B, K, T], starting with the special id). `labels` default to the
-        decoder inputs (the decoder shifts them and ignores the special id)."""
+        decoder inputs (the decoder shifts them and ignores the special id). `output_hidden_states=True` returns the
+        decoder's; `return_dict` defaults to this model's `config.return_dict`."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
         if decoder_input_ids is None:
             decoder_input_ids = labels
         if decoder_input_ids is None:
@@ -232,7 +235,7 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
         elif not isinstance(encoder_outputs, torch.Tensor):
             encoder_outputs = encoder_outputs[0]
         return self.decoder(input_ids=decoder_input_ids, encoder_hidden_states=encoder_outputs,
-                            encoder_attention_mask=attention_mask, labels=labels, **kwargs)
+                            encoder_attention_mask=attention_mask, labels=labels, return_dict=return_dict, **kwargs)
 
 
 def resolve_text_encoder_source(source: str) -> str:

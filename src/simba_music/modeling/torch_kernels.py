@@ -10,6 +10,7 @@ All scans accumulate in float32, or float64 for float64 inputs (see `accumulatio
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +27,16 @@ SSD_CPU_CHUNK = 64
 def accumulation_dtype(tensor: torch.Tensor) -> torch.dtype:
     """float32 for half-precision and float32 inputs; float64 stays float64 (the conversion check runs there)."""
     return torch.promote_types(tensor.dtype, torch.float32)
+
+
+def outside_autocast(scan):
+    """Run `scan` with autocast off on its inputs' device: the scans pick their own accumulation dtype, and under
+    bf16 autocast their matmuls would otherwise round the float32 states to bf16."""
+    @functools.wraps(scan)
+    def wrapper(first, *args, **kwargs):
+        with torch.autocast(first.device.type, enabled=False):
+            return scan(first, *args, **kwargs)
+    return wrapper
 
 
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -145,6 +156,7 @@ class SelectiveScanFunction(torch.autograd.Function):
                 grad_C.permute(1, 2, 0), carry if ctx.has_initial else None, None)
 
 
+@outside_autocast
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                    D: torch.Tensor, z: torch.Tensor | None, initial_state: torch.Tensor | None = None,
                    block: int = SELECTIVE_SCAN_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,6 +194,7 @@ def selective_state_step(state: torch.Tensor, u: torch.Tensor, delta: torch.Tens
     return y.to(u.dtype)
 
 
+@outside_autocast
 def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
              D: torch.Tensor, chunk_size: int, initial_state: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .ssd_chunked import SSDScanFunction, ssd_forward
+
 # Steps of the Mamba recurrence materialised at once: 16 beat 8, 32 and 64 (benchmarks/bench_kernels.py).
 SELECTIVE_SCAN_BLOCK = 16
 # SSD chunk length on CPU. The result does not depend on it; 64 beat 32, 128 and 256 (the config's GPU value) at
@@ -198,51 +200,22 @@ def selective_state_step(state: torch.Tensor, u: torch.Tensor, delta: torch.Tens
 def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
              D: torch.Tensor, chunk_size: int, initial_state: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mamba2's chunked scan. `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
+    """Mamba2's chunked scan (`ssd_chunked`). `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
     `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in the accumulation dtype.
 
     Heads of a group share B and C, so the products with B and C fold the heads into the matrix dimension
     ([Q, N] x [N, heads * P]) instead of broadcasting B and C over a batch of heads, which would copy them per head.
+    With gradients it runs through `SSDScanFunction`, whose backward recomputes instead of saving.
     """
-    batch, seq_len, heads, head_dim = x.shape
     acc = accumulation_dtype(x)
-    groups, state_size = B.shape[-2:]
-    per_group = heads // groups
+    inputs = [t.to(acc) for t in (x, dt, A, B, C)] + [initial_state.to(acc) if initial_state is not None else None]
     Q = min(chunk_size, SSD_CPU_CHUNK)
-    pad = (-seq_len) % Q
-    # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
-    x32, dt32 = F.pad(x.to(acc), (0, 0, 0, 0, 0, pad)), F.pad(dt.to(acc), (0, 0, 0, pad))
-    chunks = x32.shape[1] // Q
-    Bg = F.pad(B.to(acc), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
-    Cg = F.pad(C.to(acc), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
-    xdt = (x32 * dt32.unsqueeze(-1)).view(batch, chunks, Q, groups, per_group, head_dim)
-    cum = torch.cumsum((dt32 * A.to(acc)).view(batch, chunks, Q, groups, per_group), dim=2)  # [b, c, Q, g, h]
-
-    # 1. Within each chunk: scores C_l.B_s, once per group, weighted per head by the decay from s to l (l >= s).
-    scores = torch.matmul(Cg, Bg.transpose(-1, -2)).unsqueeze(3)  # [b, c, g, 1, Q, Q]
-    cum_heads = cum.permute(0, 1, 3, 4, 2)  # [b, c, g, h, Q]
-    segment = cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)
-    future = torch.ones(Q, Q, dtype=torch.bool, device=x.device).triu(1)
-    weights = torch.exp(segment.masked_fill_(future, float("-inf"))) * scores
-    y_diag = torch.matmul(weights, xdt.permute(0, 1, 3, 4, 2, 5))  # [b, c, g, h, Q, P]
-
-    # 2-4. Walk the chunks: read the carried-in state out at every position of the chunk (C_l . state, decayed to
-    # l), then fold the chunk's own inputs into the state ([heads * P, Q] x [Q, N] per group). Doing both inside
-    # the loop keeps only one state alive instead of materialising one per chunk.
-    decay_to_end = torch.exp(cum[:, :, -1:] - cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
-    weighted = (xdt * decay_to_end).view(batch, chunks, Q, groups, per_group * head_dim).transpose(2, 3)
-    chunk_decay = torch.exp(cum[:, :, -1]).unsqueeze(-1).unsqueeze(-1)  # [b, c, g, h, 1, 1]
-    state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=acc, device=x.device)
-             if initial_state is None else initial_state.to(acc).reshape(batch, groups, per_group, head_dim, state_size))
-    readouts = []
-    for c in range(chunks):
-        readouts.append(torch.matmul(Cg[:, c], state.view(batch, groups, -1, state_size).transpose(-1, -2)))
-        state = state * chunk_decay[:, c] + torch.matmul(weighted[:, c].transpose(-1, -2), Bg[:, c]).view_as(state)
-    y_off = torch.stack(readouts, dim=1).view(batch, chunks, groups, Q, per_group, head_dim)
-    y_off = y_off * torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
-    y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
-    y = y[:, :seq_len] + x.to(acc) * D.to(acc)[:, None]
-    return y.to(x.dtype), state.reshape(batch, heads, head_dim, state_size)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        y, state = SSDScanFunction.apply(*inputs, Q)
+    else:
+        y, state = ssd_forward(*inputs[:5], Q, inputs[5])
+    y = y + inputs[0] * D.to(acc)[:, None]
+    return y.to(x.dtype), state
 
 
 # Decode steps whose rank-1 updates are held back before being folded into a Mamba2 state (see ssd_state_step).

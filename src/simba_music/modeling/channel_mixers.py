@@ -49,11 +49,13 @@ class CausalEinFFT(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, **_) -> torch.Tensor:
         dtype = hidden_states.dtype
-        x = hidden_states.float().unflatten(-1, (self.num_blocks, self.block_size))
+        # The FFT runs in float32 for half-precision inputs (no bf16 FFT on CPU) and in float64 for float64 ones.
+        real = torch.promote_types(dtype, torch.float32)
+        x = hidden_states.to(real).unflatten(-1, (self.num_blocks, self.block_size))
         x = torch.fft.fft(x, dim=-2, norm="ortho")
-        x = self._complex_blockwise(x, self.weight_1.float(), self.bias_1.float())
+        x = self._complex_blockwise(x, self.weight_1.to(real), self.bias_1.to(real))
         x = torch.complex(F.relu(x.real), F.relu(x.imag))
-        x = self._complex_blockwise(x, self.weight_2.float(), self.bias_2.float())
+        x = self._complex_blockwise(x, self.weight_2.to(real), self.bias_2.to(real))
         x = torch.complex(F.softshrink(x.real, self.sparsity_threshold), F.softshrink(x.imag, self.sparsity_threshold))
         x = torch.fft.ifft(x, dim=-2, norm="ortho").real
         return x.flatten(-2).to(dtype)

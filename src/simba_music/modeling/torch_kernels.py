@@ -10,10 +10,13 @@ All scans accumulate in float32, or float64 for float64 inputs (see `accumulatio
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from .ssd_chunked import SSDScanFunction, ssd_forward
 
 # Steps of the Mamba recurrence materialised at once: 16 beat 8, 32 and 64 (benchmarks/bench_kernels.py).
 SELECTIVE_SCAN_BLOCK = 16
@@ -26,6 +29,16 @@ SSD_CPU_CHUNK = 64
 def accumulation_dtype(tensor: torch.Tensor) -> torch.dtype:
     """float32 for half-precision and float32 inputs; float64 stays float64 (the conversion check runs there)."""
     return torch.promote_types(tensor.dtype, torch.float32)
+
+
+def outside_autocast(scan):
+    """Run `scan` with autocast off on its inputs' device: the scans pick their own accumulation dtype, and under
+    bf16 autocast their matmuls would otherwise round the float32 states to bf16."""
+    @functools.wraps(scan)
+    def wrapper(first, *args, **kwargs):
+        with torch.autocast(first.device.type, enabled=False):
+            return scan(first, *args, **kwargs)
+    return wrapper
 
 
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -57,36 +70,117 @@ def causal_conv1d_step(x: torch.Tensor, conv_state: torch.Tensor, weight: torch.
     return F.silu(out).to(x.dtype)
 
 
+def _blocked_recurrence(inputs: torch.Tensor, decay: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """h_t = decay_t * h_{t-1} + inputs_t over the leading (time) axis, written into `inputs` in place."""
+    inputs[0].addcmul_(decay[0], state)
+    for t in range(1, inputs.shape[0]):
+        inputs[t].addcmul_(decay[t], inputs[t - 1])
+    return inputs
+
+
+def _selective_block(u, delta, A, B, start, stop, state):
+    """The states [T, B, D, N] of steps start..stop, continuing from `state`, and their decays."""
+    # Time-major so that each step reads and writes one contiguous [B, D, N] slab.
+    delta_blk = delta[..., start:stop].permute(2, 0, 1)  # [T, B, D]
+    decay = torch.exp(delta_blk.unsqueeze(-1) * A)  # [T, B, D, N]
+    states = (delta_blk * u[..., start:stop].permute(2, 0, 1)).unsqueeze(-1) \
+        * B[..., start:stop].permute(2, 0, 1).unsqueeze(2)  # holds B*u*dt until the recurrence runs over it
+    return _blocked_recurrence(states, decay, state), decay
+
+
+def _selective_scan_states(u, delta, A, B, C, state, block, boundaries=None):
+    """sum_n h_t C_t [B, D, L] and the final state; `boundaries` [blocks, B, D, N], if given, receives the state
+    entering each block (what the backward pass recomputes from)."""
+    outputs = []
+    for index, start in enumerate(range(0, u.shape[-1], block)):
+        if boundaries is not None:
+            boundaries[index] = state
+        stop = min(start + block, u.shape[-1])
+        states, _ = _selective_block(u, delta, A, B, start, stop, state)
+        state = states[-1]
+        c_blk = C[..., start:stop].permute(2, 0, 1).unsqueeze(-1)  # [T, B, N, 1]
+        outputs.append(torch.matmul(states, c_blk).squeeze(-1))  # [T, B, D]
+    return torch.cat(outputs, dim=0).permute(1, 2, 0), state
+
+
+class SelectiveScanFunction(torch.autograd.Function):
+    """The selective recurrence with a hand-written backward, as mamba-ssm's kernel does it.
+
+    The forward saves only its inputs and the state entering each block of `block` steps. The backward walks the
+    blocks from the end: it recomputes the block's states from its boundary (one fused multiply-add per step), runs
+    the adjoint recurrence dh_t = dy_t C_t + decay_{t+1} dh_{t+1} in place, and turns both into the gradients with a
+    few batched products. Autograd through the forward would instead keep every [T, B, D, N] block alive.
+    """
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, initial_state, block):
+        batch, channels, seq_len = u.shape
+        boundaries = u.new_empty((-(-seq_len // block), batch, channels, A.shape[-1]))
+        state = initial_state if initial_state is not None else u.new_zeros(batch, channels, A.shape[-1])
+        y, final = _selective_scan_states(u, delta, A, B, C, state, block, boundaries)
+        ctx.save_for_backward(u, delta, A, B, C, boundaries)
+        ctx.block, ctx.has_initial = block, initial_state is not None
+        return y, final.clone()
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_final):
+        u, delta, A, B, C, boundaries = ctx.saved_tensors
+        batch, channels, seq_len = u.shape
+        grad_y = torch.zeros_like(u) if grad_y is None else grad_y
+        carry = u.new_zeros(boundaries.shape[1:]) if grad_final is None else grad_final.clone()
+        grad_u, grad_delta = u.new_empty(seq_len, batch, channels), u.new_empty(seq_len, batch, channels)
+        grad_B, grad_C = B.new_empty(seq_len, batch, B.shape[1]), C.new_empty(seq_len, batch, C.shape[1])
+        grad_A = torch.zeros_like(A)
+        starts = list(range(0, seq_len, ctx.block))
+        for index in reversed(range(len(starts))):
+            start = starts[index]
+            stop = min(start + ctx.block, seq_len)
+            states, decay = _selective_block(u, delta, A, B, start, stop, boundaries[index])
+            delta_blk, u_blk = delta[..., start:stop].permute(2, 0, 1), u[..., start:stop].permute(2, 0, 1)
+            b_blk, c_blk = B[..., start:stop].permute(2, 0, 1), C[..., start:stop].permute(2, 0, 1)  # [T, B, N]
+            dy = grad_y[..., start:stop].permute(2, 0, 1)  # [T, B, D]
+            grad_C[start:stop] = torch.matmul(dy.unsqueeze(-2), states).squeeze(-2)
+            # Adjoint recurrence, backwards in time: dh_t = dy_t C_t + decay_{t+1} dh_{t+1}.
+            adjoint = dy.unsqueeze(-1) * c_blk.unsqueeze(2)  # [T, B, D, N]
+            adjoint[-1].add_(carry)
+            for t in range(stop - start - 2, -1, -1):
+                adjoint[t].addcmul_(decay[t + 1], adjoint[t + 1])
+            carry = decay[0] * adjoint[0]
+            scaled_input = delta_blk * u_blk
+            grad_input = torch.matmul(adjoint, b_blk.unsqueeze(-1)).squeeze(-1)  # d(delta * u) [T, B, D]
+            grad_B[start:stop] = torch.matmul(scaled_input.unsqueeze(-2), adjoint).squeeze(-2)
+            # d(log decay) = dh_t * decay_t * h_{t-1}, built in the buffer of the shifted states.
+            grad_log_decay = torch.cat([boundaries[index].unsqueeze(0), states[:-1]]).mul_(decay).mul_(adjoint)
+            grad_delta[start:stop] = (grad_log_decay * A).sum(-1) + grad_input * u_blk
+            grad_u[start:stop] = grad_input * delta_blk
+            grad_A += (grad_log_decay * delta_blk.unsqueeze(-1)).sum((0, 1))
+        return (grad_u.permute(1, 2, 0), grad_delta.permute(1, 2, 0), grad_A, grad_B.permute(1, 2, 0),
+                grad_C.permute(1, 2, 0), carry if ctx.has_initial else None, None)
+
+
+@outside_autocast
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                    D: torch.Tensor, z: torch.Tensor | None, initial_state: torch.Tensor | None = None,
                    block: int = SELECTIVE_SCAN_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
     """Mamba's selective scan. `u`, `delta`, `z`: [B, D, L] (delta already softplus-ed); `A`: [D, N];
-    `B`, `C`: [B, N, L]; `D`: [D]. Returns y [B, D, L] and the final state [B, D, N] in the accumulation dtype."""
-    batch, channels, seq_len = u.shape
+    `B`, `C`: [B, N, L]; `D`: [D]. Returns y [B, D, L] and the final state [B, D, N] in the accumulation dtype.
+
+    Differentiable through `SelectiveScanFunction`; without gradients the recurrence runs in place directly."""
     acc = accumulation_dtype(u)
-    state_size = A.shape[-1]
-    u32, delta32, A32 = u.to(acc), delta.to(acc), A.to(acc)
-    B32, C32 = B.to(acc), C.to(acc)
-    state = (torch.zeros(batch, channels, state_size, dtype=acc, device=u.device)
-             if initial_state is None else initial_state.to(acc))
-    outputs = []
-    for start in range(0, seq_len, block):
-        stop = min(start + block, seq_len)
-        # Time-major so that each step below reads and writes one contiguous [B, D, N] slab.
-        delta_blk = delta32[..., start:stop].permute(2, 0, 1)  # [T, B, D]
-        decay = torch.exp(delta_blk.unsqueeze(-1) * A32)  # [T, B, D, N]
-        states = (delta_blk * u32[..., start:stop].permute(2, 0, 1)).unsqueeze(-1) \
-            * B32[..., start:stop].permute(2, 0, 1).unsqueeze(2)  # [T, B, D, N], holds B*u*dt for now
-        states[0].addcmul_(decay[0], state)
-        for t in range(1, stop - start):
-            states[t].addcmul_(decay[t], states[t - 1])
-        state = states[-1]
-        c_blk = C32[..., start:stop].permute(2, 0, 1).unsqueeze(-1)  # [T, B, N, 1]
-        outputs.append(torch.matmul(states, c_blk).squeeze(-1))  # [T, B, D]
-    y = torch.cat(outputs, dim=0).permute(1, 2, 0) + u32 * D.to(acc)[:, None]
+    u32, delta32, A32, B32, C32 = (t.to(acc) for t in (u, delta, A, B, C))
+    state = initial_state.to(acc) if initial_state is not None else None
+    leaves = (u32, delta32, A32, B32, C32, state)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in leaves):
+        y, state = SelectiveScanFunction.apply(*leaves, block)
+    else:
+        if state is None:
+            state = u32.new_zeros(u.shape[0], u.shape[1], A.shape[-1])
+        y, state = _selective_scan_states(u32, delta32, A32, B32, C32, state, block)
+        state = state.clone()
+    y = y + u32 * D.to(acc)[:, None]
     if z is not None:
         y = y * F.silu(z.to(acc))
-    return y.to(u.dtype), state.clone()
+    return y.to(u.dtype), state
 
 
 def selective_state_step(state: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
@@ -102,54 +196,26 @@ def selective_state_step(state: torch.Tensor, u: torch.Tensor, delta: torch.Tens
     return y.to(u.dtype)
 
 
+@outside_autocast
 def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
              D: torch.Tensor, chunk_size: int, initial_state: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mamba2's chunked scan. `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
+    """Mamba2's chunked scan (`ssd_chunked`). `x`: [B, L, H, P]; `dt`: [B, L, H] (softplus-ed); `A`, `D`: [H];
     `B`, `C`: [B, L, G, N]. Returns y [B, L, H, P] and the final state [B, H, P, N] in the accumulation dtype.
 
     Heads of a group share B and C, so the products with B and C fold the heads into the matrix dimension
     ([Q, N] x [N, heads * P]) instead of broadcasting B and C over a batch of heads, which would copy them per head.
+    With gradients it runs through `SSDScanFunction`, whose backward recomputes instead of saving.
     """
-    batch, seq_len, heads, head_dim = x.shape
     acc = accumulation_dtype(x)
-    groups, state_size = B.shape[-2:]
-    per_group = heads // groups
+    inputs = [t.to(acc) for t in (x, dt, A, B, C)] + [initial_state.to(acc) if initial_state is not None else None]
     Q = min(chunk_size, SSD_CPU_CHUNK)
-    pad = (-seq_len) % Q
-    # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
-    x32, dt32 = F.pad(x.to(acc), (0, 0, 0, 0, 0, pad)), F.pad(dt.to(acc), (0, 0, 0, pad))
-    chunks = x32.shape[1] // Q
-    Bg = F.pad(B.to(acc), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
-    Cg = F.pad(C.to(acc), (0, 0, 0, 0, 0, pad)).view(batch, chunks, Q, groups, state_size).transpose(2, 3)
-    xdt = (x32 * dt32.unsqueeze(-1)).view(batch, chunks, Q, groups, per_group, head_dim)
-    cum = torch.cumsum((dt32 * A.to(acc)).view(batch, chunks, Q, groups, per_group), dim=2)  # [b, c, Q, g, h]
-
-    # 1. Within each chunk: scores C_l.B_s, once per group, weighted per head by the decay from s to l (l >= s).
-    scores = torch.matmul(Cg, Bg.transpose(-1, -2)).unsqueeze(3)  # [b, c, g, 1, Q, Q]
-    cum_heads = cum.permute(0, 1, 3, 4, 2)  # [b, c, g, h, Q]
-    segment = cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)
-    future = torch.ones(Q, Q, dtype=torch.bool, device=x.device).triu(1)
-    weights = torch.exp(segment.masked_fill_(future, float("-inf"))) * scores
-    y_diag = torch.matmul(weights, xdt.permute(0, 1, 3, 4, 2, 5))  # [b, c, g, h, Q, P]
-
-    # 2-4. Walk the chunks: read the carried-in state out at every position of the chunk (C_l . state, decayed to
-    # l), then fold the chunk's own inputs into the state ([heads * P, Q] x [Q, N] per group). Doing both inside
-    # the loop keeps only one state alive instead of materialising one per chunk.
-    decay_to_end = torch.exp(cum[:, :, -1:] - cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
-    weighted = (xdt * decay_to_end).view(batch, chunks, Q, groups, per_group * head_dim).transpose(2, 3)
-    chunk_decay = torch.exp(cum[:, :, -1]).unsqueeze(-1).unsqueeze(-1)  # [b, c, g, h, 1, 1]
-    state = (torch.zeros(batch, groups, per_group, head_dim, state_size, dtype=acc, device=x.device)
-             if initial_state is None else initial_state.to(acc).reshape(batch, groups, per_group, head_dim, state_size))
-    readouts = []
-    for c in range(chunks):
-        readouts.append(torch.matmul(Cg[:, c], state.view(batch, groups, -1, state_size).transpose(-1, -2)))
-        state = state * chunk_decay[:, c] + torch.matmul(weighted[:, c].transpose(-1, -2), Bg[:, c]).view_as(state)
-    y_off = torch.stack(readouts, dim=1).view(batch, chunks, groups, Q, per_group, head_dim)
-    y_off = y_off * torch.exp(cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
-    y = (y_off + y_diag.transpose(3, 4)).permute(0, 1, 3, 2, 4, 5).reshape(batch, chunks * Q, heads, head_dim)
-    y = y[:, :seq_len] + x.to(acc) * D.to(acc)[:, None]
-    return y.to(x.dtype), state.reshape(batch, heads, head_dim, state_size)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        y, state = SSDScanFunction.apply(*inputs, Q)
+    else:
+        y, state = ssd_forward(*inputs[:5], Q, inputs[5])
+    y = y + inputs[0] * D.to(acc)[:, None]
+    return y.to(x.dtype), state
 
 
 # Decode steps whose rank-1 updates are held back before being folded into a Mamba2 state (see ssd_state_step).

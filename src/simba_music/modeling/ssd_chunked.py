@@ -1,0 +1,166 @@
+"""Mamba2's chunked state-space-duality scan on the PyTorch path, with a hand-written backward.
+
+Shapes: `x` [B, L, H, P]; `dt` [B, L, H] (softplus-ed); `A` [H]; `B`, `C` [B, L, G, N]; states [B, H, P, N]. The
+scan computes y without the skip term D * x, which its caller adds. Inside, sequences are padded to chunks of Q steps
+and laid out per chunk as b, c (chunk), q (step), g (group), h (head of the group), p, n.
+
+Per chunk, with cum the running sum of dt * A within the chunk:
+- within the chunk: y_l += sum_{s <= l} exp(cum_l - cum_s) (C_l . B_s) x_s dt_s;
+- from the state S carried in: y_l += exp(cum_l) C_l . S;
+- carried out: S' = exp(cum_last) S + sum_s exp(cum_last - cum_s) x_s dt_s B_s^T.
+
+`SSDScanFunction.backward` follows these three equations backwards. It saves only the inputs and recomputes the
+chunk-local pieces (scores, decays, carried states), where autograd through the forward would keep ~20 tensors per
+layer, several of them [Q, Q] per head and chunk.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class _Chunks:
+    """The padded, chunked views of one scan's inputs, shared by the forward and the backward."""
+
+    def __init__(self, x, dt, A, B, C, Q):
+        batch, self.seq_len, heads, self.head_dim = x.shape
+        self.groups, self.state_size = B.shape[-2:]
+        self.per_group, self.Q = heads // self.groups, Q
+        pad = (-self.seq_len) % Q
+        # Padded steps carry dt = 0: no input and a decay of exp(0) = 1, so they leave the state untouched.
+        self.x = F.pad(x, (0, 0, 0, 0, 0, pad))
+        self.dt = F.pad(dt, (0, 0, 0, pad))
+        self.chunks = self.x.shape[1] // Q
+        shape = (batch, self.chunks, Q, self.groups, self.per_group)
+        self.batch = batch
+        self.Bg = self.grouped(B, pad)  # [b, c, g, Q, N]
+        self.Cg = self.grouped(C, pad)
+        self.xdt = (self.x * self.dt.unsqueeze(-1)).view(*shape, self.head_dim)  # [b, c, Q, g, h, P]
+        self.cum = torch.cumsum((self.dt * A).view(shape), dim=2)  # [b, c, Q, g, h]
+        self.decay_to_end = torch.exp(self.cum[:, :, -1:] - self.cum).unsqueeze(-1)  # [b, c, Q, g, h, 1]
+        self.chunk_decay = torch.exp(self.cum[:, :, -1])  # [b, c, g, h]
+
+    def grouped(self, tensor, pad):
+        return F.pad(tensor, (0, 0, 0, 0, 0, pad)).view(
+            self.batch, -1, self.Q, self.groups, self.state_size).transpose(2, 3)
+
+    def head_major(self, tensor):
+        """[b, c, Q, g, h, P] -> [b, c, g, h, Q, P]."""
+        return tensor.permute(0, 1, 3, 4, 2, 5)
+
+    def intra_weights(self):
+        """exp(cum_l - cum_s) (C_l . B_s) for s <= l: the decays [b, c, g, h, Q, Q] and the weights."""
+        scores = torch.matmul(self.Cg, self.Bg.transpose(-1, -2)).unsqueeze(3)  # once per group: [b, c, g, 1, Q, Q]
+        cum_heads = self.cum.permute(0, 1, 3, 4, 2)
+        future = torch.ones(self.Q, self.Q, dtype=torch.bool, device=self.x.device).triu(1)
+        decays = torch.exp((cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)).masked_fill_(future, float("-inf")))
+        return decays, decays * scores
+
+    def weighted_inputs(self):
+        """x dt decayed to the end of the chunk, heads folded into the matrix dimension: [b, c, g, Q, h * P]."""
+        return (self.xdt * self.decay_to_end).view(
+            self.batch, self.chunks, self.Q, self.groups, -1).transpose(2, 3)
+
+    def carried_states(self, state, weighted, keep: bool):
+        """Walk the chunks: C_l . S for each chunk's steps [b, c, g, Q, h * P], the final state, and (if `keep`) the
+        state entering every chunk."""
+        readouts, entering = [], []
+        for c in range(self.chunks):
+            flat = state.view(self.batch, self.groups, -1, self.state_size)  # [b, g, h * P, N]
+            if keep:
+                entering.append(flat)
+            readouts.append(torch.matmul(self.Cg[:, c], flat.transpose(-1, -2)))
+            state = state * self.chunk_decay[:, c, :, :, None, None] \
+                + torch.matmul(weighted[:, c].transpose(-1, -2), self.Bg[:, c]).view_as(state)
+        return torch.stack(readouts, dim=1), state, entering
+
+    def from_chunks(self, tensor):
+        """[b, c, Q, ...] -> [b, L, ...] without the padding."""
+        return tensor.reshape(self.batch, self.chunks * self.Q, *tensor.shape[3:])[:, :self.seq_len]
+
+
+def ssd_forward(x, dt, A, B, C, Q, initial_state=None):
+    """y [B, L, H, P] (without D) and the final state [B, H, P, N]; no gradients."""
+    ch = _Chunks(x, dt, A, B, C, Q)
+    _, weights = ch.intra_weights()
+    y_diag = torch.matmul(weights, ch.head_major(ch.xdt))  # [b, c, g, h, Q, P]
+    state = (x.new_zeros(ch.batch, ch.groups, ch.per_group, ch.head_dim, ch.state_size) if initial_state is None
+             else initial_state.reshape(ch.batch, ch.groups, ch.per_group, ch.head_dim, ch.state_size))
+    readouts, state, _ = ch.carried_states(state, ch.weighted_inputs(), keep=False)
+    y_off = readouts.view(ch.batch, ch.chunks, ch.groups, Q, ch.per_group, ch.head_dim) \
+        * torch.exp(ch.cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)
+    y = (y_off + y_diag.transpose(3, 4)).transpose(2, 3)  # [b, c, Q, g, h, P]
+    return ch.from_chunks(y.reshape(ch.batch, ch.chunks, Q, -1, ch.head_dim)), state.reshape(
+        ch.batch, -1, ch.head_dim, ch.state_size)
+
+
+class SSDScanFunction(torch.autograd.Function):
+    """`ssd_forward` with a hand-written backward that recomputes chunk-local intermediates (see module doc)."""
+
+    @staticmethod
+    def forward(ctx, x, dt, A, B, C, initial_state, Q):
+        y, final = ssd_forward(x, dt, A, B, C, Q, initial_state)
+        ctx.save_for_backward(x, dt, A, B, C, initial_state)
+        ctx.Q = Q
+        return y, final
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_final):
+        x, dt, A, B, C, initial_state = ctx.saved_tensors
+        ch = _Chunks(x, dt, A, B, C, ctx.Q)
+        b, c, Q, g, h, P, N = ch.batch, ch.chunks, ch.Q, ch.groups, ch.per_group, ch.head_dim, ch.state_size
+        grad_y = torch.zeros_like(x) if grad_y is None else grad_y
+        gy = F.pad(grad_y, (0, 0, 0, 0, 0, Q * c - ch.seq_len)).view(b, c, Q, g, h, P)
+
+        # Within chunks: y = W @ xdt with W = decays * scores.
+        decays, weights = ch.intra_weights()
+        gy_heads = ch.head_major(gy)  # [b, c, g, h, Q, P]
+        grad_weights = torch.matmul(gy_heads, ch.head_major(ch.xdt).transpose(-1, -2))  # [b, c, g, h, Q, Q]
+        grad_xdt = torch.matmul(weights.transpose(-1, -2), gy_heads).permute(0, 1, 4, 2, 3, 5)  # [b, c, Q, g, h, P]
+        grad_scores = (grad_weights * decays).sum(3)  # [b, c, g, Q, Q]
+        grad_C = torch.matmul(grad_scores, ch.Bg)  # [b, c, g, Q, N]
+        grad_B = torch.matmul(grad_scores.transpose(-1, -2), ch.Cg)
+        grad_segment = grad_weights.mul_(weights)  # d(cum_l - cum_s)
+        grad_cum = (grad_segment.sum(-1) - grad_segment.sum(-2)).permute(0, 1, 4, 2, 3)  # [b, c, Q, g, h]
+
+        # From the carried state: y_l += exp(cum_l) C_l . S_c.
+        weighted = ch.weighted_inputs()
+        state = (x.new_zeros(b, g, h, P, N) if initial_state is None else initial_state.reshape(b, g, h, P, N))
+        readouts, _, entering = ch.carried_states(state, weighted, keep=True)
+        readouts = readouts.view(b, c, g, Q, h, P)
+        exp_cum = torch.exp(ch.cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)  # [b, c, g, Q, h, 1]
+        gy_groups = gy.transpose(2, 3)  # [b, c, g, Q, h, P]
+        grad_readouts = gy_groups * exp_cum
+        grad_cum += (grad_readouts * readouts).sum(-1).transpose(2, 3)
+        grad_readouts = grad_readouts.reshape(b, c, g, Q, h * P)
+
+        # Across chunks, last to first: S_{c+1} = decay_c S_c + weighted_c^T B_c, and the readout of S_c.
+        grad_state = (x.new_zeros(b, g, h * P, N) if grad_final is None else grad_final.reshape(b, g, h * P, N))
+        grad_weighted = torch.empty_like(weighted)
+        grad_chunk_decay = x.new_empty(b, c, g, h)
+        for k in reversed(range(c)):
+            grad_weighted[:, k] = torch.matmul(ch.Bg[:, k], grad_state.transpose(-1, -2))
+            grad_B[:, k] += torch.matmul(weighted[:, k], grad_state)
+            grad_C[:, k] += torch.matmul(grad_readouts[:, k], entering[k])
+            grad_chunk_decay[:, k] = (grad_state * entering[k]).view(b, g, h, P * N).sum(-1)
+            grad_state = grad_state.view(b, g, h, P, N) * ch.chunk_decay[:, k, :, :, None, None]
+            grad_state = grad_state.view(b, g, h * P, N) + torch.matmul(grad_readouts[:, k].transpose(-1, -2),
+                                                                        ch.Cg[:, k])
+        grad_cum[:, :, -1] += grad_chunk_decay * ch.chunk_decay
+        grad_weighted = grad_weighted.transpose(2, 3).reshape(b, c, Q, g, h, P)
+        grad_xdt += grad_weighted * ch.decay_to_end
+        grad_to_end = (grad_weighted * ch.xdt).sum(-1) * ch.decay_to_end.squeeze(-1)  # d(cum_last - cum_s)
+        grad_cum -= grad_to_end
+        grad_cum[:, :, -1] += grad_to_end.sum(2)
+
+        # cum = cumsum(dt * A) within the chunk; xdt = x * dt.
+        grad_dtA = grad_cum.flip(2).cumsum(2).flip(2).reshape(b, c * Q, g * h)
+        grad_xdt = grad_xdt.reshape(b, c * Q, g * h, P)
+        grad_dt = grad_dtA * A + (grad_xdt * ch.x).sum(-1)
+        grad_A = (grad_dtA * ch.dt).sum((0, 1))
+        L = ch.seq_len
+        grad_B = grad_B.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
+        grad_C = grad_C.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
+        grad_initial = grad_state.reshape(b, g * h, P, N) if initial_state is not None else None
+        return ((grad_xdt * ch.dt.unsqueeze(-1))[:, :L], grad_dt[:, :L], grad_A, grad_B, grad_C, grad_initial, None)

@@ -114,3 +114,19 @@ def test_report_on_a_one_codebook_codec(synthetic_manifest, wavtokenizer_run, tm
     assert report["kbps"]["codec_first_codebook"] == 0.3  # 50 frames/s x 6 bits
     assert -1 <= report["mean"]["codec_first_codebook"]["comb_strength"] <= 1
     assert "Comb strength:" in (tmp_path / "report.md").read_text()
+
+
+def test_data_dependent_init_rescales_the_encoder_and_sets_the_output_level(synthetic_manifest, tmp_path):
+    from simba_music.codec.data import CropSampler
+    from simba_music.codec.formats import codec_encoder, decode_latents
+    from simba_music.codec.train import build_model, data_dependent_init
+
+    model = build_model(tiny_train_config(synthetic_manifest, tmp_path, **TINY_WAVTOKENIZER))
+    audio = CropSampler(str(synthetic_manifest), "train", SAMPLE_RATE, 8000).batch(0, 4)
+    factors = data_dependent_init(model, audio)
+    assert "encoder.0" in factors and "head.magnitude" in factors
+    with torch.no_grad():
+        latents = codec_encoder(model)(audio)
+        assert abs(float(latents.std(dim=2).mean()) - 1) < 0.5  # frames vary over time at unit scale
+        rms = decode_latents(model, latents).square().mean().sqrt()
+    assert abs(float(rms / audio.square().mean().sqrt()) - 1) < 0.2

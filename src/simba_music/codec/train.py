@@ -205,12 +205,13 @@ def data_dependent_init(model, audio: torch.Tensor) -> dict:
     decoder (layer norms throughout) only gets its output level: a shift of the log-magnitude bias of its head.
     """
     from transformers.models.encodec.modeling_encodec import EncodecConv1d, EncodecConvTranspose1d
+    from transformers.models.wavtokenizer.modeling_wavtokenizer import WavTokenizerConv1d
 
     factors = {}
     hidden = audio
     for index, layer in enumerate(codec_encoder(model).layers):
         hidden = layer(hidden)
-        if isinstance(layer, EncodecConv1d):
+        if isinstance(layer, (EncodecConv1d, WavTokenizerConv1d)):  # a copy, not a subclass, in modeling_wavtokenizer
             variation = hidden.std(dim=2).mean().clamp(min=1e-12)
             _scale_conv(layer, float(1.0 / variation))
             hidden = hidden / variation

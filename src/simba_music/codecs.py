@@ -1,9 +1,13 @@
-"""One small adapter over transformers' neural audio codecs (`EncodecModel`, `DacModel`).
+"""One small adapter over transformers' neural audio codecs (`EncodecModel`, `DacModel`, `WavTokenizerModel`).
 
 The text-to-music model only needs: the rates, the channel count, the codebook size, how many codebooks it models,
 and codes <-> waveform. Each codec spells these differently (EnCodec returns codes per chunk with a scale and picks
-codebooks through a bandwidth; DAC returns [B, K, T] and squeezes the channel axis on decode), so the differences
-live here and nowhere else.
+codebooks through a bandwidth; DAC returns [B, K, T] and squeezes the channel axis on decode; WavTokenizer has
+exactly one codebook), so the differences live here and nowhere else.
+
+`Xcodec2Model` is not supported: its encoder needs SeamlessM4T filter-bank features for a Wav2Vec2-BERT semantic model
+next to the waveform, and its 65,536-code FSQ vocabulary would make the decoder's embedding and head 64x larger than
+a 1024-code codec's.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import math
 
 import torch
 
-SUPPORTED_CODECS = ("encodec", "dac")
+SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer")
 
 
 class AudioCodec:
-    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel` or `DacModel`.
+    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel` or `DacModel`, or the single
+    codebook of a `WavTokenizerModel` (which needs no delay pattern: `num_codebooks=1`).
 
     Not an `nn.Module` on purpose: the composite model owns the codec as `audio_encoder` (so its weights are saved
     under that prefix once); this object only holds a reference.
@@ -70,6 +75,8 @@ class AudioCodec:
     def max_codebooks(self) -> int:
         if self.kind == "encodec":
             return self._encodec_codebooks(self.config.target_bandwidths[-1])
+        if self.kind == "wavtokenizer":
+            return 1
         return int(self.config.n_codebooks)
 
     def _encodec_codebooks(self, bandwidth: float) -> int:
@@ -96,6 +103,8 @@ class AudioCodec:
         if self.kind == "encodec":
             codes = self.model.encode(waveform, bandwidth=self._encodec_bandwidth(), return_dict=True).audio_codes
             codes = codes[0]  # one chunk: [B, K_bandwidth, T]
+        elif self.kind == "wavtokenizer":
+            codes = self.model.encode(waveform, return_dict=True).audio_codes  # [B, 1, T]
         else:
             codes = self.model.encode(waveform, n_quantizers=self.num_codebooks, return_dict=True).audio_codes
         return codes[:, :self.num_codebooks].long()
@@ -112,6 +121,8 @@ class AudioCodec:
         if self.kind == "encodec":
             # Codes decoded from generation carry no loudness scale: unit scale, as MusicGen does.
             audio = self.model.decode(codes[None], [None], return_dict=True).audio_values
+        elif self.kind == "wavtokenizer":
+            audio = self.model.decode(codes, return_dict=True).audio_values  # [B, 1, samples]
         else:
             audio = self.model.decode(audio_codes=codes, return_dict=True).audio_values[:, None]
         return audio[..., :codes.shape[-1] * self.hop_length].float()

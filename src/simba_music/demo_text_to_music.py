@@ -7,7 +7,8 @@ encoder frames so that codes vary, see `randomize_codebooks`). The audio is stru
 from __future__ import annotations
 
 import torch
-from transformers import BertConfig, BertModel, EncodecConfig, EncodecModel, T5Config, T5EncoderModel
+from transformers import (BertConfig, BertModel, EncodecConfig, EncodecModel, T5Config, T5EncoderModel,
+                          WavTokenizerConfig, WavTokenizerModel)
 
 from .configuration_simba_music import SimbaMusicConfig
 from .modeling.simba_music import SimbaMusicForCausalLM
@@ -38,6 +39,17 @@ def tiny_codec(sampling_rate: int = 8000, codebook_size: int = 64, seed: int = 0
                            codebook_size=codebook_size, target_bandwidths=[0.5, 1.0], hidden_size=8, codebook_dim=8,
                            num_lstm_layers=1, use_causal_conv=False, normalize=False)
     return randomize_codebooks(EncodecModel(config).eval(), seed)
+
+
+def tiny_wavtokenizer(sampling_rate: int = 8000, codebook_size: int = 64, seed: int = 0):
+    """One-codebook WavTokenizer at 12.5 frames/s (hop 640, n_fft 2560), a ConvNeXt decoder 16 wide x 2, codebook
+    drawn from real frames."""
+    torch.manual_seed(seed)
+    config = WavTokenizerConfig(sampling_rate=sampling_rate, num_filters=2, upsampling_ratios=[8, 5, 4, 4],
+                                hidden_size=8, codebook_dim=8, codebook_size=codebook_size, num_lstm_layers=1,
+                                decoder_hidden_size=16, decoder_intermediate_size=32, decoder_num_layers=2,
+                                decoder_attention_num_groups=4)
+    return randomize_codebooks(WavTokenizerModel(config).eval(), seed)
 
 
 def tiny_text_to_music(text_encoder: str = "t5", num_codebooks: int = 1, seed: int = 0, text_max_length: int = 8,

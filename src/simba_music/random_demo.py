@@ -15,22 +15,31 @@ from .modeling import SimbaMusicForCausalLM
 CODEBOOK_SIZE = 1024
 
 
-@torch.no_grad()
-def randomize_codebooks(codec: EncodecModel, seed: int = 0) -> EncodecModel:
-    """Fill each RVQ codebook with real encoder frames of a synthetic signal.
+def _encoder_and_codebooks(codec) -> tuple[torch.nn.Module, list]:
+    """The waveform encoder and the codebooks, in residual order, of an `EncodecModel` or a `WavTokenizerModel`
+    (whose encoder and single-codebook quantizer sit under `encoder_model`)."""
+    if codec.config.model_type == "wavtokenizer":
+        return codec.encoder_model.encoder, [codec.encoder_model.quantizer.codebook]
+    return codec.encoder, [layer.codebook for layer in codec.quantizer.layers]
 
-    A freshly initialised EncodecModel has all-zero codebooks (every code is 0), and Gaussian codebooks are no better:
-    one entry ends up nearest to everything. Entries drawn from actual encoder outputs make the codes vary.
+
+@torch.no_grad()
+def randomize_codebooks(codec, seed: int = 0):
+    """Fill each codebook of an `EncodecModel` (RVQ) or `WavTokenizerModel` (one VQ) with real encoder frames of a
+    synthetic signal.
+
+    A freshly initialised codec has all-zero codebooks (every code is 0), and Gaussian codebooks are no better: one
+    entry ends up nearest to everything. Entries drawn from actual encoder outputs make the codes vary.
     """
     generator = torch.Generator().manual_seed(seed)
     rate = codec.config.sampling_rate
     t = torch.arange(rate * 4) / rate
     tones = sum(torch.sin(2 * torch.pi * f * t * (1 + 0.5 * t)) for f in (110.0, 220.0, 330.0, 440.0))
     signal = (0.2 * tones + 0.05 * torch.randn(t.shape, generator=generator)).reshape(1, 1, -1)
-    frames = codec.encoder(signal.repeat(1, codec.config.audio_channels, 1))[0].T  # [frames, dim]
+    encoder, codebooks = _encoder_and_codebooks(codec)
+    frames = encoder(signal.repeat(1, codec.config.audio_channels, 1))[0].T  # [frames, dim]
     residual = frames
-    for layer in codec.quantizer.layers:
-        codebook = layer.codebook
+    for codebook in codebooks:
         picks = torch.randint(0, frames.shape[0], (codebook.embed.shape[0],), generator=generator)
         entries = residual[picks] + 1e-3 * torch.randn(codebook.embed.shape, generator=generator)
         codebook.embed.copy_(entries)

@@ -68,6 +68,7 @@ def tiny_train_config(manifest, run_dir, **overrides):
         validation_items=4,
         threads=1,
         progress=False,
+        eval_note_f1=False,
     )
     settings.update(overrides)
     return CodecTrainConfig(**settings)

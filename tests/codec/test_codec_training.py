@@ -113,7 +113,9 @@ def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, train
 
     run_dir, _ = trained_run
     report = codec_report(str(run_dir / "model"), str(synthetic_manifest), str(tmp_path), split="test", max_clips=1)
-    assert set(report["mean"]) == {"codec_all_codebooks", "codec_first_codebook", "mu_law_8bit", "telephone_300_3400"}
+    assert set(report["mean"]) == {"codec_all_codebooks", "codec_first_codebook", "mu_law_8bit", "telephone_300_3400",
+                                   "original"}
+    assert report["mean"]["original"]["comb_strength"] < 0.3 and report["mean"]["original"]["mel_distance"] == 0
     assert report["mean"]["mu_law_8bit"]["si_sdr_db"] > 25  # 8-bit mu-law on 0.1-RMS audio: about 38 dB
     assert report["mean"]["telephone_300_3400"]["chroma_similarity"] > 0.8
     assert report["kbps"]["codec_first_codebook"] == 0.3  # 16 kHz / hop 320 (tiny test codec) x 6 bits

@@ -95,3 +95,17 @@ def test_end_to_end_preprocess_then_train_with_a_frozen_text_encoder(tmp_path):
                                    progress=False))
     assert summary["steps"] == 4 and all(np.isfinite(r["loss"]) for r in summary["history"])
     assert "eval_loss" in summary["history"][-1]
+
+
+def test_preprocess_with_a_saved_wavtokenizer_codec(tmp_path):
+    from simba_music.demo_text_to_music import tiny_wavtokenizer
+
+    manifest = _folder(tmp_path)
+    codec_dir = tmp_path / "codec"
+    tiny_wavtokenizer(sampling_rate=16000).save_pretrained(codec_dir)
+    summary = run(PreprocessArguments(manifest=str(manifest), output_dir=str(tmp_path / "out"), codec=str(codec_dir),
+                                      segment_seconds=2.0, min_seconds=1.0, progress=False))
+    assert summary["segments"] == 5
+    row = load_training_data(str(tmp_path / "out")).train[0]
+    assert row["codes"].shape == (50,)  # 2 s at 25 frames/s (hop 640), one codebook
+    assert len(set(row["codes"].tolist())) > 3

@@ -29,16 +29,19 @@ def _run_report(args: argparse.Namespace) -> int:
 
 def add_subcommands(subparsers) -> None:
     """Register ``codec train`` and ``codec report`` on the top-level ``simba-music`` subparsers."""
-    codec = subparsers.add_parser("codec", help="train and evaluate a small EnCodec-format codec")
+    codec = subparsers.add_parser("codec", help="train and evaluate a small EnCodec- or WavTokenizer-format codec")
     commands = codec.add_subparsers(dest="codec_command", required=True)
 
-    train = commands.add_parser("train", help="train an EncodecModel on a manifest; exports RUN_DIR/model")
+    train = commands.add_parser("train", help="train an EncodecModel or WavTokenizerModel on a manifest; exports RUN_DIR/model")
     from simba_music.codec.train import CodecTrainConfig
 
     add_dataclass_arguments(train, CodecTrainConfig, positional=("manifest", "run_dir"), options={
         "manifest": {"help": "manifest.jsonl (audio, caption, split)"},
         "run_dir": {"help": "checkpoints/, model/ (save_pretrained) and train_log.jsonl go here"},
         "first_codebook_only": {"help": "share of steps decoding codebook 1 alone"},
+        "codec_format": {"help": "encodec (RVQ) or wavtokenizer (one codebook, Vocos decoder)"},
+        "stft_weight": {"help": "multi-resolution STFT-magnitude loss weight (default: 1 for wavtokenizer, 0 for encodec)"},
+        "eval_note_f1": {"help": "basic-pitch note F1 of the held-out crops at each checkpoint (eval_log.jsonl)"},
         "quantizer_warmup_steps": {"help": "autoencoder steps before k-means"},
         "threads": {"help": "torch.set_num_threads (1 for a background run)"},
         "resume": {"help": "continue from the newest complete checkpoint"},
@@ -46,9 +49,9 @@ def add_subcommands(subparsers) -> None:
     train.set_defaults(func=_run_train)
 
     report = commands.add_parser(
-        "report", help="mel distance, SI-SDR, chroma, note F1 vs mu-law and telephone baselines"
+        "report", help="mel distance, SI-SDR, chroma, note F1, comb strength vs mu-law and telephone baselines"
     )
-    report.add_argument("model_dir", help="a save_pretrained EncodecModel folder")
+    report.add_argument("model_dir", help="a save_pretrained EncodecModel or WavTokenizerModel folder")
     report.add_argument("manifest")
     report.add_argument("output_dir", help="report.json, report.md and spectrograms.png")
     report.add_argument("--split", default="test", choices=["train", "validation", "test"])

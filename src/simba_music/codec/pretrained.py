@@ -17,16 +17,16 @@ def pretrained_codec_path(name: str = CHORALE_CODEC) -> Path:
 
 
 def export_half_precision(model_dir: str | os.PathLike, destination: str | os.PathLike, model_card: str) -> Path:
-    """Re-save an ``EncodecModel`` folder with float16 tensors, a float32 ``dtype`` in its config, and a README.
+    """Re-save an ``EncodecModel`` or ``WavTokenizerModel`` folder with float16 tensors, a float32 ``dtype`` in its config, and a README.
 
     The config's ``dtype`` is what transformers 5 loads to by default, so the stored float16 tensors come back as
     float32 parameters. Written to a temp folder and swapped in (``export_model_atomically``).
     """
-    from transformers import EncodecModel
+    from transformers import AutoModel
 
     from simba_music.codec.checkpoints import export_model_atomically
 
-    model = EncodecModel.from_pretrained(str(model_dir), dtype="float32").eval()
+    model = AutoModel.from_pretrained(str(model_dir), dtype="float32").eval()
     # save_pretrained records the tensors' dtype (float16) in config.json; this copy, written over it, says float32.
     config = json.loads(model.config.to_json_string(use_diff=True))
     config["dtype"] = "float32"

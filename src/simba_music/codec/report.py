@@ -1,5 +1,7 @@
 """Codec quality report on held-out works: mel distance and SI-SDR against two classic baselines, a chroma
-(pitch-class) agreement score, note-level agreement (basic-pitch note F1), and a spectrogram figure.
+(pitch-class) agreement score, note-level agreement (basic-pitch note F1), the frame-rate comb strength
+(:mod:`simba_music.codec.comb`), and a spectrogram figure. Works for EnCodec-format (RVQ) and one-codebook
+WavTokenizer-format codecs alike, through :class:`simba_music.codecs.AudioCodec`.
 
 The note F1 compares basic-pitch transcriptions of each system's output with the transcription of the original
 (:mod:`simba_music.codec.transcription`, :mod:`simba_music.codec.note_metrics`). It needs the optional
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 
 from simba_music.codec.baselines import chroma_similarity, mu_law_8bit, telephone_band
+from simba_music.codec.comb import comb_strength
 from simba_music.codec.losses import mel_distance, si_sdr
 from simba_music.codec.note_metrics import note_f1
 from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
@@ -30,21 +34,25 @@ NOTE_F1_DEFINITION = (
 )
 
 
-@torch.no_grad()
-def reconstruct(model, audio: np.ndarray, num_codebooks: int) -> np.ndarray:
-    bandwidth = model.config.target_bandwidths[num_codebooks - 1]
-    inputs = torch.from_numpy(audio)[None, None]
-    encoded = model.encode(inputs, bandwidth=bandwidth)
-    decoded = model.decode(encoded.audio_codes, encoded.audio_scales).audio_values
-    return decoded[0, 0, : audio.shape[0]].numpy()
+COMB_DEFINITION = (
+    "Comb strength: correlation of the detrended long-term spectrum (4 Hz bins, up to 4 kHz) with a comb at "
+    "multiples of the codec's frame rate; about 0 for real music, near 1 for a frame-rate buzz."
+)
 
 
-def _metrics(prediction: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:
+def reconstruct(codec, audio: np.ndarray) -> np.ndarray:
+    """Mono ``audio`` through ``codec`` (an ``AudioCodec``: its ``num_codebooks`` decide the codebooks used)."""
+    decoded = codec.decode(codec.encode(torch.from_numpy(audio)[None, None]))
+    return decoded[0, 0, : audio.shape[0]].cpu().numpy()
+
+
+def _metrics(prediction: np.ndarray, reference: np.ndarray, sample_rate: int, frame_rate: float) -> dict:
     p, r = torch.from_numpy(prediction)[None], torch.from_numpy(reference)[None]
     return {
         "mel_distance": float(mel_distance(p, r, sample_rate)[0]),
         "si_sdr_db": float(si_sdr(p, r)[0]),
         "chroma_similarity": chroma_similarity(prediction, reference, sample_rate),
+        "comb_strength": comb_strength(prediction, sample_rate, frame_rate),
     }
 
 
@@ -76,22 +84,25 @@ def _plot(path: Path, signals: dict[str, np.ndarray], sample_rate: int) -> None:
 def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "test", max_clips: int = 40) -> dict:
     """Evaluate ``model_dir`` on up to ``max_clips`` clips of ``split`` (spread over works); writes report.json/.md."""
     import soundfile as sf
-    from transformers import EncodecModel
+    from transformers import AutoModel
+
+    from simba_music.codecs import AudioCodec
 
     if max_clips < 1:
         raise ValueError(f"max_clips must be >= 1, got {max_clips}")
-    model = EncodecModel.from_pretrained(model_dir).eval()
-    rate = model.config.sampling_rate
+    model = AutoModel.from_pretrained(model_dir).eval()
+    first = AudioCodec(model, 1)
+    every = AudioCodec(model, first.max_codebooks)
+    rate, frame_rate = first.sampling_rate, first.frame_rate
     rows = read_manifest(manifest, split)
     if not rows:
         raise ValueError(f"split: no rows for {split!r} in {manifest}")
     picks = np.linspace(0, len(rows) - 1, num=min(max_clips, len(rows))).round().astype(int)
-    systems = {
-        "codec_all_codebooks": lambda a: reconstruct(model, a, model.config.num_quantizers),
-        "codec_first_codebook": lambda a: reconstruct(model, a, 1),
-        "mu_law_8bit": mu_law_8bit,
-        "telephone_300_3400": lambda a: telephone_band(a, rate),
-    }
+    systems = {"codec_first_codebook": lambda a: reconstruct(first, a)}
+    if every.num_codebooks > 1:
+        systems["codec_all_codebooks"] = lambda a: reconstruct(every, a)
+    systems.update({"mu_law_8bit": mu_law_8bit, "telephone_300_3400": lambda a: telephone_band(a, rate),
+                    "original": lambda a: a})
     unavailable = transcription_unavailable_reason()
     transcriber = None if unavailable else NoteTranscriber(threads=torch.get_num_threads())
     per_system: dict[str, list[dict]] = {name: [] for name in systems}
@@ -106,7 +117,7 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         outputs = {name: system(audio) for name, system in systems.items()}
         reference_notes = transcriber.transcribe(audio, rate) if transcriber else None
         for name, prediction in outputs.items():
-            metrics = _metrics(prediction, audio, rate)
+            metrics = _metrics(prediction, audio, rate, frame_rate)
             if transcriber:
                 agreement = note_f1(reference_notes, transcriber.transcribe(prediction, rate))
                 metrics["note_f1"] = agreement["f1"]
@@ -115,20 +126,23 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         if count == 0:
             _plot(
                 output / "spectrograms.png",
-                {"original": audio, "codec, all codebooks": outputs["codec_all_codebooks"],
-                 "codec, first codebook": outputs["codec_first_codebook"]},
+                {"original": audio, "codec, first codebook": outputs["codec_first_codebook"],
+                 **({"codec, all codebooks": outputs["codec_all_codebooks"]} if every.num_codebooks > 1 else {})},
                 rate,
             )  # fmt: skip
     summary = {
         name: {key: round(float(np.mean([m[key] for m in values])), 4) for key in values[0]}
         for name, values in per_system.items()
     }
+    bits = math.log2(first.codebook_size)
     kbps = {
-        "codec_all_codebooks": model.config.target_bandwidths[-1],
-        "codec_first_codebook": model.config.target_bandwidths[0],
+        "codec_first_codebook": round(frame_rate * bits / 1000, 6),
+        "codec_all_codebooks": round(frame_rate * bits * every.num_codebooks / 1000, 6),
         "mu_law_8bit": rate * 8 / 1000,
         "telephone_300_3400": 64.0,
+        "original": rate * 16 / 1000,
     }
+    kbps = {name: kbps[name] for name in systems}
     if transcriber:
         notes = {
             "definition": NOTE_F1_DEFINITION,
@@ -145,6 +159,8 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         note_line = f"Note F1 {notes}."
     report = {
         "model_dir": os.path.abspath(model_dir),
+        "codec_format": model.config.model_type,
+        "frame_rate": frame_rate,
         "manifest": os.path.abspath(manifest),
         "split": split,
         "clips": len(picks),
@@ -156,16 +172,16 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
     lines = [
         f"# Codec report ({split} split, {report['clips']} clips from {report['works']} works)",
         "",
-        "| system | kbit/s | mel distance ↓ | SI-SDR dB ↑ | chroma similarity ↑ | note F1 ↑ (mean / pooled) |",
-        "|---|---|---|---|---|---|",
+        "| system | kbit/s | mel distance ↓ | SI-SDR dB ↑ | chroma similarity ↑ | note F1 ↑ (mean / pooled) | comb ↓ |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, values in summary.items():
         f1 = f"{values['note_f1']:.3f} / {notes['pooled_f1'][name]:.3f}" if transcriber else "n/a"
         lines.append(
             f"| {name} | {kbps[name]:g} | {values['mel_distance']:.3f} | {values['si_sdr_db']:.2f} | "
-            f"{values['chroma_similarity']:.3f} | {f1} |"
+            f"{values['chroma_similarity']:.3f} | {f1} | {values['comb_strength']:.3f} |"
         )
-    lines += ["", note_line, ""]
+    lines += ["", note_line, "", COMB_DEFINITION, ""]
     atomic_write_bytes(output / "report.json", json.dumps(report, indent=2).encode("utf-8"))
     atomic_write_bytes(output / "report.md", "\n".join(lines).encode("utf-8"))
     return report

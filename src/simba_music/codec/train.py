@@ -1,4 +1,5 @@
-"""Training a small EnCodec (transformers ``EncodecModel``) on a manifest of audio clips, with Accelerate."""
+"""Training a small codec on a manifest of audio clips, with Accelerate: an RVQ EnCodec (transformers
+``EncodecModel``) or a one-codebook WavTokenizer (``WavTokenizerModel``, Vocos decoder); see ``codec_format``."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import torch
 from torch import nn
 
 from simba_music.codec.checkpoints import export_model_atomically, latest_checkpoint, load_trainer_state, save_checkpoint
-from simba_music.codec.config import small_encodec_config
+from simba_music.codec.config import small_encodec_config, small_wavtokenizer_config
 from simba_music.codec.data import CropSampler
-from simba_music.codec.losses import multiscale_mel_loss, time_l1_loss
+from simba_music.codec.evaluation import held_out_metrics
+from simba_music.codec.formats import CODEC_FORMATS, codec_encoder, codec_quantizer, decode_latents
+from simba_music.codec.losses import multiresolution_stft_loss, multiscale_mel_loss, time_l1_loss
 from simba_music.codec.quantizer import kmeans_init_quantizer, quantize_for_training
 
 logger = logging.getLogger(__name__)
@@ -27,13 +30,17 @@ logger = logging.getLogger(__name__)
 class CodecTrainConfig:
     manifest: str
     run_dir: str
+    codec_format: str = "encodec"
     sample_rate: int = 16000
-    num_codebooks: int = 4
+    num_codebooks: int | None = None  # None: 4 for encodec, 1 for wavtokenizer (its only choice)
     codebook_size: int = 1024
     num_filters: int = 16
     hidden_size: int = 128
     num_lstm_layers: int = 2
     upsampling_ratios: tuple[int, ...] = (8, 5, 4, 2)
+    decoder_hidden_size: int = 256  # wavtokenizer only: the Vocos decoder's width, ConvNeXt size and depth
+    decoder_intermediate_size: int = 768
+    decoder_num_layers: int = 8
     segment_seconds: float = 1.0
     batch_size: int = 8
     max_steps: int = 10000
@@ -42,6 +49,7 @@ class CodecTrainConfig:
     grad_clip: float = 1.0
     mel_weight: float = 1.0
     time_weight: float = 1.0
+    stft_weight: float | None = None  # None: 0 for encodec (as the shipped codec), 1 for wavtokenizer
     commitment_weight: float = 1.0
     quantizer_dropout: float = 0.5
     first_codebook_only: float = 0.2
@@ -54,12 +62,23 @@ class CodecTrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 10
     validation_items: int = 8
+    eval_note_f1: bool = True  # basic-pitch note F1 of the held-out crops at each checkpoint (when installed)
     seed: int = 0
     threads: int | None = None
     resume: bool = False
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.num_codebooks is None:
+            self.num_codebooks = 1 if self.codec_format == "wavtokenizer" else 4
+        if self.stft_weight is None:
+            self.stft_weight = 1.0 if self.codec_format == "wavtokenizer" else 0.0
+
     def validate(self) -> None:
+        if self.codec_format not in CODEC_FORMATS:
+            raise ValueError(f"codec_format must be one of {list(CODEC_FORMATS)}, got {self.codec_format!r}")
+        if self.codec_format == "wavtokenizer" and self.num_codebooks != 1:
+            raise ValueError(f"num_codebooks must be 1 for codec_format='wavtokenizer', got {self.num_codebooks}")
         for name in ("batch_size", "max_steps", "num_codebooks", "num_filters", "kmeans_batches", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -76,7 +95,7 @@ class CodecTrainConfig:
 
 
 class CodecTrainingModule(nn.Module):
-    """Wraps ``EncodecModel`` so one ``forward`` yields all losses (and DDP sees a single module)."""
+    """Wraps the codec so one ``forward`` yields all losses (and DDP sees a single module)."""
 
     def __init__(self, model, config: CodecTrainConfig):
         super().__init__()
@@ -85,7 +104,7 @@ class CodecTrainingModule(nn.Module):
 
     def forward(self, audio: torch.Tensor, num_active: int, update_codebooks: bool, generator=None) -> dict:
         """``num_active=0`` bypasses the quantizer (autoencoder warm-up before the codebooks exist)."""
-        latents = self.model.encoder(audio)
+        latents = codec_encoder(self.model)(audio)
         if num_active == 0:
             rvq = {
                 "quantized": latents,
@@ -95,7 +114,7 @@ class CodecTrainingModule(nn.Module):
             }
         else:
             rvq = quantize_for_training(
-                self.model.quantizer,
+                codec_quantizer(self.model),
                 latents,
                 num_active,
                 update_codebooks,
@@ -103,7 +122,7 @@ class CodecTrainingModule(nn.Module):
                 dead_fraction=self.config.dead_code_fraction,
                 generator=generator,
             )
-        reconstruction = self.model.decoder(rvq["quantized"])[..., : audio.shape[-1]]
+        reconstruction = decode_latents(self.model, rvq["quantized"])[..., : audio.shape[-1]]
         mel = multiscale_mel_loss(reconstruction, audio, self.config.sample_rate)
         time_l1 = time_l1_loss(reconstruction, audio)
         loss = (
@@ -111,9 +130,14 @@ class CodecTrainingModule(nn.Module):
             + self.config.time_weight * time_l1
             + self.config.commitment_weight * rvq["commitment_loss"]
         )
+        stft = audio.new_zeros(())
+        if self.config.stft_weight:
+            stft = multiresolution_stft_loss(reconstruction, audio)
+            loss = loss + self.config.stft_weight * stft
         return {
             "loss": loss,
             "mel_loss": mel.detach(),
+            "stft_loss": stft.detach(),
             "time_l1": time_l1.detach(),
             "commitment_loss": rvq["commitment_loss"].detach(),
             "codes": rvq["codes"],
@@ -136,26 +160,25 @@ def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropo
 
 
 def build_model(config: CodecTrainConfig):
-    from transformers import EncodecModel
+    from transformers import EncodecModel, WavTokenizerModel
 
-    model_config = small_encodec_config(
-        sample_rate=config.sample_rate,
-        upsampling_ratios=tuple(config.upsampling_ratios),
-        num_codebooks=config.num_codebooks,
-        codebook_size=config.codebook_size,
-        num_filters=config.num_filters,
-        hidden_size=config.hidden_size,
-        num_lstm_layers=config.num_lstm_layers,
-    )
+    shared = dict(sample_rate=config.sample_rate, upsampling_ratios=tuple(config.upsampling_ratios),
+                  codebook_size=config.codebook_size, num_filters=config.num_filters, hidden_size=config.hidden_size,
+                  num_lstm_layers=config.num_lstm_layers)
     torch.manual_seed(config.seed)
-    model = EncodecModel(model_config)
+    if config.codec_format == "wavtokenizer":
+        model = WavTokenizerModel(small_wavtokenizer_config(
+            **shared, decoder_hidden_size=config.decoder_hidden_size,
+            decoder_intermediate_size=config.decoder_intermediate_size, decoder_num_layers=config.decoder_num_layers))
+    else:
+        model = EncodecModel(small_encodec_config(**shared, num_codebooks=config.num_codebooks))
     with torch.no_grad():
         # transformers' init gives biases that swamp the (quiet) input: every encoder frame came out nearly the
         # same vector, so k-means found one cluster. Zero biases make frames follow the music from step 0.
-        for name, parameter in model.encoder.named_parameters():
+        for name, parameter in codec_encoder(model).named_parameters():
             if name.endswith("bias") or ".bias_" in name:
                 parameter.zero_()
-    for layer in model.quantizer.layers:
+    for layer in codec_quantizer(model).layers:
         layer.codebook.inited.fill_(0.0)  # set by k-means after the warm-up; saved, so resume knows
     return model
 
@@ -178,20 +201,28 @@ def data_dependent_init(model, audio: torch.Tensor) -> dict:
     With transformers' init, what varies over time shrinks about 2x per encoder layer: latent frames of
     0.1-RMS music differ by ~5e-4 while Adam moves weights by ~1e-4..1e-3 per step, so every step shifts all
     frames further than they differ and no codebook can follow. Encoder convs are scaled to unit variation over
-    time, decoder convs to unit variance, and the decoder's last conv to the input's RMS.
+    time, decoder convs to unit variance, and the decoder's last conv to the input's RMS. WavTokenizer's Vocos
+    decoder (layer norms throughout) only gets its output level: a shift of the log-magnitude bias of its head.
     """
     from transformers.models.encodec.modeling_encodec import EncodecConv1d, EncodecConvTranspose1d
+    from transformers.models.wavtokenizer.modeling_wavtokenizer import WavTokenizerConv1d
 
     factors = {}
     hidden = audio
-    for index, layer in enumerate(model.encoder.layers):
+    for index, layer in enumerate(codec_encoder(model).layers):
         hidden = layer(hidden)
-        if isinstance(layer, EncodecConv1d):
+        if isinstance(layer, (EncodecConv1d, WavTokenizerConv1d)):  # a copy, not a subclass, in modeling_wavtokenizer
             variation = hidden.std(dim=2).mean().clamp(min=1e-12)
             _scale_conv(layer, float(1.0 / variation))
             hidden = hidden / variation
             factors[f"encoder.{index}"] = round(float(1.0 / variation), 3)
     target_rms = float(audio.square().mean().sqrt())
+    if model.config.model_type == "wavtokenizer":
+        output_rms = float(decode_latents(model, hidden).square().mean().sqrt().clamp(min=1e-12))
+        magnitude_bins = model.head.n_fft // 2 + 1  # the head's linear gives [log magnitude | phase]
+        model.head.linear.bias[:magnitude_bins] += math.log(target_rms / output_rms)
+        factors["head.magnitude"] = round(target_rms / output_rms, 3)
+        return factors
     conv_indices = [i for i, layer in enumerate(model.decoder.layers) if isinstance(layer, (EncodecConv1d, EncodecConvTranspose1d))]
     for index, layer in enumerate(model.decoder.layers):
         hidden = layer(hidden)
@@ -205,22 +236,29 @@ def data_dependent_init(model, audio: torch.Tensor) -> dict:
 
 
 def codebooks_ready(model) -> bool:
-    return bool(model.quantizer.layers[0].codebook.inited.item())
+    return bool(codec_quantizer(model).layers[0].codebook.inited.item())
 
 
 @torch.no_grad()
-def evaluate(module: CodecTrainingModule, audio: torch.Tensor) -> dict:
-    """Validation mel loss with all codebooks and with the first codebook alone, plus code usage."""
+def evaluate(module: CodecTrainingModule, audio: torch.Tensor, transcriber=None) -> dict:
+    """Validation mel loss with all codebooks and with the first codebook alone, code usage, and the held-out
+    measures of the first codebook (the one the language model models): mel distance, comb strength, note F1."""
     if not codebooks_ready(module.model):
         return {}
     module.eval()
     results = {}
-    for name, active in (("all", module.config.num_codebooks), ("first", 1)):
+    modes = (("all", module.config.num_codebooks), ("first", 1)) if module.config.num_codebooks > 1 else (("first", 1),)
+    for name, active in modes:
         out = module(audio, active, update_codebooks=False)
         results[f"val_mel_{name}"] = round(float(out["mel_loss"]), 5)
         results[f"val_time_l1_{name}"] = round(float(out["time_l1"]), 5)
-        if name == "all":
+        if active == module.config.num_codebooks:
             results["val_distinct_codes_first"] = int(out["codes"][:, 0].unique().numel())
+        if active == 1:
+            frame_rate = module.config.sample_rate / math.prod(module.config.upsampling_ratios)
+            results.update(held_out_metrics(out["reconstruction"].float().cpu().numpy()[:, 0],
+                                            audio.float().cpu().numpy()[:, 0], module.config.sample_rate,
+                                            frame_rate, transcriber))
     module.train()
     return results
 
@@ -275,10 +313,10 @@ def train_codec(config: CodecTrainConfig) -> dict:
         # initialised encoder's frames barely vary in time, hence the un-quantized warm-up before this.
         frames = torch.cat([train_data.batch(i, config.batch_size, stream=1) for i in range(config.kmeans_batches)])
         with torch.no_grad():
-            latents = unwrapped.model.encoder(frames.to(accelerator.device))
+            latents = codec_encoder(unwrapped.model)(frames.to(accelerator.device))
         generator = torch.Generator().manual_seed(config.seed)
         frames_per_step = config.batch_size * latents.shape[-1] // config.kmeans_batches
-        kmeans_init_quantizer(unwrapped.model.quantizer, latents.cpu(), frames_per_step, generator=generator)
+        kmeans_init_quantizer(codec_quantizer(unwrapped.model), latents.cpu(), frames_per_step, generator=generator)
         unwrapped.model.to(accelerator.device)
         logger.info("codebooks initialised by k-means at step %d", step)
 
@@ -287,6 +325,16 @@ def train_codec(config: CodecTrainConfig) -> dict:
         logger.info("data-dependent init factors: %s", data_dependent_init(unwrapped.model, calibration))
 
     log_path = run_dir / "train_log.jsonl"
+    eval_path = run_dir / "eval_log.jsonl"  # one line per checkpoint: the held-out validation measures
+    transcriber = None
+    if config.eval_note_f1:
+        from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
+
+        reason = transcription_unavailable_reason()
+        if reason:
+            logger.warning("no note F1 in the evaluation: %s", reason)
+        else:
+            transcriber = NoteTranscriber(threads=1)
     started = time.time()
     elapsed_before = trainer_state.get("elapsed_seconds", 0.0)
     last_checkpoint_time = time.time()
@@ -297,9 +345,13 @@ def train_codec(config: CodecTrainConfig) -> dict:
         trainer_state.update(
             step=current_step,
             elapsed_seconds=round(elapsed_before + time.time() - started, 1),
-            validation=evaluate(unwrapped, validation_audio.to(accelerator.device)),
+            validation=evaluate(unwrapped, validation_audio.to(accelerator.device), transcriber),
         )
         trainer_state["history"].append({"step": current_step, **trainer_state["validation"]})
+        if accelerator.is_main_process and trainer_state["validation"]:
+            with open(eval_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": current_step, "seconds": trainer_state["elapsed_seconds"],
+                                         **trainer_state["validation"]}) + "\n")
         save_checkpoint(accelerator, run_dir, current_step, trainer_state, keep=config.keep_checkpoints)
         if accelerator.is_main_process:
             export_model_atomically(
@@ -335,7 +387,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
         scheduler.step()
         step += 1
         window += 1
-        for name in ("loss", "mel_loss", "time_l1", "commitment_loss"):
+        for name in ("loss", "mel_loss", "stft_loss", "time_l1", "commitment_loss"):
             running[name] = running.get(name, 0.0) + float(out[name].detach())
         running["dead_restarts"] = running.get("dead_restarts", 0.0) + out["dead_restarts"]
         running["codes_used_first"] = running.get("codes_used_first", 0.0) + out["codes_used_first"]

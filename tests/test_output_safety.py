@@ -2,8 +2,6 @@
 preprocess splits and audio formats. Each case failed on the main branch before the fix."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +11,6 @@ import torch
 
 from simba_music.cli import main
 from simba_music.io_utils import atomic_directory
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _snapshot(folder: Path) -> dict:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -89,24 +84,38 @@ def test_preprocess_into_an_unrelated_folder_needs_overwrite(tmp_path, capsys):
     preprocess(read_manifest(str(manifest)), codec, str(other), segment_seconds=1.0, min_seconds=0.5, progress=False)
 
 
-def _run_converter(*arguments):
-    return subprocess.run([sys.executable, str(REPO / "conversion_scripts" / "convert_ssm_ttm_checkpoint.py"),
-                           *arguments], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
+def _quick_conversion(monkeypatch):
+    """A converter whose loading and conversion succeed at once (a tiny random decoder): what is tested is only where
+    it writes."""
+    from simba_music import SimbaMusicForCausalLM
+    from simba_music.conversion import convert
+    from tests.conftest import tiny_config
+
+    config = tiny_config()
+    monkeypatch.setattr(convert, "load_lightning_checkpoint", lambda path: {"state_dict": {"music_model.x": 0}})
+    monkeypatch.setattr(convert, "_model_section", lambda path, checkpoint: {"layers": 2})
+    monkeypatch.setattr(convert, "infer_layers", lambda state: 2)
+    monkeypatch.setattr(convert, "config_from_original", lambda model_config, state: config)
+    monkeypatch.setattr(convert, "convert_decoder_state",
+                        lambda state, config, expected: SimbaMusicForCausalLM(config).state_dict())
+    return convert.convert_checkpoint
 
 
-def test_converter_never_deletes_its_own_checkpoint_or_a_foreign_folder(tmp_path):
+def test_converter_never_deletes_its_own_checkpoint_or_a_foreign_folder(tmp_path, monkeypatch):
+    convert_checkpoint = _quick_conversion(monkeypatch)
     source = tmp_path / "src"
     source.mkdir()
-    torch.save({"state_dict": {}}, source / "tiny.ckpt")
+    (source / "tiny.ckpt").write_bytes(b"PK\x03\x04 a checkpoint")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("draft")
     before = _snapshot(tmp_path)
-    for output, overwrite, expected in [(source, "--overwrite", "input"), (tmp_path / "mine", None, "--overwrite")]:
-        result = _run_converter("--checkpoint", str(source / "tiny.ckpt"), "--output", str(output),
-                                *([overwrite] if overwrite else []))
-        assert result.returncode == 2 and "--output" in result.stderr and expected in result.stderr, result.stderr
+    for output, overwrite, expected in [(source, True, "input"), (tmp_path / "mine", False, "--overwrite")]:
+        with pytest.raises(ValueError, match=f"--output: .*{expected}"):
+            convert_checkpoint(str(source / "tiny.ckpt"), None, str(output), decoder_only=True, verify=False,
+                               overwrite=overwrite)
     assert _snapshot(tmp_path) == before
+    convert_checkpoint(str(source / "tiny.ckpt"), None, str(tmp_path / "out"), decoder_only=True, verify=False)
+    assert (tmp_path / "out" / "conversion_report.json").is_file()
 
 
 # --- generate --------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import warnings
+from pathlib import Path
 
 from transformers import EncodecFeatureExtractor, ProcessorMixin
 
@@ -60,12 +61,18 @@ class SimbaMusicProcessor(ProcessorMixin):
         """As ProcessorMixin.from_pretrained; a model config saved beside the processor sets `text_max_length` (the
         model's fixed prefix length wins over a processor saved with another value, which would cut captions)."""
         processor = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        from transformers import AutoConfig
+        import json
 
+        from transformers.utils import CONFIG_NAME, cached_file
+
+        # The JSON itself, not AutoConfig: that would ask to run the folder's code under trust_remote_code.
+        hub = {k: kwargs[k] for k in ("cache_dir", "local_files_only", "token", "revision", "subfolder") if k in kwargs}
+        found = cached_file(pretrained_model_name_or_path, CONFIG_NAME, _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False, **hub)
         try:
-            length = getattr(AutoConfig.from_pretrained(pretrained_model_name_or_path), "text_max_length", None)
-        except (OSError, ValueError):
-            length = None  # a processor saved on its own
+            length = json.loads(Path(found).read_text()).get("text_max_length") if found else None
+        except (OSError, ValueError, AttributeError):
+            length = None  # a processor saved on its own, or a config the model loader will report
         if length is not None and length != processor.text_max_length:
             warnings.warn(f"text_max_length: the processor says {processor.text_max_length} but the model in "
                           f"{str(pretrained_model_name_or_path)!r} says {length}; using the model's {length}",

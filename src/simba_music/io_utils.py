@@ -149,7 +149,8 @@ def atomic_directory(target: str | os.PathLike, writer: str = "simba-music", ove
 
 
 # What `write_audio` and `simba-music generate` write, by file extension (no extension: WAV).
-AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"), "": ("WAV", "PCM_16")}
+AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
+                 "": ("WAV", "PCM_16")}
 
 
 def audio_format(path: str | os.PathLike, option: str = "output") -> tuple[str, str]:

@@ -23,7 +23,10 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", required=True, help="the original Lightning .ckpt")
     parser.add_argument("--config", default=None, help="the original config.json (default: the checkpoint's "
                                                         "hyper_parameters)")
-    parser.add_argument("--output", required=True, help="output directory (written atomically)")
+    parser.add_argument("--output", required=True, help="output directory (written atomically; a new or empty folder, "
+                                                        "or an earlier conversion's)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output even if it holds files the converter did not write")
     parser.add_argument("--decoder-only", action="store_true", help="write a SimbaMusicForCausalLM only")
     parser.add_argument("--text-encoder", default="google/flan-t5-base",
                         help="T5 config and tokenizer (weights come from the checkpoint's text_encoder.* tensors)")
@@ -34,7 +37,7 @@ def main(argv=None) -> int:
     try:
         report = convert_checkpoint(args.checkpoint, args.config, args.output, decoder_only=args.decoder_only,
                                     text_encoder=args.text_encoder, codec=args.codec, push_to_hub=args.push_to_hub,
-                                    verify=not args.no_verify)
+                                    verify=not args.no_verify, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -175,6 +175,7 @@ AUDIO_FILE_CASES = [
     ("all NaN", lambda p: soundfile.write(p, np.full((16000, 1), np.nan, np.float32), 16000, subtype="FLOAT"), "nan"),
     ("not audio, named .wav", lambda p: p.write_bytes(b"<html>not a wav</html>"), "corrupt"),
     ("silent", lambda p: soundfile.write(p, np.zeros((16000, 1), np.float32), 16000), "silent"),
+    ("missing file", lambda p: None, "missing"),
 ]
 
 
@@ -185,10 +186,18 @@ def test_bad_audio_files_are_skipped_and_counted(tmp_path, name, make, reason):
     from simba_music.training.preprocess import preprocess, read_manifest
 
     make(tmp_path / "clip.wav")
-    (tmp_path / "manifest.jsonl").write_text(json.dumps({"audio": "clip.wav", "caption": "x"}))
+    soundfile.write(tmp_path / "good.wav", np.full((16000, 1), 0.25, np.float32), 16000)
+    rows = [{"audio": "clip.wav", "caption": "x"}, {"audio": "good.wav", "caption": "y"}]
+    (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
     summary = preprocess(read_manifest(str(tmp_path / "manifest.jsonl")), AudioCodec(tiny_random_codec()),
                          str(tmp_path / "out"), segment_seconds=1.0, min_seconds=0.5, progress=False)
-    assert summary["skipped"] == {reason: 1} and summary["segments"] == 0
+    assert summary["skipped"] == {reason: 1} and summary["segments"] == 1
+    # With only the bad file, nothing is encoded: an error naming the reason, and no empty dataset is written.
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(rows[0]))
+    with pytest.raises(ValueError, match=rf"no segment was encoded from 1 file\(s\) \(skipped: {{'{reason}': 1}}"):
+        preprocess(read_manifest(str(tmp_path / "manifest.jsonl")), AudioCodec(tiny_random_codec()),
+                   str(tmp_path / "out2"), segment_seconds=1.0, min_seconds=0.5, progress=False)
+    assert not (tmp_path / "out2").exists()
 
 
 def test_eight_channel_and_ten_hour_prompts_are_refused_before_any_work(composite):

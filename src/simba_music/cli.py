@@ -21,19 +21,22 @@ def _positive_duration(text: str) -> float:
 
 
 def _guidance(text: str) -> float:
+    from .modeling.generation_text_to_music import MAX_GUIDANCE_SCALE
+
     value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"--guidance must be a finite number >= 0 (1 disables guidance), got {text}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_GUIDANCE_SCALE:
+        raise argparse.ArgumentTypeError(f"--guidance must be a finite number >= 0 and <= {MAX_GUIDANCE_SCALE:g} "
+                                         f"(1 disables guidance), got {text}")
     return value
 
 
-def _check_output_path(option: str, path: str) -> None:
-    # Checked before generating, so that a long run never ends in an unwritable path.
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"{option}: {path!r} is a directory; give a file name")
-    if not (target.parent if str(target.parent) else Path(".")).is_dir():
-        raise ValueError(f"{option}: directory of {path!r} does not exist")
+def _seed(text: str) -> int:
+    from .modeling.generation_text_to_music import check_seed
+
+    try:
+        return check_seed(int(text), "--seed")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed: must be an int in [0, 2**64), got {text!r}") from None
 
 
 def _load(args: argparse.Namespace):
@@ -60,32 +63,44 @@ def _load(args: argparse.Namespace):
     return model, processor
 
 
+def _check_destinations(args: argparse.Namespace) -> tuple[str, str]:
+    """Every file `generate` will write is checked before the model loads, so a long run never ends in an error."""
+    from .io_utils import audio_format, check_writable_file
+
+    check_writable_file(args.output, "--output")
+    sound_format = audio_format(args.output, "--output")
+    if args.spectrogram is not None:
+        check_writable_file(args.spectrogram, "--spectrogram")
+        if Path(args.spectrogram).resolve() == Path(args.output).resolve():
+            raise ValueError(f"--spectrogram: {args.spectrogram!r} is also --output; give another file name")
+    return sound_format
+
+
 def _generate(args: argparse.Namespace) -> int:
     import soundfile
 
-    from .io_utils import atomic_path
+    from .io_utils import atomic_path, terminate_as_exception
     from .outputs import WavFileStreamer, write_spectrogram
     from .processing_simba_music import check_prompts
 
     check_prompts(args.prompt)
-    _check_output_path("--output", args.output)
-    if args.spectrogram is not None:
-        _check_output_path("--spectrogram", args.spectrogram)
+    sound_format, subtype = _check_destinations(args)
     model, processor = _load(args)
     rate, channels = model.config.sampling_rate, model.config.audio_channels
+    inputs = processor([args.prompt])  # a prompt that tokenises to nothing is refused here, before generating
 
-    # The WAV is streamed to a temporary file while generating (flat memory at any length) and renamed over
-    # --output only when generation succeeded.
-    with atomic_path(args.output, suffix=".wav") as temporary:
-        with soundfile.SoundFile(str(temporary), "w", samplerate=rate, channels=channels, subtype="PCM_16",
-                                 format="WAV") as sound_file:
+    # The audio is streamed to a temporary file while generating (flat memory at any length) and renamed over
+    # --output only when generation succeeded; SIGTERM, like Ctrl-C, removes the temporary file.
+    with terminate_as_exception(), atomic_path(args.output, suffix=f".{sound_format.lower()}") as temporary:
+        with soundfile.SoundFile(str(temporary), "w", samplerate=rate, channels=channels, subtype=subtype,
+                                 format=sound_format) as sound_file:
             writer = WavFileStreamer(sound_file)
-            model.generate(**processor([args.prompt]), duration=args.duration, seed=args.seed,
-                           guidance_scale=args.guidance, streamer=writer, return_audio=False,
-                           progress_bar=not args.quiet)
-        if args.spectrogram is not None:
-            audio, _ = soundfile.read(str(temporary), dtype="float32")
-            write_spectrogram(args.spectrogram, audio, rate, title=args.prompt)
+            model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
+                           streamer=writer, return_audio=False, progress_bar=not args.quiet)
+    # The spectrogram comes after the audio is in place: a failure there never costs the finished audio.
+    if args.spectrogram is not None:
+        audio, _ = soundfile.read(args.output, dtype="float32")
+        write_spectrogram(args.spectrogram, audio, rate, title=args.prompt)
     print(f"wrote {args.output}: {writer.frames / rate:.2f} s at {rate} Hz"
           + (f", spectrogram {args.spectrogram}" if args.spectrogram else ""), file=sys.stderr)
     return 0
@@ -96,12 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="text -> WAV")
     generate.add_argument("prompt")
-    generate.add_argument("--output", "-o", default="out.wav")
+    generate.add_argument("--output", "-o", default="out.wav", help="audio file: .wav, .flac or .ogg (by extension)")
     generate.add_argument("--duration", type=_positive_duration, default=10.0, help="seconds")
     generate.add_argument("--model", default=None,
                           help="saved text-to-music model folder or Hub id (default: the shipped demo model, trained "
                                f"on the offline chorale and folk corpus; '{RANDOM_MODEL}': a tiny untrained model)")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=_seed, default=0, help="an int in [0, 2**64)")
     generate.add_argument("--guidance", type=_guidance, default=None,
                           help="classifier-free guidance scale (default: the model's generation config, 3)")
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
@@ -126,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, TypeError) as error:
         parser.error(str(error))  # exits with status 2 and the message; nothing was written
+    except (FloatingPointError, FileNotFoundError) as error:  # broken weights, a missing input file
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -125,7 +125,11 @@ class AudioCodec:
             audio = self.model.decode(codes, return_dict=True).audio_values  # [B, 1, samples]
         else:
             audio = self.model.decode(audio_codes=codes, return_dict=True).audio_values[:, None]
-        return audio[..., :codes.shape[-1] * self.hop_length].float()
+        audio = audio[..., :codes.shape[-1] * self.hop_length].float()
+        if not bool(torch.isfinite(audio).all()):  # written as PCM, NaN would become full-scale -32768 samples
+            raise FloatingPointError("audio_encoder: the codec decoded non-finite audio (NaN or inf); its weights are "
+                                     "broken")
+        return audio
 
 
 __all__ = ["AudioCodec", "SUPPORTED_CODECS"]

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
+import warnings
+from pathlib import Path
+
 from transformers import EncodecFeatureExtractor, ProcessorMixin
+
+
+def _visible(prompt: str) -> str:
+    # Control characters (NUL), format characters (zero-width space, joiners) and separators print as nothing.
+    return "".join(c for c in prompt if unicodedata.category(c)[0] not in "CZ")
 
 
 def check_prompts(text) -> list[str]:
@@ -13,9 +22,9 @@ def check_prompts(text) -> list[str]:
     for index, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
             raise TypeError(f"text[{index}]: prompts must be strings, got {type(prompt).__name__}")
-        if not prompt.strip():
+        if not _visible(prompt):
             raise ValueError(f"text[{index}]: prompts must be non-empty strings (use guidance_scale=0 for "
-                             "unconditional music), got {prompt!r}")
+                             f"unconditional music), got {prompt!r}")
     return list(prompts)
 
 
@@ -47,6 +56,30 @@ class SimbaMusicProcessor(ProcessorMixin):
         model.config.text_pad_token_id = tokenizer.pad_token_id
         return processor
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """As ProcessorMixin.from_pretrained; a model config saved beside the processor sets `text_max_length` (the
+        model's fixed prefix length wins over a processor saved with another value, which would cut captions)."""
+        processor = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        import json
+
+        from transformers.utils import CONFIG_NAME, cached_file
+
+        # The JSON itself, not AutoConfig: that would ask to run the folder's code under trust_remote_code.
+        hub = {k: kwargs[k] for k in ("cache_dir", "local_files_only", "token", "revision", "subfolder") if k in kwargs}
+        found = cached_file(pretrained_model_name_or_path, CONFIG_NAME, _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False, **hub)
+        try:
+            length = json.loads(Path(found).read_text()).get("text_max_length") if found else None
+        except (OSError, ValueError, AttributeError):
+            length = None  # a processor saved on its own, or a config the model loader will report
+        if length is not None and length != processor.text_max_length:
+            warnings.warn(f"text_max_length: the processor says {processor.text_max_length} but the model in "
+                          f"{str(pretrained_model_name_or_path)!r} says {length}; using the model's {length}",
+                          stacklevel=2)
+            processor.text_max_length = length
+        return processor
+
     @property
     def empty_caption_ids(self) -> list[int]:
         return list(self.tokenizer("")["input_ids"])
@@ -66,7 +99,9 @@ class SimbaMusicProcessor(ProcessorMixin):
             options = dict(padding="max_length", truncation=True, max_length=self.text_max_length,
                            return_token_type_ids=False)
             options.update(kwargs)
-            outputs.update(self.tokenizer(check_prompts(text), return_tensors=return_tensors, **options))
+            prompts = check_prompts(text)
+            self._check_tokens(prompts, options["max_length"])
+            outputs.update(self.tokenizer(prompts, return_tensors=return_tensors, **options))
         if audio is not None:
             features = self.feature_extractor(audio, sampling_rate=sampling_rate or self.sampling_rate,
                                               return_tensors=return_tensors)
@@ -76,6 +111,23 @@ class SimbaMusicProcessor(ProcessorMixin):
         from transformers import BatchEncoding
 
         return BatchEncoding(outputs)
+
+    def _check_tokens(self, prompts: list[str], max_length: int | None) -> None:
+        """A prompt that tokenises to nothing (the tokenizer drops every character) would silently become the empty
+        caption, i.e. unconditional music: refused like an empty prompt. A prompt cut to `max_length` is warned
+        about once, with the number of tokens kept."""
+        token_ids = self.tokenizer(prompts, truncation=False, verbose=False)["input_ids"]
+        for index, (prompt, ids) in enumerate(zip(prompts, token_ids)):
+            if not _visible(self.tokenizer.decode(ids, skip_special_tokens=True)):  # unknown tokens are special
+                raise ValueError(f"text[{index}]: the prompt {prompt[:40]!r} tokenises to nothing the text encoder "
+                                 "knows; prompts must be non-empty strings (use guidance_scale=0 for unconditional "
+                                 "music)")
+        cut = [(index, len(ids)) for index, ids in enumerate(token_ids)
+               if max_length is not None and len(ids) > max_length]
+        if cut:
+            shown = ", ".join(f"text[{index}] has {count}" for index, count in cut[:3])
+            warnings.warn(f"text: {len(cut)} prompt(s) longer than text_max_length={max_length} tokens ({shown}); "
+                          f"only the first {max_length} tokens are kept", stacklevel=3)
 
     def batch_decode(self, *args, **kwargs):
         return self.tokenizer.batch_decode(*args, **kwargs)

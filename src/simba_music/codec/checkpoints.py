@@ -57,9 +57,11 @@ def load_trainer_state(checkpoint: str | os.PathLike) -> dict:
     return json.loads((Path(checkpoint) / TRAINER_STATE).read_text())
 
 
-def export_model_atomically(model, destination: str | os.PathLike, extra_files: dict[str, str] | None = None) -> None:
-    """``save_pretrained`` (safetensors) into a temp folder, then swap it in place of ``destination``."""
-    with atomic_directory(destination) as temporary:
+def export_model_atomically(model, destination: str | os.PathLike, extra_files: dict[str, str] | None = None,
+                            overwrite: bool = False) -> None:
+    """``save_pretrained`` (safetensors) into a temp folder, then swap it in place of ``destination`` (an earlier
+    export, or a new or empty folder, unless ``overwrite``)."""
+    with atomic_directory(destination, "simba-music codec", overwrite) as temporary:
         model.save_pretrained(str(temporary), safe_serialization=True)
         for name, text in (extra_files or {}).items():
             (temporary / name).write_text(text)

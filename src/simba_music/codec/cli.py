@@ -22,7 +22,8 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_report(args: argparse.Namespace) -> int:
     from simba_music.codec.report import codec_report
 
-    report = codec_report(args.model_dir, args.manifest, args.output_dir, split=args.split, max_clips=args.max_clips)
+    report = codec_report(args.model_dir, args.manifest, args.output_dir, split=args.split, max_clips=args.max_clips,
+                          overwrite=args.overwrite)
     print(json.dumps(report["mean"], indent=2))
     return 0
 
@@ -56,6 +57,8 @@ def add_subcommands(subparsers) -> None:
     report.add_argument("output_dir", help="report.json, report.md and spectrograms.png")
     report.add_argument("--split", default="test", choices=["train", "validation", "test"])
     report.add_argument("--max-clips", type=int, default=40)
+    report.add_argument("--overwrite", action="store_true",
+                        help="write into output_dir even if it holds files the report did not write")
     report.set_defaults(func=_run_report)
 
 

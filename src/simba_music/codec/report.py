@@ -25,6 +25,7 @@ from simba_music.codec.losses import mel_distance, si_sdr
 from simba_music.codec.note_metrics import note_f1
 from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
 from simba_music.corpus.manifest import atomic_write_bytes, read_manifest
+from simba_music.io_utils import check_output_directory, claim_output_directory
 
 
 NOTE_F1_DEFINITION = (
@@ -81,7 +82,8 @@ def _plot(path: Path, signals: dict[str, np.ndarray], sample_rate: int) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "test", max_clips: int = 40) -> dict:
+def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "test", max_clips: int = 40,
+                 overwrite: bool = False) -> dict:
     """Evaluate ``model_dir`` on up to ``max_clips`` clips of ``split`` (spread over works); writes report.json/.md."""
     import soundfile as sf
     from transformers import AutoModel
@@ -90,6 +92,7 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
 
     if max_clips < 1:
         raise ValueError(f"max_clips must be >= 1, got {max_clips}")
+    check_output_directory(output_dir, "output_dir", overwrite, inputs=(model_dir, manifest))
     model = AutoModel.from_pretrained(model_dir).eval()
     first = AudioCodec(model, 1)
     every = AudioCodec(model, first.max_codebooks)
@@ -107,8 +110,7 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
     transcriber = None if unavailable else NoteTranscriber(threads=torch.get_num_threads())
     per_system: dict[str, list[dict]] = {name: [] for name in systems}
     note_counts = {name: np.zeros(3, dtype=np.int64) for name in systems}  # matched, reference, estimated
-    output = Path(output_dir)
-    output.mkdir(parents=True, exist_ok=True)
+    output = claim_output_directory(output_dir, "output_dir", "simba-music codec report", overwrite)
     for count, index in enumerate(picks):
         audio, file_rate = sf.read(rows[index]["audio"], dtype="float32", always_2d=True)
         audio = audio.mean(axis=1)

@@ -22,6 +22,7 @@ from simba_music.codec.evaluation import held_out_metrics
 from simba_music.codec.formats import CODEC_FORMATS, codec_encoder, codec_quantizer, decode_latents
 from simba_music.codec.losses import multiresolution_stft_loss, multiscale_mel_loss, time_l1_loss
 from simba_music.codec.quantizer import kmeans_init_quantizer, quantize_for_training
+from simba_music.io_utils import check_output_directory, write_output_marker
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class CodecTrainConfig:
     threads: int | None = None
     resume: bool = False
     progress: bool = True
+    overwrite: bool = False  # write into a run_dir that holds files codec training did not write
 
     def __post_init__(self) -> None:
         if self.num_codebooks is None:
@@ -276,7 +278,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_output_directory(run_dir, "run_dir", config.overwrite, inputs=(config.manifest,))
     accelerator = Accelerator()
     segment = int(round(config.segment_seconds * config.sample_rate))
     train_data = CropSampler(config.manifest, "train", config.sample_rate, segment, seed=config.seed)
@@ -286,6 +288,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
         logger.warning("no validation split in %s; validation numbers use training clips", config.manifest)
         validation_data = CropSampler(config.manifest, "train", config.sample_rate, segment * 2, seed=config.seed)
     validation_audio = validation_data.fixed_batch(config.validation_items, seconds_offset=1.0)
+    run_dir.mkdir(parents=True, exist_ok=True)  # after the manifest was read: a bad one writes nothing
+    write_output_marker(run_dir, "simba-music codec train")
 
     model = build_model(config)
     module = CodecTrainingModule(model, config)
@@ -355,7 +359,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
         save_checkpoint(accelerator, run_dir, current_step, trainer_state, keep=config.keep_checkpoints)
         if accelerator.is_main_process:
             export_model_atomically(
-                unwrapped.model, run_dir / "model", {"training_state.json": json.dumps(trainer_state, indent=2)}
+                unwrapped.model, run_dir / "model", {"training_state.json": json.dumps(trainer_state, indent=2)},
+                overwrite=config.overwrite,
             )
 
     # SIGTERM (plain `kill PID`) finishes the current step and writes a checkpoint, so stopping a background run

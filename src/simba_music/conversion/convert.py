@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..io_utils import atomic_directory
+from ..io_utils import atomic_directory, check_output_directory
 from ..modeling import SimbaMusicForCausalLM
 from .reference import original_forward
 from .ssm_ttm import (config_from_original, convert_decoder_state, decoder_state_dict, infer_layers,
@@ -46,7 +46,10 @@ def verify_against_original(model: SimbaMusicForCausalLM, state: dict, model_con
 
 def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir: str, decoder_only: bool = False,
                        text_encoder: str = "google/flan-t5-base", codec: str = "descript/dac_44khz",
-                       push_to_hub: str | None = None, verify: bool = True) -> dict:
+                       push_to_hub: str | None = None, verify: bool = True, overwrite: bool = False) -> dict:
+    """Convert, check against the original forward, then write `output_dir` (a new or empty folder, or an earlier
+    conversion's, unless `overwrite`; never one holding the checkpoint or its config)."""
+    check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path))
     checkpoint = load_lightning_checkpoint(checkpoint_path)
     state = decoder_state_dict(checkpoint["state_dict"])
     if not state:
@@ -71,7 +74,7 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
             raise ValueError(f"verification failed: converted logits differ from the original forward by "
                              f"{difference:.3g} (> {VERIFY_TOLERANCE}); nothing was written")
 
-    with atomic_directory(output_dir) as temporary:
+    with atomic_directory(output_dir, "simba-music convert", overwrite) as temporary:
         if decoder_only:
             model = decoder
             decoder.config.ssm_ttm = {"min_text_tokens": MIN_TEXT_TOKENS, "text_pad_id": TEXT_PAD_ID,

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from pathlib import Path
+
 import torch
 
 from ..configuration_simba_music import SimbaMusicConfig
@@ -46,6 +48,16 @@ def _attribute_dict_stand_ins():
 
 def load_lightning_checkpoint(path: str) -> dict:
     """Read a Lightning `.ckpt` safely. Raises ValueError naming the offending global for anything else."""
+    file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"--checkpoint: {path!r} is a folder; give the Lightning .ckpt file inside it")
+    if not file.is_file():
+        raise FileNotFoundError(f"--checkpoint: no such file {path!r}")
+    with open(file, "rb") as handle:
+        head = handle.read(4)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # torch.save writes a zip archive (or, before 1.6, a pickle)
+        raise ValueError(f"--checkpoint: {path!r} is not a PyTorch checkpoint (neither a zip archive nor a pickle; "
+                         f"it starts with {head!r})")
     try:
         with torch.serialization.safe_globals(_attribute_dict_stand_ins()):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)

@@ -16,7 +16,7 @@ from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, writ
 from simba_music.corpus.render import cut_clips, is_silent, normalize_loudness, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
 from simba_music.corpus.sources import ScoreRef, list_scores
-from simba_music.io_utils import atomic_path
+from simba_music.io_utils import atomic_path, check_output_directory, claim_output_directory
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class CorpusConfig:
     workers: int = 1
     progress: bool = True
     audio_format: str = "flac"
+    overwrite: bool = False  # write into an output_dir that holds files the builder did not write
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -165,9 +166,9 @@ def build_corpus(config: CorpusConfig) -> dict:
     """Build the corpus into ``config.output_dir``; returns (and writes) a summary."""
     config.validate()
     soundfont_path = resolve_soundfont(config.soundfont)
+    check_output_directory(config.output_dir, "output_dir", config.overwrite)
     refs = list_scores(config.collections, config.max_works)
-    output_dir = Path(config.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = claim_output_directory(config.output_dir, "output_dir", "simba-music corpus build", config.overwrite)
     started = time.time()
     tasks = [(ref, config, soundfont_path) for ref in refs]
     rows: list[dict] = []

@@ -16,7 +16,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                       reference_clips=args.reference_clips, codec_round_trip=args.codec_round_trip,
                       duration=args.duration, seed=args.seed, guidance=args.guidance,
                       instrument_classifier=args.instrument_classifier, save_audio=args.save_audio,
-                      device=args.device, progress=not args.quiet)
+                      device=args.device, progress=not args.quiet, overwrite=args.overwrite)
     headline = {"validation": result["validation"], "adherence": result["adherence"],
                 "distance": result["distance"], "real_time_factor": result["speed"]["real_time_factor"]}
     print(json.dumps(headline, indent=1))
@@ -32,7 +32,7 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
                                           epochs=args.epochs, seed=args.seed, test_split=args.test_split,
                                           max_test_clips=args.max_test_clips, progress=not args.quiet,
                                           through_codec=args.through_codec, codec_codebooks=args.codec_codebooks,
-                                          **kwargs)
+                                          overwrite=args.overwrite, **kwargs)
     test = {key: value for key, value in metrics["test"].items() if key != "confusion"}
     print(json.dumps({**{key: value for key, value in metrics.items() if key != "test"}, "test": test}, indent=1))
     return 0
@@ -58,6 +58,8 @@ def add_subcommands(subparsers) -> None:
     evaluate.add_argument("--prompts", default=str(DEMO_PROMPTS),
                           help="JSONL: caption and optional instrument, key, tempo_bpm (default: the 32 demo prompts)")
     evaluate.add_argument("--output-dir", default="evaluation")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="write into --output-dir even if it holds files evaluate did not write")
     evaluate.add_argument("--dataset", default=None, help="`simba-music preprocess` output for cross-entropy")
     evaluate.add_argument("--dataset-split", default=None, help="default: validation, else test")
     evaluate.add_argument("--batch-size", type=int, default=8)
@@ -90,6 +92,8 @@ def add_subcommands(subparsers) -> None:
                        help="a codec folder: train and test on clips after a round trip through it")
     train.add_argument("--codec-codebooks", type=int, default=1, help="codebooks used in that round trip")
     train.add_argument("--quiet", action="store_true")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace --output-dir even if it holds files the trainer did not write")
     train.set_defaults(func=_run_train_classifier)
 
     check = subparsers.add_parser("validate-estimators", help="key and tempo estimator accuracy on real clips")

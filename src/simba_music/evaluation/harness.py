@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io_utils import atomic_path, write_wav
+from ..io_utils import atomic_path, check_output_directory, claim_output_directory, write_wav
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
@@ -181,7 +181,7 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
              reference_manifest: str | None = None, reference_split: str = "test", reference_clips: int = 64,
              codec_round_trip: bool = True, duration: float = 10.0, seed: int = 0, guidance: float | None = None,
              instrument_classifier: str | None = None, save_audio: bool = False, plot: bool = True,
-             device: str | None = None, progress: bool = True) -> dict:
+             device: str | None = None, progress: bool = True, overwrite: bool = False) -> dict:
     """Evaluate the model saved in `model_dir`; returns the report, also written to `output_dir/evaluation.json`
     (with `evaluation.png`, and the generated WAVs under `audio/` with `save_audio`) when `output_dir` is given.
 
@@ -197,12 +197,13 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
     reference_rows = _reference_rows(reference_manifest, reference_split, reference_clips, seed)
     classifier = InstrumentClassifier.load(instrument_classifier)
     _check_instruments(prompt_rows, classifier)
-    output = Path(output_dir) if output_dir is not None else None
-    if output is not None:
-        if output.exists() and not output.is_dir():
-            raise ValueError(f"output_dir: {str(output)!r} exists and is not a directory")
-        output.mkdir(parents=True, exist_ok=True)
+    output = None
+    if output_dir is not None:
+        inputs = (model_dir, prompts if isinstance(prompts, (str, Path)) else None, dataset, reference_manifest)
+        check_output_directory(output_dir, "--output-dir", overwrite, inputs)
     model, processor = load_model(model_dir, device)
+    if output_dir is not None:  # written only once the model has loaded
+        output = claim_output_directory(output_dir, "--output-dir", "simba-music evaluate", overwrite)
 
     settings = {"model_dir": str(model_dir), "prompts": str(prompts) if isinstance(prompts, (str, Path)) else "list",
                 "duration_s": duration, "seed": seed,

@@ -117,13 +117,14 @@ class InstrumentClassifier(nn.Module):
         self.eval()
         return losses
 
-    def save(self, directory: str | Path) -> None:
-        """Weights and standardisation (safetensors) plus labels and metrics (json), replacing `directory` at once."""
+    def save(self, directory: str | Path, overwrite: bool = False) -> None:
+        """Weights and standardisation (safetensors) plus labels and metrics (json), replacing `directory` at once
+        (an earlier save, or a new or empty folder, unless `overwrite`)."""
         from safetensors.torch import save_file
 
         from ..io_utils import atomic_directory
 
-        with atomic_directory(directory) as temporary:
+        with atomic_directory(directory, "simba-music train-instrument-classifier", overwrite) as temporary:
             save_file({name: tensor.contiguous() for name, tensor in self.state_dict().items()},
                       str(temporary / WEIGHTS_FILE))
             config = {"labels": self.labels, "feature_size": int(self.feature_mean.numel()),

@@ -75,7 +75,8 @@ def accuracy_report(model: InstrumentClassifier, features: np.ndarray, names: li
 def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAINED_DIR, per_class: int = 150,
                                 hidden_size: int = 64, epochs: int = 400, seed: int = 0, test_split: str = "test",
                                 max_test_clips: int | None = None, progress: bool = True,
-                                through_codec: str | None = None, codec_codebooks: int = 1) -> dict:
+                                through_codec: str | None = None, codec_codebooks: int = 1,
+                                overwrite: bool = False) -> dict:
     """Train on a balanced train-split subset of `manifest`, test on `test_split`, save to `output_dir`; returns the
     metrics (also stored in the saved config.json).
 
@@ -84,8 +85,11 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAIN
     a classifier of clean renders judges generated audio by the codec's artefacts as much as by its instrument."""
     from ..corpus.manifest import read_manifest
 
+    from ..io_utils import check_output_directory
+
     if not Path(manifest).is_file():
         raise ValueError(f"manifest: no such file {manifest!r}")
+    check_output_directory(output_dir, "--output-dir", overwrite, inputs=(manifest, through_codec))
     started = time.perf_counter()
     train_rows = balanced_subset(read_manifest(manifest, "train"), per_class, seed)
     test_rows = read_manifest(manifest, test_split)
@@ -117,7 +121,7 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAIN
         "manifest": str(manifest), "through_codec": None if through_codec is None else {
             "codec": str(through_codec), "codebooks": codec_codebooks},
     }
-    model.save(output_dir)
+    model.save(output_dir, overwrite=overwrite)
     return model.metrics
 
 

@@ -40,6 +40,18 @@ def default_generation_config(frame_rate: float) -> GenerationConfig:
     return GenerationConfig(**PAPER_GENERATION_DEFAULTS, max_new_tokens=round(DEFAULT_DURATION_S * frame_rate))
 
 
+# Sane ranges, checked before any work: beyond them the scaled logits overflow to inf/NaN inside sampling.
+MAX_GUIDANCE_SCALE = 100.0
+TEMPERATURE_RANGE = (0.01, 100.0)
+SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
+
+
+def check_seed(seed: int, name: str = "seed") -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"{name}: must be an int in [0, 2**64), got {seed!r}")
+    return seed
+
+
 @dataclass
 class SamplingSettings:
     do_sample: bool
@@ -49,12 +61,12 @@ class SamplingSettings:
     guidance_scale: float
 
     def check(self) -> None:
-        if not isinstance(self.guidance_scale, (int, float)) or not math.isfinite(self.guidance_scale) \
-                or self.guidance_scale < 0:
-            raise ValueError(f"guidance_scale: must be a finite number >= 0 (1 disables guidance), "
-                             f"got {self.guidance_scale!r}")
-        if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
-            raise ValueError(f"temperature: must be > 0, got {self.temperature!r}")
+        if not isinstance(self.guidance_scale, (int, float)) or not 0 <= self.guidance_scale <= MAX_GUIDANCE_SCALE:
+            raise ValueError(f"guidance_scale: must be a finite number >= 0 and <= {MAX_GUIDANCE_SCALE:g} (1 disables "
+                             f"guidance), got {self.guidance_scale!r}")
+        low, high = TEMPERATURE_RANGE
+        if not isinstance(self.temperature, (int, float)) or not low <= self.temperature <= high:
+            raise ValueError(f"temperature: must be in [{low:g}, {high:g}], got {self.temperature!r}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
             raise ValueError(f"top_k: must be an integer >= 0 (0 disables it), got {self.top_k!r}")
         if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
@@ -101,6 +113,8 @@ def row_generators(batch_size: int, seed, generator: torch.Generator | None, dev
         seeds = []  # "42", 4.2, True: refused below rather than silently converted
     if len(seeds) != batch_size or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seed: must be an int or a list of {batch_size} ints (one per prompt), got {seed!r}")
+    for value in seeds:
+        check_seed(value)  # seed + row must fit too
     return [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
 
@@ -255,10 +269,13 @@ class TextToMusicGenerationMixin:
                                   encoder_attention_mask=text_mask if first else None, cache=cache, use_cache=True,
                                   delay_pattern_applied=True, return_dict=True).logits
             logits = logits[:, -1][:, None] if num_codebooks == 1 else logits[:, :, -1]
-            if rows == batch:
-                return logits
-            conditional, unconditional = logits[:batch], logits[batch:]
-            return unconditional + settings.guidance_scale * (conditional - unconditional)
+            if rows != batch:
+                conditional, unconditional = logits[:batch], logits[batch:]
+                logits = unconditional + settings.guidance_scale * (conditional - unconditional)
+            if not bool(torch.isfinite(logits).all()):
+                raise FloatingPointError("decoder: produced non-finite logits (NaN or inf); its weights are broken "
+                                         "or were not all loaded")
+            return logits
 
         chunker = None if streamer is None else ChunkedAudioDecoder(self.codec, streamer, *stream_options)
         cache = SimbaMusicCache()
@@ -285,5 +302,6 @@ class TextToMusicGenerationMixin:
         return torch.stack([delayed[:, k, start + k:end + k] for k in range(delayed.shape[1])], dim=1)
 
 
-__all__ = ["PAPER_GENERATION_DEFAULTS", "SamplingSettings", "TextToMusicGenerationMixin", "TextToMusicOutput",
-           "default_generation_config", "row_generators", "sample_next"]
+__all__ = ["MAX_GUIDANCE_SCALE", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT", "TEMPERATURE_RANGE", "SamplingSettings",
+           "TextToMusicGenerationMixin", "TextToMusicOutput", "check_seed", "default_generation_config",
+           "row_generators", "sample_next"]

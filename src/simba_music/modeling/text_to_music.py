@@ -155,10 +155,17 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
 
         hub = {k: kwargs[k] for k in ("cache_dir", "force_download", "local_files_only", "token", "revision",
                                       "subfolder") if k in kwargs}
+        from transformers.utils import GENERATION_CONFIG_NAME, cached_file
+
+        found = cached_file(pretrained_model_name_or_path, GENERATION_CONFIG_NAME,
+                            _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False, **hub)
+        if found is None:
+            return  # no generation_config.json: keep the paper defaults set in __init__
         try:
             self.generation_config = GenerationConfig.from_pretrained(pretrained_model_name_or_path, **hub)
-        except OSError:
-            pass  # no generation_config.json: keep the paper defaults set in __init__
+        except (OSError, ValueError) as error:  # a saved file that does not parse must not silently become defaults
+            raise ValueError(f"{found}: not a valid generation config ({error})") from error
 
     def load_text_encoder_from_source(self) -> None:
         """Load the frozen text encoder's weights from `config.text_encoder_source` (see the config)."""

@@ -1,10 +1,13 @@
 """Audio -> codec tokens: the training set of `simba-music train` (`simba-music preprocess`).
 
 Input: a manifest (jsonl or csv with an `audio` path relative to the manifest and a `caption`; every other column is
-kept, and a `split` column of train/validation/test is honoured) or any `datasets.Dataset` with those columns.
+kept, and a `split` column is honoured: train, validation (or valid, val, dev) and test; any other split name is refused
+by name) or any `datasets.Dataset` with those columns.
 Audio is decoded with soundfile (the `datasets` audio feature needs torchcodec, which needs a CUDA torch build), down-
 mixed, resampled, cut into fixed-length segments, encoded into the modelled codebooks, and saved as a `DatasetDict`
-with `save_to_disk`, atomically. Bad files (corrupt, empty, NaN, silent, too short) are counted, never fatal.
+with `save_to_disk`, atomically, into a folder that is new, empty or an earlier preprocess output (else refused unless
+`overwrite`). Bad files (missing, corrupt, empty, NaN, silent, too short) are counted, never fatal, but a run that
+encodes no segment at all is an error.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ import numpy as np
 import torch
 
 from ..audio_prompt import resample
-from ..io_utils import atomic_directory
+from ..io_utils import atomic_directory, check_output_directory
 from .data import EMPTY_TEXT_STATES_FILE
 
 SILENCE_PEAK = 1e-4
+WRITER = "simba-music preprocess"
+# Split names as manifests spell them -> the dataset's split.
+SPLIT_NAMES = {"train": "train", "validation": "validation", "valid": "validation", "val": "validation",
+               "dev": "validation", "test": "test"}
 
 
 @dataclass
@@ -36,6 +43,7 @@ class PreprocessArguments:
     batch_size: int = 8
     num_proc: int = 1
     progress: bool = True
+    overwrite: bool = False  # replace an output folder that holds files preprocess did not write
 
     def check(self) -> None:
         if self.segment_seconds <= 0:
@@ -47,26 +55,57 @@ class PreprocessArguments:
             raise ValueError("batch_size and num_proc must be >= 1")
 
 
+def _split_name(value, where: str) -> str:
+    name = SPLIT_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+    if name is None:
+        raise ValueError(f"{where}: split {value!r} is not one of train, validation (or valid, val, dev), test")
+    return name
+
+
 def read_manifest(path: str):
-    """A jsonl or csv manifest as a `datasets.Dataset`, audio paths made absolute."""
+    """A jsonl or csv manifest as a `datasets.Dataset`, audio paths made absolute, split names normalised. A bad row
+    is refused with its line number and field."""
     from datasets import Dataset
 
     manifest = Path(path)
     if not manifest.is_file():
         raise FileNotFoundError(f"manifest: no such file {path!r}")
     if manifest.suffix == ".jsonl":
-        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        numbered = []
+        for number, line in enumerate(manifest.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise ValueError(f"manifest {path}, line {number}: not valid JSON ({error})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"manifest {path}, line {number}: expected a JSON object, got {line[:40]!r}")
+            numbered.append((number, row))
     elif manifest.suffix == ".csv":
         import csv
 
         with open(manifest, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            numbered = list(enumerate(csv.DictReader(handle), start=2))  # line 1 is the header
     else:
         raise ValueError(f"manifest: expected a .jsonl or .csv file, got {manifest.name!r}")
-    for row in rows:
+    if not numbered:
+        raise ValueError(f"manifest {path}: no rows")
+    rows = []
+    for number, row in numbered:
+        where = f"manifest {path}, line {number}"
         if "audio" not in row or "caption" not in row:
-            raise ValueError(f"manifest: every row needs 'audio' and 'caption', got keys {sorted(row)}")
+            raise ValueError(f"{where}: every row needs 'audio' and 'caption', got keys {sorted(row)}")
+        for field in ("audio", "caption"):
+            if not isinstance(row[field], str) or not row[field].strip():
+                raise ValueError(f"{where}: '{field}' must be a non-empty string, got {row[field]!r}")
         row["audio"] = str((manifest.parent / row["audio"]).resolve())
+        if "split" in row:
+            row["split"] = _split_name(row["split"], where)
+        rows.append(row)
+    if len({"split" in row for row in rows}) > 1:
+        number = next(n for n, row in numbered if "split" not in row)
+        raise ValueError(f"manifest {path}, line {number}: no 'split' while other rows have one")
     return Dataset.from_list(rows)
 
 
@@ -74,6 +113,8 @@ def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -
     """Decode, check, conform and cut one file; returns its segments or the reason it was skipped."""
     import soundfile
 
+    if not Path(path).is_file():
+        return [], "missing"
     try:
         audio, source_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except Exception:  # soundfile raises several types for unreadable files
@@ -128,10 +169,17 @@ def _without_parametrizations(model: torch.nn.Module) -> torch.nn.Module:
 
 def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, min_seconds: float = 2.0,
                text_encoder=None, tokenizer=None, batch_size: int = 8, num_proc: int = 1,
-               progress: bool = True) -> dict:
+               progress: bool = True, overwrite: bool = False) -> dict:
     """Encode `dataset` (a `datasets.Dataset` with `audio` paths and `caption`) with `codec` (an `AudioCodec`) into
     `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
     from datasets import DatasetDict, disable_progress_bars, enable_progress_bars
+
+    if len(dataset) == 0:
+        raise ValueError("dataset: no rows to encode")
+    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]))
+    if "split" in dataset.column_names:
+        names = [_split_name(value, f"dataset row {index}") for index, value in enumerate(dataset["split"])]
+        dataset = dataset.remove_columns("split").add_column("split", names)
 
     (enable_progress_bars if progress else disable_progress_bars)()
     rate, channels = codec.sampling_rate, codec.channels
@@ -173,6 +221,9 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
                        desc="encoding")
     reasons = Counter(rows["skip_reason"])
     skipped = {reason: count for reason, count in reasons.items() if reason}
+    if not reasons.get(""):
+        raise ValueError(f"no segment was encoded from {len(dataset)} file(s) (skipped: {skipped}); nothing was "
+                         "written to --output-dir")
     encoded = rows.filter(lambda row: row["skip_reason"] == "", desc="filtering").remove_columns("skip_reason")
     if codec.codebook_size <= np.iinfo(np.int16).max:  # a quarter of int64's disk and memory
         from datasets import List, Value
@@ -192,7 +243,7 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
         "sampling_rate": rate, "frame_rate": codec.frame_rate, "num_codebooks": codec.num_codebooks,
         "segment_seconds": segment_seconds,
     }
-    with atomic_directory(output_dir) as temporary:
+    with atomic_directory(output_dir, WRITER, overwrite) as temporary:
         DatasetDict(splits).save_to_disk(str(temporary))
         if text_encoder is not None:
             from safetensors.torch import save_file
@@ -212,6 +263,9 @@ def _text_states(captions, tokenizer, encoder) -> list:
 
 def run(args: PreprocessArguments) -> dict:
     args.check()
+    check_output_directory(args.output_dir, "--output-dir", args.overwrite,
+                           inputs=(args.manifest, args.codec, args.text_encoder))
+    dataset = read_manifest(args.manifest)
     codec = _load_codec(args.codec, args.num_codebooks)
     tokenizer = encoder = None
     if args.text_encoder:
@@ -220,5 +274,5 @@ def run(args: PreprocessArguments) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
         encoder = AutoModel.from_pretrained(args.text_encoder).eval()
         encoder = encoder.get_encoder() if hasattr(encoder, "get_encoder") and hasattr(encoder, "decoder") else encoder
-    return preprocess(read_manifest(args.manifest), codec, args.output_dir, args.segment_seconds, args.min_seconds,
-                      encoder, tokenizer, args.batch_size, args.num_proc, args.progress)
+    return preprocess(dataset, codec, args.output_dir, args.segment_seconds, args.min_seconds,
+                      encoder, tokenizer, args.batch_size, args.num_proc, args.progress, args.overwrite)

@@ -24,7 +24,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from ..configuration_simba_music import SimbaMusicConfig
-from ..io_utils import atomic_directory, atomic_path
+from ..io_utils import atomic_directory, atomic_path, check_output_directory, read_output_marker, write_output_marker
 from ..modeling import SimbaMusicForCausalLM
 from .collator import SimbaMusicCollator
 from .data import load_training_data
@@ -59,6 +59,7 @@ class TrainArguments:
     resume: bool = False
     push_to_hub: str | None = None
     progress: bool = True
+    overwrite: bool = False  # start afresh in a folder holding another run or files train did not write
 
     def check(self) -> None:
         for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "save_every"):
@@ -110,6 +111,48 @@ class TrainingState:
         self.batches_into_epoch, self.history = int(state["batches_into_epoch"]), list(state["history"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.dropout_rng.set_state(load_file(str(directory / "dropout_rng.safetensors"))["dropout_rng"])
+
+
+WRITER = "simba-music train"
+
+
+def run_identity(model: SimbaMusicForCausalLM, dataset: str) -> dict:
+    """What a resume must share with the run it continues: the decoder config and the dataset (its content
+    fingerprint from `datasets`, so that a moved copy still matches)."""
+    import hashlib
+
+    config = {k: v for k, v in model.config.to_dict().items()
+              if not k.startswith("_") and k not in ("transformers_version", "label_smoothing", "architectures")}
+    fingerprints = {}
+    for state in sorted(Path(dataset).glob("*/state.json")):
+        fingerprints[state.parent.name] = json.loads(state.read_text()).get("_fingerprint")
+    digest = lambda value: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]  # noqa: E731
+    return {"config_sha256": digest(config), "dataset": str(Path(dataset).resolve()),
+            "dataset_sha256": digest(fingerprints)}
+
+
+def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Path | None:
+    """The checkpoint to resume from, after refusing a folder whose run this is not (see `train`)."""
+    checkpoints = output / "checkpoints"
+    recorded = read_output_marker(output) or {}
+    existing = _latest_checkpoint(checkpoints) if checkpoints.is_dir() else None
+    if args.resume:
+        if existing is None:
+            raise ValueError(f"--resume: no checkpoint in {str(checkpoints)!r}; start the run without --resume")
+        if recorded.get("writer") != WRITER:
+            raise ValueError(f"--resume: {str(output)!r} was not written by simba-music train (no run record)")
+        changed = [key for key in ("config_sha256", "dataset_sha256") if recorded.get(key) != identity[key]]
+        if changed:
+            what = {"config_sha256": "decoder config", "dataset_sha256": "dataset"}
+            raise ValueError(f"--resume: the run in {str(output)!r} was started with another "
+                             f"{' and '.join(what[key] for key in changed)} (its dataset: {recorded.get('dataset')!r}); "
+                             "resume with the same --config/--init-from and --dataset, or start a new --output-dir")
+        return existing
+    if existing is not None and not args.overwrite:
+        raise ValueError(f"--output-dir: {str(output)!r} holds a run (checkpoint {existing.name}); pass --resume to "
+                         "continue it, --overwrite to start afresh (its checkpoints are deleted), or choose another "
+                         "folder")
+    return None
 
 
 def _latest_checkpoint(directory: Path) -> Path | None:
@@ -194,26 +237,38 @@ def train(args: TrainArguments) -> dict:
     """Train (or resume) and return a summary; writes checkpoints, metrics.jsonl, a curve PNG and the final model."""
     args.check()
     output = Path(args.output_dir)
-    checkpoints = output / "checkpoints"
-    accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps,
-                              mixed_precision=args.mixed_precision, log_with=args.log_with, project_dir=str(output))
-    if accelerator.is_main_process:
-        checkpoints.mkdir(parents=True, exist_ok=True)
-    set_seed(args.seed)
-    resume_from = _latest_checkpoint(checkpoints) if args.resume else None
-    model = _build_model(args, output)
-    if accelerator.is_main_process:
-        with atomic_path(output / "decoder_config.json") as temporary:
-            temporary.write_text(model.config.to_json_string(use_diff=False))
+    # Everything is validated before anything is written: a bad --dataset never touches an existing run.
+    check_output_directory(output, "--output-dir", args.overwrite,
+                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder))
+    set_seed(args.seed)  # before the model is built: its initial weights follow the seed
     data = load_training_data(args.dataset)
+    model = _build_model(args, output)
     tokenizer, encoder = None, None
     if data.needs_text_encoder:
         if args.text_encoder is None:
             raise ValueError("the dataset has captions but no cached text_states: pass --text-encoder")
         from transformers import AutoModel, AutoTokenizer
         tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
-        encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False).to(accelerator.device)
+        encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False)
         encoder = getattr(encoder, "encoder", encoder) if hasattr(encoder, "decoder") else encoder
+    identity = run_identity(model, args.dataset)
+    resume_from = _check_run_folder(args, output, identity)
+
+    # Under `accelerate launch` every process has run the checks above before any passes the process-group
+    # rendezvous in Accelerator(), so none of them sees the main process's writes below.
+    checkpoints = output / "checkpoints"
+    accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps,
+                              mixed_precision=args.mixed_precision, log_with=args.log_with, project_dir=str(output))
+    if accelerator.is_main_process:
+        if resume_from is None and checkpoints.is_dir():  # --overwrite: the old run's checkpoints would be resumed
+            shutil.rmtree(checkpoints)
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        write_output_marker(output, WRITER, **identity)
+        with atomic_path(output / "decoder_config.json") as temporary:
+            temporary.write_text(model.config.to_json_string(use_diff=False))
+    accelerator.wait_for_everyone()
+    if encoder is not None:
+        encoder = encoder.to(accelerator.device)
     empty_states = data.empty_text_states
     if empty_states is None and encoder is not None:
         tokens = tokenizer([""], return_tensors="pt").to(accelerator.device)
@@ -306,7 +361,7 @@ def train(args: TrainArguments) -> dict:
     accelerator.wait_for_everyone()
     final = accelerator.unwrap_model(model)
     if accelerator.is_main_process:
-        with atomic_directory(output / "model") as temporary:
+        with atomic_directory(output / "model", WRITER, args.overwrite) as temporary:
             final.save_pretrained(temporary)
         plot_training_curves(state.history, output / "training_curve.png")
         if args.push_to_hub:

@@ -78,8 +78,8 @@ def test_kernel_report_names_an_implementation_and_reason_per_op(monkeypatch):
     with kernels.force_fast_path():
         cpu_report = kernels.kernel_report("cpu")["ops"]
     assert cpu_report["ssd scan"]["implementation"] == "mamba-ssm Triton"
-    assert cpu_report["selective scan"] == {
-        "implementation": "PyTorch", "reason": "mamba-ssm CUDA has only a compiled CUDA kernel; tensors are not on CUDA"}
+    assert cpu_report["selective scan"] == {"implementation": "PyTorch", "reason": (
+        "mamba-ssm CUDA has only a compiled CUDA kernel; tensors are not on CUDA")}
     with kernels.force_slow_path():
         assert kernels.kernel_report("cuda")["ops"]["ssd scan"]["implementation"] == "PyTorch"
 

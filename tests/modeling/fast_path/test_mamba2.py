@@ -8,6 +8,7 @@ from simba_music import force_fast_path, force_slow_path
 from simba_music.modeling import kernels, torch_kernels
 from simba_music.modeling.cache import SimbaMusicCache
 from simba_music.modeling.ssm import Mamba2Mixer
+
 from .conftest import MEASURED, TOLERANCE, assert_close, max_difference, small_config, unit_gain_
 
 PREFILL, CONTINUATION, DECODE = 11, 5, 4  # chunks of 16: none of the calls fills whole chunks; the forward has 2

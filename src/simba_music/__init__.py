@@ -6,7 +6,8 @@ from transformers import (AutoConfig, AutoFeatureExtractor, AutoModel, AutoModel
 from .codecs import AudioCodec
 from .configuration_simba_music import SimbaMusicConfig
 from .configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
-from .modeling import (SimbaMusicCache, SimbaMusicForCausalLM, SimbaMusicModel, force_slow_path, kernel_report)
+from .modeling import (SimbaMusicCache, SimbaMusicForCausalLM, SimbaMusicModel, force_fast_path,
+                       force_slow_path, kernel_report)
 from .modeling.generation_text_to_music import TextToMusicOutput
 from .modeling.text_to_music import SimbaMusicForConditionalGeneration
 from .processing_simba_music import SimbaMusicProcessor
@@ -30,4 +31,5 @@ from . import pipelines  # noqa: E402  (registers the "text-to-music" task)
 
 __all__ = ["AudioCodec", "AudioIteratorStreamer", "CallbackAudioStreamer", "SimbaMusicCache", "SimbaMusicConfig",
            "SimbaMusicForCausalLM", "SimbaMusicForConditionalGeneration", "SimbaMusicForConditionalGenerationConfig",
-           "SimbaMusicModel", "SimbaMusicProcessor", "TextToMusicOutput", "force_slow_path", "kernel_report"]
+           "SimbaMusicModel", "SimbaMusicProcessor", "TextToMusicOutput", "force_fast_path", "force_slow_path",
+           "kernel_report"]

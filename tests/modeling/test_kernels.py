@@ -28,13 +28,64 @@ def test_import_survives_a_broken_mamba_ssm():
     assert result.stdout.startswith("ok")
 
 
-def test_slow_path_is_used_on_cpu():
-    assert not kernels._fast_ssm(torch.zeros(1))
+def test_slow_path_is_used_on_cpu(monkeypatch):
+    monkeypatch.delenv("SIMBA_MUSIC_FORCE_FAST", raising=False)
+    # A CPU tensor never reaches the import: nothing is loaded, whatever is installed.
+    monkeypatch.setattr(kernels, "_loaded", {})
+    for op in kernels.KERNEL_SOURCES:
+        assert kernels._fast(op, torch.zeros(1)) is None
+    assert kernels._loaded == {}
     with kernels.force_slow_path():
-        assert kernels._force_slow
+        assert kernels._forced("slow")
+    assert not kernels._forced("slow")
 
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available() or kernels.MAMBA_SSM_ERROR is not None,
+def test_switches_nest_and_slow_wins(monkeypatch):
+    monkeypatch.delenv("SIMBA_MUSIC_FORCE_SLOW", raising=False)
+    monkeypatch.setenv("SIMBA_MUSIC_FORCE_FAST", "1")
+    assert kernels._forced("fast")
+    with kernels.force_fast_path(False):
+        assert not kernels._forced("fast")
+    stand_in = kernels.Kernel(lambda *args, **kwargs: None, kernels.TRITON, any_device=True)
+    monkeypatch.setitem(kernels._loaded, "ssd scan", stand_in)
+    assert kernels._fast("ssd scan", torch.zeros(1)) is stand_in.function
+    with kernels.force_slow_path():
+        assert kernels._fast("ssd scan", torch.zeros(1)) is None
+    # A compiled CUDA kernel never gets a CPU tensor, even when forced.
+    monkeypatch.setitem(kernels._loaded, "causal conv", kernels.Kernel(print, kernels.CONV, any_device=False))
+    assert kernels._fast("causal conv", torch.zeros(1)) is None
+
+
+def test_kernel_report_names_an_implementation_and_reason_per_op(monkeypatch):
+    monkeypatch.delenv("SIMBA_MUSIC_FORCE_FAST", raising=False)
+    monkeypatch.delenv("SIMBA_MUSIC_FORCE_SLOW", raising=False)
+    monkeypatch.setattr(kernels, "_loaded", {op: "ImportError: not here" for op in kernels.KERNEL_SOURCES})
+    report = kernels.kernel_report("cpu")
+    assert set(report["ops"]) == {"ssd scan", "ssd step", "selective scan", "selective step", "causal conv",
+                                  "conv step"}
+    assert all(entry == {"implementation": "PyTorch", "reason": "tensors are not on CUDA"}
+               for entry in report["ops"].values())
+    assert report["mamba_ssm_error"] == "ImportError: not here" and not report["causal_conv1d"]
+    assert kernels.kernel_report("cuda")["ops"]["ssd scan"]["reason"] == \
+        "mamba-ssm is not importable (ImportError: not here)"
+    triton = kernels.Kernel(print, kernels.TRITON, any_device=True)
+    monkeypatch.setitem(kernels._loaded, "ssd scan", triton)
+    monkeypatch.setitem(kernels._loaded, "selective scan", kernels.Kernel(print, kernels.CUDA, any_device=False))
+    cuda_report = kernels.kernel_report("cuda")["ops"]
+    assert cuda_report["ssd scan"] == {"implementation": "mamba-ssm Triton", "reason": "tensors on CUDA"}
+    assert cuda_report["selective scan"]["implementation"] == "mamba-ssm CUDA"
+    assert "no initial state" in cuda_report["selective scan"]["reason"]
+    with kernels.force_fast_path():
+        cpu_report = kernels.kernel_report("cpu")["ops"]
+    assert cpu_report["ssd scan"]["implementation"] == "mamba-ssm Triton"
+    assert cpu_report["selective scan"] == {"implementation": "PyTorch", "reason": (
+        "mamba-ssm CUDA has only a compiled CUDA kernel; tensors are not on CUDA")}
+    with kernels.force_slow_path():
+        assert kernels.kernel_report("cuda")["ops"]["ssd scan"]["implementation"] == "PyTorch"
+
+
+# `or` keeps a CPU machine from importing mamba-ssm at collection.
+cuda = pytest.mark.skipif(not torch.cuda.is_available() or not kernels.kernel_report()["mamba_ssm"],
                           reason="needs CUDA and mamba-ssm")
 
 

@@ -1,13 +1,13 @@
 """The SimbaMusic decoder: SSM and attention sublayers, the generation cache, and the kernel dispatch."""
 
 from .cache import SimbaMusicCache
-from .kernels import force_slow_path, kernel_report
+from .kernels import force_fast_path, force_slow_path, kernel_report
 from .positions import apply_delay_pattern, sinusoidal_positions, undo_delay_pattern
 from .simba_music import (SimbaMusicCausalLMOutput, SimbaMusicForCausalLM, SimbaMusicModel, SimbaMusicModelOutput,
                           SimbaMusicPreTrainedModel)
 
 __all__ = [
     "SimbaMusicCache", "SimbaMusicCausalLMOutput", "SimbaMusicForCausalLM", "SimbaMusicModel", "SimbaMusicModelOutput",
-    "SimbaMusicPreTrainedModel", "apply_delay_pattern", "force_slow_path", "kernel_report", "sinusoidal_positions",
-    "undo_delay_pattern",
+    "SimbaMusicPreTrainedModel", "apply_delay_pattern", "force_fast_path", "force_slow_path", "kernel_report",
+    "sinusoidal_positions", "undo_delay_pattern",
 ]

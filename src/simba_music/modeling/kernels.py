@@ -1,76 +1,150 @@
 """The one place that picks SSM kernels: mamba-ssm / causal-conv1d on CUDA, the pure-PyTorch path elsewhere.
 
 mamba-ssm's `__init__` imports a compiled CUDA extension, so on a CPU-only machine (or with a broken build) the import
-raises. Every import here is guarded: `import simba_music` never fails because of it.
+raises. The fast kernels are therefore imported lazily, the first time a tensor could use them (or `kernel_report()`
+asks), and the outcome is cached; every failure is kept as the reason. `import simba_music` never imports them, so it
+never fails because of them and does not pay for Triton's start-up.
 
-Set `SIMBA_MUSIC_FORCE_SLOW=1` (or use `force_slow_path()`) to run the PyTorch path on a GPU as well, e.g. for parity
-checks.
+Switches, read at every call so that setting them at run time works:
+- `SIMBA_MUSIC_FORCE_SLOW=1` (or `force_slow_path()`): the PyTorch path everywhere, e.g. for parity checks on a GPU.
+- `SIMBA_MUSIC_FORCE_FAST=1` (or `force_fast_path()`): a testing aid. The mamba-ssm branch for tensors on any device
+  wherever its kernel is importable; Triton kernels then run on CPU tensors under Triton's interpreter
+  (`TRITON_INTERPRET=1`, see tests/modeling/fast_path/). Kernels that exist only as compiled CUDA code keep the
+  PyTorch path off CUDA. The slow switch wins over the fast one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from . import torch_kernels
 from .cache import SSMState
 
-try:  # noqa: SIM105 - any failure means "not available"; the reason is kept for `kernel_report()`.
-    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _mamba_selective_scan
-    from mamba_ssm.ops.triton.selective_state_update import selective_state_update as _mamba_state_update
-    from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined as _mamba_chunk_scan
-    MAMBA_SSM_ERROR = None
-except Exception as error:  # ImportError, or a broken extension raising anything else
-    _mamba_selective_scan = _mamba_state_update = _mamba_chunk_scan = None
-    MAMBA_SSM_ERROR = f"{type(error).__name__}: {error}"
+TRITON, CUDA, CONV = "mamba-ssm Triton", "mamba-ssm CUDA", "causal-conv1d"
+PYTORCH = "PyTorch"
 
-try:
-    from causal_conv1d import causal_conv1d_fn as _conv_fn
-    from causal_conv1d import causal_conv1d_update as _conv_update
-    CAUSAL_CONV1D_ERROR = None
-except Exception as error:
-    _conv_fn = _conv_update = None
-    CAUSAL_CONV1D_ERROR = f"{type(error).__name__}: {error}"
+# op -> (module, function, implementation). Triton kernels also run under Triton's interpreter (any device); the
+# others are compiled CUDA extensions.
+KERNEL_SOURCES = {
+    "ssd scan": ("mamba_ssm.ops.triton.ssd_combined", "mamba_chunk_scan_combined", TRITON),
+    "ssd step": ("mamba_ssm.ops.triton.selective_state_update", "selective_state_update", TRITON),
+    "selective scan": ("mamba_ssm.ops.selective_scan_interface", "selective_scan_fn", CUDA),
+    "selective step": ("mamba_ssm.ops.triton.selective_state_update", "selective_state_update", TRITON),
+    "causal conv": ("causal_conv1d", "causal_conv1d_fn", CONV),
+    "conv step": ("causal_conv1d", "causal_conv1d_update", CONV),
+}
+# Why a call falls back although the kernel runs: the kernel has no such input.
+CACHE_LIMITS = {"selective scan": "selective_scan_fn takes no initial state",
+                "causal conv": "continuing from a cache uses PyTorch: our window layout is not the kernel's"}
 
-_force_slow = os.environ.get("SIMBA_MUSIC_FORCE_SLOW", "0") not in ("", "0", "false", "False")
+
+@dataclass
+class Kernel:
+    function: Callable
+    implementation: str
+    any_device: bool  # Triton (or a stand-in): runs wherever Triton runs; False: CUDA tensors only
+
+
+# op -> Kernel, or the reason it could not be imported. Filled on first use; tests clear or substitute entries.
+_loaded: dict[str, Kernel | str] = {}
+_overrides: dict[str, bool | None] = {"slow": None, "fast": None}
+
+
+def _kernel(op: str) -> Kernel | str:
+    if op not in _loaded:
+        module, name, implementation = KERNEL_SOURCES[op]
+        try:
+            _loaded[op] = Kernel(getattr(importlib.import_module(module), name), implementation,
+                                 any_device=implementation == TRITON)
+        except Exception as error:  # ImportError, or a broken extension raising anything else
+            _loaded[op] = f"{type(error).__name__}: {error}"
+    return _loaded[op]
+
+
+def _forced(kind: str) -> bool:
+    if _overrides[kind] is not None:
+        return _overrides[kind]
+    return os.environ.get(f"SIMBA_MUSIC_FORCE_{kind.upper()}", "0") not in ("", "0", "false", "False")
 
 
 @contextlib.contextmanager
-def force_slow_path(enabled: bool = True):
-    """Run the PyTorch kernels even where the CUDA ones are available."""
-    global _force_slow
-    previous, _force_slow = _force_slow, enabled
+def _override(kind: str, enabled: bool):
+    previous, _overrides[kind] = _overrides[kind], enabled
     try:
         yield
     finally:
-        _force_slow = previous
+        _overrides[kind] = previous
 
 
-def _fast_ssm(tensor: torch.Tensor) -> bool:
-    return _mamba_chunk_scan is not None and tensor.is_cuda and not _force_slow
+def force_slow_path(enabled: bool = True):
+    """Run the PyTorch kernels even where the fast ones are available (context manager)."""
+    return _override("slow", enabled)
 
 
-def _fast_conv(tensor: torch.Tensor) -> bool:
-    return _conv_fn is not None and tensor.is_cuda and not _force_slow
+def force_fast_path(enabled: bool = True):
+    """Testing aid: take the mamba-ssm branch for tensors on any device where its kernel imports (context manager);
+    see the module docstring. `force_slow_path()` still wins."""
+    return _override("fast", enabled)
 
 
-def kernel_report() -> dict:
-    """Which kernels are importable, and why not."""
+def _choose(op: str, on_cuda: bool) -> tuple[Kernel | None, str]:
+    """The fast kernel for `op` on a CUDA or other tensor (None: PyTorch), and why."""
+    if _forced("slow"):
+        return None, "SIMBA_MUSIC_FORCE_SLOW / force_slow_path() is set"
+    if not (on_cuda or _forced("fast")):
+        return None, "tensors are not on CUDA"
+    kernel = _kernel(op)
+    if isinstance(kernel, str):
+        package = KERNEL_SOURCES[op][0].split(".")[0].replace("_", "-")
+        return None, f"{package} is not importable ({kernel})"
+    if not (on_cuda or kernel.any_device):
+        return None, f"{kernel.implementation} has only a compiled CUDA kernel; tensors are not on CUDA"
+    reason = "tensors on CUDA" if on_cuda else "SIMBA_MUSIC_FORCE_FAST / force_fast_path() is set"
+    return kernel, reason
+
+
+def _fast(op: str, tensor: torch.Tensor) -> Callable | None:
+    kernel, _ = _choose(op, tensor.is_cuda)
+    return kernel.function if kernel is not None else None
+
+
+def _package_error(package: str) -> str | None:
+    errors = [_kernel(op) for op, (module, _, _) in KERNEL_SOURCES.items() if module.split(".")[0] == package]
+    return next((error for error in errors if isinstance(error, str)), None)
+
+
+def kernel_report(device: str | torch.device | None = None) -> dict:
+    """Which kernels are importable (and why not), and per op which implementation runs for tensors on `device`
+    (default: CUDA when available, else CPU) and why. Imports the fast kernels if that has not happened yet."""
+    on_cuda = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")).type == "cuda"
+    mamba_error, conv_error = _package_error("mamba_ssm"), _package_error("causal_conv1d")
+    ops = {}
+    for op in KERNEL_SOURCES:
+        kernel, reason = _choose(op, on_cuda)
+        if kernel is not None and op in CACHE_LIMITS:
+            reason += f"; {CACHE_LIMITS[op]}"
+        ops[op] = {"implementation": kernel.implementation if kernel is not None else PYTORCH, "reason": reason}
     return {
-        "mamba_ssm": MAMBA_SSM_ERROR is None, "mamba_ssm_error": MAMBA_SSM_ERROR,
-        "causal_conv1d": CAUSAL_CONV1D_ERROR is None, "causal_conv1d_error": CAUSAL_CONV1D_ERROR,
-        "cuda": torch.cuda.is_available(), "forced_slow": _force_slow,
+        "mamba_ssm": mamba_error is None, "mamba_ssm_error": mamba_error,
+        "causal_conv1d": conv_error is None, "causal_conv1d_error": conv_error,
+        "cuda": torch.cuda.is_available(), "forced_slow": _forced("slow"), "forced_fast": _forced("fast"),
+        "ops": ops,
     }
 
 
 def causal_conv1d(x, weight, bias, conv_state=None):
     """SiLU(depthwise causal conv) of `x` [B, C, L]; returns (output, new state [B, C, K])."""
-    if _fast_conv(x) and conv_state is None:
+    fast = _fast("causal conv", x) if conv_state is None else None
+    if fast is not None:
         kernel = weight.shape[-1]
-        out = _conv_fn(x, weight, bias, activation="silu")
+        out = fast(x, weight, bias, activation="silu")
         new_state = torch.nn.functional.pad(x, (max(kernel - x.shape[-1], 0), 0))[..., -kernel:].contiguous()
         return out, new_state
     return torch_kernels.causal_conv1d(x, weight, bias, conv_state)
@@ -78,32 +152,39 @@ def causal_conv1d(x, weight, bias, conv_state=None):
 
 def causal_conv1d_step(x, conv_state, weight, bias):
     """One convolution step of `x` [B, C]; `conv_state` [B, C, K] is updated in place."""
-    if _fast_conv(x):
-        return _conv_update(x, conv_state, weight, bias, "silu")
+    fast = _fast("conv step", x)
+    if fast is not None:
+        return fast(x, conv_state, weight, bias, activation="silu")
     return torch_kernels.causal_conv1d_step(x, conv_state, weight, bias)
 
 
 def selective_scan(u, delta, A, B, C, D, z, initial_state=None):
-    """Mamba scan over [B, D, L] inputs; returns (y, final state [B, D, N] float32)."""
-    if _fast_ssm(u) and initial_state is None:
-        y, last_state = _mamba_selective_scan(u, delta, A, B, C, D.float(), z=z, delta_softplus=False,
-                                              return_last_state=True)
+    """Mamba scan over [B, D, L] inputs (delta already softplus-ed); returns (y, final state [B, D, N] float32)."""
+    fast = _fast("selective scan", u) if initial_state is None else None
+    if fast is not None:
+        y, last_state = fast(u, delta, A, B, C, D.float(), z=z, delta_bias=None, delta_softplus=False,
+                             return_last_state=True)
         return y, last_state.float()
     return torch_kernels.selective_scan(u, delta, A, B, C, D, z, initial_state)
 
 
 def selective_state_step(state, u, delta, A, B, C, D, z):
     """One Mamba step; `state` [B, D, N] is updated in place."""
-    if _fast_ssm(u):
-        return _mamba_state_update(state, u, delta, A, B, C, D, z=z, dt_softplus=False)
+    fast = _fast("selective step", u)
+    if fast is not None:
+        # delta is already softplus-ed: a zero dt_bias, which mamba-ssm <= 2.3.2 needs (it reads dt_bias.stride()).
+        return fast(state, u, delta, A, B, C, D=D, z=z, dt_bias=delta.new_zeros(delta.shape[-1]), dt_softplus=False)
     return torch_kernels.selective_state_step(state, u, delta, A, B, C, D, z)
 
 
 def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
-    """Mamba2 chunked scan over x [B, L, H, P]; returns (y, final state [B, H, P, N] float32)."""
-    if _fast_ssm(x):
-        y, final_state = _mamba_chunk_scan(x, dt, A, B, C, chunk_size, D=D, initial_states=initial_state,
-                                           return_final_states=True)
+    """Mamba2 chunked scan over x [B, L, H, P] (dt softplus-ed); returns (y, final state [B, H, P, N] float32).
+
+    The gate z is applied outside (the gated RMSNorm), and there is no packing: z and seq_idx stay None."""
+    fast = _fast("ssd scan", x)
+    if fast is not None:
+        y, final_state = fast(x, dt, A, B, C, chunk_size, D=D, z=None, dt_bias=None, initial_states=initial_state,
+                              seq_idx=None, dt_softplus=False, return_final_states=True)
         return y, final_state.float()
     return torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
 
@@ -111,13 +192,14 @@ def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
 def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
     """One Mamba2 step of the cached `ssm` state (its `ssm_state` [B, H, P, N] and, on the PyTorch path, the steps
     it holds back in `ssm.deferred`)."""
-    if _fast_ssm(x):
-        ssm.settle()
+    fast = _fast("ssd step", x)
+    if fast is not None:
+        ssm.settle()  # the kernel reads ssm_state alone: fold in any steps the PyTorch path held back
         heads, head_dim, state_size = ssm.ssm_state.shape[1:]
-        return _mamba_state_update(
-            ssm.ssm_state, x, dt.unsqueeze(-1).expand(-1, -1, head_dim),
-            A[:, None, None].expand(-1, head_dim, state_size), B, C,
-            D[:, None].expand(-1, head_dim), dt_softplus=False)
+        per_dim = lambda t: t.unsqueeze(-1).expand(*t.shape, head_dim)  # noqa: E731 - stride 0, as mamba-ssm's step
+        # dt is already softplus-ed: a zero dt_bias (stride 0 like dt and A, so the kernel ties them per head).
+        return fast(ssm.ssm_state, x, per_dim(dt), per_dim(A).unsqueeze(-1).expand(-1, -1, state_size), B, C,
+                    D=per_dim(D), z=None, dt_bias=per_dim(dt.new_zeros(heads)), dt_softplus=False)
     if ssm.deferred is None:
         ssm.deferred = torch_kernels.DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
     return torch_kernels.ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.deferred)
@@ -125,7 +207,10 @@ def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
 
 def warn_if_cuda_without_kernels(tensor: torch.Tensor) -> None:
     """Tell a GPU user once that the slow path is running and why."""
-    if tensor.is_cuda and _mamba_chunk_scan is None and not getattr(warn_if_cuda_without_kernels, "done", False):
+    if not tensor.is_cuda or getattr(warn_if_cuda_without_kernels, "done", False):
+        return
+    error = _kernel("ssd scan")
+    if isinstance(error, str):
         warn_if_cuda_without_kernels.done = True
-        warnings.warn(f"mamba-ssm kernels unavailable ({MAMBA_SSM_ERROR}); using the PyTorch path. "
+        warnings.warn(f"mamba-ssm kernels unavailable ({error}); using the PyTorch path. "
                       "Install simba-music[cuda] for the fast path.", stacklevel=3)

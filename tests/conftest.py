@@ -31,8 +31,13 @@ def tiny_config(variant: str = "prefix_simba", **overrides) -> SimbaMusicConfig:
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed_and_threads():
+    """Every test starts from seed 0 and leaves the thread count as it found it: a test that pins 1 thread must not
+    change the float32 summation order of the tests after it."""
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 class FakeHfApi:

@@ -188,7 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_subcommands(commands)
     add_codec_subcommands(commands)
     add_evaluation_subcommands(commands)
+    _show_defaults(parser)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    # Every command's help shows each option's default, whichever module added the command.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+                _show_defaults(command)
 
 
 def main(argv: list[str] | None = None) -> int:

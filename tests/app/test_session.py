@@ -64,3 +64,12 @@ def test_stream_yields_chunks_that_add_up_to_the_written_wav(tmp_path):
     assert rate == 16000 and audio.shape == (16000,)
     np.testing.assert_array_equal(audio, np.concatenate(chunks))
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_importing_the_library_never_imports_gradio():
+    import subprocess
+    import sys
+
+    code = "import sys, simba_music, simba_music.cli; print('gradio' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]

@@ -11,6 +11,7 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
+    py_modules=["simba_music_cli"],  # the console entry point: answers --help without importing torch
     # Shipped weights and data (src/simba_music/pretrained/: the codec, the demo model, the evaluation's instrument
     # classifier and estimator report) and the demo prompts: listed here for wheels, in MANIFEST.in for sdists.
     package_data={"simba_music": ["pretrained/*.json", "pretrained/*/*.json", "pretrained/*/*.safetensors",
@@ -43,8 +44,12 @@ setup(
         # on Linux/Python >= 3.11, so it cannot be a dependency: `pip install --no-deps basic-pitch` (only its model
         # file is used; see docs/CORPUS_CODEC.md).
         "eval": ["onnxruntime>=1.16"],
+        # The demo web app (`simba-music demo`, app.py); its browser test also needs Debian's chromium and
+        # chromium-driver, driven through selenium.
+        "demo": ["gradio>=5.0,<7"],
         "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "music21>=9",
-                "pretty_midi>=0.2.10", "onnxruntime>=1.16"],
+                "pretty_midi>=0.2.10", "onnxruntime>=1.16", "gradio>=5.0,<7", "selenium>=4.10",
+                "diffusers>=0.30"],
     },
-    entry_points={"console_scripts": ["simba-music=simba_music.cli:main"]},
+    entry_points={"console_scripts": ["simba-music=simba_music_cli:main"]},
 )

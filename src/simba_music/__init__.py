@@ -11,6 +11,7 @@ from .modeling import (SimbaMusicCache, SimbaMusicForCausalLM, SimbaMusicModel, 
 from .modeling.generation_text_to_music import TextToMusicOutput
 from .modeling.text_to_music import SimbaMusicForConditionalGeneration
 from .processing_simba_music import SimbaMusicProcessor
+from .shipped import demo_model_path
 from .streaming import AudioIteratorStreamer, CallbackAudioStreamer
 
 __version__ = "0.1.0"
@@ -31,5 +32,6 @@ from . import pipelines  # noqa: E402  (registers the "text-to-music" task)
 
 __all__ = ["AudioCodec", "AudioIteratorStreamer", "CallbackAudioStreamer", "SimbaMusicCache", "SimbaMusicConfig",
            "SimbaMusicForCausalLM", "SimbaMusicForConditionalGeneration", "SimbaMusicForConditionalGenerationConfig",
-           "SimbaMusicModel", "SimbaMusicProcessor", "TextToMusicOutput", "force_fast_path", "force_slow_path",
+           "SimbaMusicModel", "SimbaMusicProcessor", "TextToMusicOutput", "demo_model_path", "force_fast_path",
+           "force_slow_path",
            "kernel_report"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -40,10 +41,9 @@ def _seed(text: str) -> int:
 
 
 def _load(args: argparse.Namespace):
-    if args.model is None:
-        from .shipped import demo_model_path
+    from .shipped import resolve_model
 
-        args.model = demo_model_path()
+    args.model = resolve_model(args.model)
     if args.model == RANDOM_MODEL or args.model is None:
         from .demo_text_to_music import random_demo_model
 
@@ -106,22 +106,95 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def physical_cores() -> int:
+    """Physical CPU cores (hyper-threads not counted): torch's own default thread count."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cores, physical = set(), None
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "physical id":
+                    physical = value.strip()
+                elif key.strip() == "core id":
+                    cores.add((physical, value.strip()))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return os.cpu_count() or 1
+
+
+def _threads(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be >= 1, got {value}")
+    return value
+
+
+def _apply_runtime_options(args: argparse.Namespace) -> None:
+    # --quiet silences every bar, the loaders' too (transformers' weight loading, the Hub's downloads).
+    if getattr(args, "quiet", False):
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as transformers_logging
+
+        disable_progress_bars()
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+    if getattr(args, "threads", None) is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_threads, default=physical_cores(),
+                        help="CPU threads for torch (default: this machine's physical cores). On a busy machine "
+                             "fewer threads can be faster")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars at all (loading included)")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        from .app.ui import launch
+    except ImportError as error:
+        raise ValueError(f"demo: needs gradio ({error}); pip install 'simba-music[demo]'") from error
+    launch(args.model, host=args.host, port=args.port, share=args.share)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .generation_defaults import saved_generation_defaults
+    from .shipped import DEMO_MODEL
+
+    saved = saved_generation_defaults()
+    from_config = f"default: the model's saved generation config; the shipped demo's is {{}}"
     parser = argparse.ArgumentParser(prog="simba-music", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser("generate", help="text -> WAV")
-    generate.add_argument("prompt")
+    generate = commands.add_parser("generate", help="text -> audio file",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    generate.add_argument("prompt", help="caption of the music, e.g. an instrument, a key, a tempo, a metre, a style")
     generate.add_argument("--output", "-o", default="out.wav", help="audio file: .wav, .flac or .ogg (by extension)")
-    generate.add_argument("--duration", type=_positive_duration, default=10.0, help="seconds")
+    generate.add_argument("--duration", type=_positive_duration, default=None,
+                          help=f"seconds, at most {MAX_DURATION_S:g} ({from_config.format(saved['duration'])})")
     generate.add_argument("--model", default=None,
-                          help="saved text-to-music model folder or Hub id (default: the shipped demo model, trained "
-                               f"on the offline chorale and folk corpus; '{RANDOM_MODEL}': a tiny untrained model)")
-    generate.add_argument("--seed", type=_seed, default=0, help="an int in [0, 2**64)")
+                          help=f"saved text-to-music model folder, Hub id or '{DEMO_MODEL}' (default: the shipped "
+                               "demo model, trained on the offline chorale and folk corpus; "
+                               f"'{RANDOM_MODEL}': a tiny untrained model)")
+    generate.add_argument("--seed", type=_seed, default=0,
+                          help="random seed, an int in [0, 2**64); the same seed gives the same audio")
     generate.add_argument("--guidance", type=_guidance, default=None,
-                          help="classifier-free guidance scale (default: the model's generation config, 3)")
+                          help="classifier-free guidance scale, 1 disables it "
+                               f"({from_config.format(saved['guidance_scale'])})")
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
-    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_runtime_options(generate)
     generate.set_defaults(func=_generate)
+    demo = commands.add_parser("demo", help="serve the demo web page (gradio; needs the [demo] extra)",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    demo.add_argument("--model", default=None, help="saved text-to-music model folder (default: the shipped demo)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve on; 0.0.0.0 opens it to the network")
+    demo.add_argument("--port", type=int, default=7860, help="port to serve on")
+    demo.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    demo.set_defaults(func=_demo)
     from .codec.cli import add_subcommands as add_codec_subcommands
     from .corpus.cli import add_subcommands as add_corpus_subcommands
     from .evaluation.cli import add_subcommands as add_evaluation_subcommands
@@ -131,13 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_subcommands(commands)
     add_codec_subcommands(commands)
     add_evaluation_subcommands(commands)
+    _show_defaults(parser)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    # Every command's help shows each option's default, whichever module added the command.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+                _show_defaults(command)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _apply_runtime_options(args)
         return args.func(args)
     except (ValueError, TypeError) as error:
         parser.error(str(error))  # exits with status 2 and the message; nothing was written

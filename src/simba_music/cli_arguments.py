@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import re
 import types
 import typing
 
@@ -15,11 +17,13 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tu
     arguments; `options` adds argparse keywords (help, choices) per field; fields in `skip` and dict fields are left
     out."""
     hints = typing.get_type_hints(cls)
+    comments = field_comments(cls)
     for spec in dataclasses.fields(cls):
         hint = hints[spec.name]
         if spec.name in skip or hint is dict or typing.get_origin(hint) is dict:
             continue
         extra = dict((options or {}).get(spec.name, {}))
+        extra["help"] = extra.get("help") or comments.get(spec.name) or spec.name.replace("_", " ")
         if spec.name in positional:
             parser.add_argument(spec.name, **extra)
             continue
@@ -40,6 +44,15 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tu
                             required=required, dest=spec.name, **extra)
 
 
+def field_comments(cls) -> dict[str, str]:
+    """`name: type = default  # comment` -> {name: comment}: the dataclass's own comments become the help text."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    return {name: text.strip() for name, text in re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, flags=re.M)}
+
+
 def dataclass_from_arguments(cls, args: argparse.Namespace, **overrides):
     """`cls(**...)` from the parsed options that `add_dataclass_arguments` added (tuples stay tuples)."""
     values = {}
@@ -51,4 +64,4 @@ def dataclass_from_arguments(cls, args: argparse.Namespace, **overrides):
     return cls(**values)
 
 
-__all__ = ["add_dataclass_arguments", "dataclass_from_arguments"]
+__all__ = ["add_dataclass_arguments", "dataclass_from_arguments", "field_comments"]

@@ -73,6 +73,15 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
                 or self.text_max_length < 1:
             raise ValueError(f"text_max_length: must be a positive integer, got {self.text_max_length!r}")
 
+    def to_dict(self) -> dict:
+        # A sub-config's `_name_or_path` is the folder it was loaded from on the machine that saved the model;
+        # it means nothing elsewhere and would publish that machine's paths, so it is not saved.
+        output = super().to_dict()
+        for name in self.sub_configs_defaults:
+            if isinstance(output.get(name), dict):
+                output[name].pop("_name_or_path", None)
+        return output
+
     @property
     def sampling_rate(self) -> int:
         return int(self.audio_encoder.sampling_rate)

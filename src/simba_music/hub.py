@@ -79,7 +79,7 @@ from transformers import pipeline
 
 pipe = pipeline("text-to-music", model="{repo_id}")
 out = pipe("calm piano in a minor key", duration=10.0, guidance_scale=3.0, seed=0)
-# out["audio"]: [channels, samples] float32 at out["sampling_rate"]
+# out["audio"]: float32 [samples] (mono; [channels, samples] for stereo) at out["sampling_rate"]
 ```
 or with the model directly:
 ```python

@@ -25,4 +25,12 @@ def demo_model_path() -> Path | None:
         return None
 
 
-__all__ = ["DEMO_MODEL", "PRETRAINED_ROOT", "demo_model_path", "shipped_path"]
+def resolve_model(name):
+    """None or the shipped demo's name (where no local folder has that name) -> the shipped demo's folder;
+    anything else unchanged (a folder or a Hub id)."""
+    if name is None or (str(name) == DEMO_MODEL and not Path(str(name)).is_dir()):
+        return demo_model_path()
+    return name
+
+
+__all__ = ["DEMO_MODEL", "PRETRAINED_ROOT", "demo_model_path", "resolve_model", "shipped_path"]

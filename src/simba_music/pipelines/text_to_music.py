@@ -20,7 +20,8 @@ _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperat
 
 
 class TextToMusicPipeline(Pipeline):
-    """Text prompts -> `{"audio": np.ndarray [channels, samples], "sampling_rate": int}` (a list for a list).
+    """Text prompts -> `{"audio": np.ndarray, "sampling_rate": int}` (a list for a list), the structure of
+    transformers' `text-to-audio` pipeline: `audio` is float32 [samples] for mono, [channels, samples] otherwise.
 
     Call arguments: `duration` (seconds) or `max_new_tokens`, `guidance_scale`, `temperature`, `top_k`, `top_p`,
     `do_sample`, `seed` (prompt i uses `seed + i`, whatever the `batch_size`), `streamer` or `on_audio_chunk`
@@ -73,10 +74,19 @@ class TextToMusicPipeline(Pipeline):
         return {"audio": output.audio}
 
     def postprocess(self, model_outputs):
-        audio = model_outputs["audio"]
-        if audio.dim() == 3:
-            audio = audio[0]
-        return {"audio": audio.float().cpu().numpy(), "sampling_rate": self.model.config.sampling_rate}
+        return audio_output(model_outputs["audio"], self.model.config.sampling_rate)
+
+
+def audio_output(audio: torch.Tensor, sampling_rate: int) -> dict:
+    """One prompt's audio [1, channels, samples] or [channels, samples] in the structure transformers'
+    text-to-audio pipeline returns for MusicGen (its postprocess squeezes): `{"audio": float32 [samples] for mono,
+    [channels, samples] otherwise, "sampling_rate": int}`. Only the batch and a single channel are dropped, so a
+    one-sample output keeps its samples axis."""
+    if audio.dim() == 3:
+        audio = audio[0]
+    if audio.shape[0] == 1:
+        audio = audio[0]
+    return {"audio": audio.float().cpu().numpy(), "sampling_rate": int(sampling_rate)}
 
 
 _demo = demo_model_path()
@@ -84,4 +94,4 @@ PIPELINE_REGISTRY.register_pipeline("text-to-music", pipeline_class=TextToMusicP
                                     pt_model=AutoModelForTextToWaveform, type="text",
                                     default={"model": (str(_demo), "main")} if _demo else None)
 
-__all__ = ["TextToMusicPipeline"]
+__all__ = ["TextToMusicPipeline", "audio_output"]

@@ -1,0 +1,107 @@
+"""The demo page: a gradio Blocks app around MusicSession (`simba-music demo`, and `app.py` on a Space).
+
+Runs offline: analytics are off and the theme uses the system's fonts, so the page fetches nothing from a CDN.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry, no version ping
+
+import gradio as gr  # noqa: E402
+
+from .session import MAX_APP_DURATION_S, MAX_SEED, MusicSession, check_request  # noqa: E402
+
+EXAMPLE_COUNT = 8
+_SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
+_SYSTEM_MONO = ["ui-monospace", "monospace"]
+
+
+def can_stream_audio() -> bool:
+    # gradio encodes streamed audio to AAC with ffmpeg (a Space has it); without it the page shows the result only.
+    return shutil.which("ffmpeg") is not None
+
+
+def offline_theme() -> gr.themes.Base:
+    return gr.themes.Default(font=_SYSTEM_FONTS, font_mono=_SYSTEM_MONO)
+
+
+def example_prompts(count: int = EXAMPLE_COUNT) -> list[str]:
+    from ..evaluation.prompts import DEMO_PROMPTS, read_prompts
+
+    return [row["caption"] for row in read_prompts(DEMO_PROMPTS)[:count]]
+
+
+def build_demo(session: MusicSession) -> gr.Blocks:
+    """The page. Inputs default to the model's saved generation config; one request runs at a time."""
+    defaults = session.defaults
+    streaming = can_stream_audio()
+
+    def generate(prompt, duration, guidance, temperature, seed, random_seed, progress=gr.Progress()):
+        try:
+            request = check_request(prompt, duration, guidance, temperature, seed, random_seed)
+        except ValueError as error:
+            raise gr.Error(str(error), title="Invalid input") from None
+        chunks = session.stream(request)
+        done = 0.0
+        try:
+            while True:
+                chunk = next(chunks)
+                done += len(chunk) / session.sampling_rate
+                progress(min(done / request.duration, 1.0), desc=f"{done:.1f} of {request.duration:g} s")
+                if streaming:
+                    yield {live: (session.sampling_rate, chunk), used_seed: request.seed}
+        except StopIteration as finished:
+            wav, png = finished.value
+        except Exception as error:  # shown as a message on the page, never as a traceback
+            raise gr.Error(f"Generation failed: {error}", title="Generation failed") from None
+        yield {result: wav, spectrogram: png, download: wav, used_seed: request.seed}
+
+    with gr.Blocks(title="simba-music demo", analytics_enabled=False) as demo:
+        gr.Markdown("# simba-music\nState-space (SiMBA) text-to-music. Describe an instrument, a key, a tempo, a "
+                    "metre and a style, as in the examples. Runs on this machine's CPU.")
+        with gr.Row():
+            with gr.Column():
+                prompt = gr.Textbox(label="Prompt", lines=3, elem_id="prompt",
+                                    placeholder="Solo violin plays a slow baroque chorale in D minor; 4/4, 66 BPM.")
+                duration = gr.Slider(0.5, MAX_APP_DURATION_S, value=min(defaults["duration"], MAX_APP_DURATION_S),
+                                     step=0.5, label="Duration (s)", elem_id="duration")
+                guidance = gr.Slider(0.0, 20.0, value=defaults["guidance_scale"], step=0.5, elem_id="guidance",
+                                     label="Guidance (classifier-free; 1 = off)")
+                temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature",
+                                        elem_id="temperature")
+                with gr.Row():
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="seed")
+                    random_seed = gr.Checkbox(value=False, label="Random seed", elem_id="random-seed")
+                button = gr.Button("Generate", variant="primary", elem_id="generate")
+                gr.Examples(examples=[[text] for text in example_prompts()], inputs=[prompt], label="Demo prompts")
+            with gr.Column():
+                live = gr.Audio(label="Live (streamed while generating)", streaming=True, autoplay=False,
+                                elem_id="live", interactive=False, visible=streaming)
+                result = gr.Audio(label="Result", type="filepath", elem_id="result", interactive=False)
+                spectrogram = gr.Image(label="Spectrogram", type="filepath", elem_id="spectrogram",
+                                       interactive=False)
+                download = gr.File(label="Download WAV", elem_id="download", interactive=False)
+                used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="used-seed")
+        gr.Markdown(f"Defaults from {_source_name(defaults['source'])}.")
+        button.click(generate, inputs=[prompt, duration, guidance, temperature, seed, random_seed],
+                     outputs=[live, result, spectrogram, download, used_seed], concurrency_limit=1)
+    demo.queue(default_concurrency_limit=1, max_size=16)
+    return demo
+
+
+def _source_name(source: str) -> str:
+    # The folder's name, not the machine's path to it.
+    return source if source.startswith("the ") else f"the model's {os.path.basename(source)}"
+
+
+def launch(model=None, host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs):
+    """Load the model, build the page and serve it (blocks until stopped unless `prevent_thread_lock=True`)."""
+    demo = build_demo(MusicSession(model))
+    demo.launch(server_name=host, server_port=port, share=share, theme=offline_theme(), show_error=True, **kwargs)
+    return demo
+
+
+__all__ = ["build_demo", "example_prompts", "launch", "offline_theme"]

@@ -11,6 +11,7 @@ from simba_music.modeling import kernels
 from tests.conftest import tiny_config
 
 
+@pytest.mark.slow
 def test_import_survives_a_broken_mamba_ssm():
     code = textwrap.dedent("""
         import sys, types

@@ -116,6 +116,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available() or not kernels.kernel_re
                           reason="needs CUDA and mamba-ssm")
 
 
+@pytest.mark.cuda
 @cuda
 @pytest.mark.parametrize("variant", ["prefix_mamba", "original_simba"])
 def test_fast_path_matches_slow_path_on_cuda(variant):

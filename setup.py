@@ -47,7 +47,7 @@ setup(
         # The demo web app (`simba-music demo`, app.py); its browser test also needs Debian's chromium and
         # chromium-driver, driven through selenium.
         "demo": ["gradio>=5.0,<7"],
-        "dev": ["pytest>=8", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "music21>=9",
+        "dev": ["pytest>=8", "ruff==0.17.6", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "music21>=9",
                 "pretty_midi>=0.2.10", "onnxruntime>=1.16", "gradio>=5.0,<7", "selenium>=4.10",
                 "diffusers>=0.30"],
     },

@@ -13,10 +13,6 @@ from simba_music import SimbaMusicConfig  # noqa: E402
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
-def pytest_configure(config):
-    # `-m "not browser"` leaves out the tests that drive chromium (they run by default, CI included).
-    config.addinivalue_line("markers", "browser: drives the demo page in Debian's headless chromium")
-
 VARIANTS = {
     "prefix_mamba": dict(block_pattern=["mamba2", "mamba2"], conditioning="prefix"),
     "prefix_simba": dict(block_pattern=["mamba2", "mlp"], conditioning="prefix"),

@@ -158,6 +158,7 @@ def test_loading(saved, tmp_path, case):
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_missing_directory_fails_fast_offline(tmp_path):
     """A path that is neither a folder nor a cached Hub id: transformers' OSError (its message points at offline
     mode, not at the path), raised at once instead of ~30 s of retries."""

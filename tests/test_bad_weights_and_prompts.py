@@ -45,6 +45,7 @@ def _copy(saved, tmp_path):
     return target
 
 
+@pytest.mark.slow
 def test_missing_decoder_weights_are_an_error_unless_not_strict(saved_dir, tmp_path):
     from safetensors.torch import load_file, save_file
     from transformers import AutoModelForTextToWaveform

@@ -20,6 +20,7 @@ def test_the_readme_has_python_examples():
                for block in BLOCKS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_python_block_runs_as_written(index, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")  # one thread: fastest on a shared CI machine

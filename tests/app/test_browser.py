@@ -13,7 +13,7 @@ from simba_music.app.ui import can_stream_audio
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                                  reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
                                         "chromium-driver); .ci/run installs them")]

@@ -6,6 +6,8 @@ import torch
 from .conftest import tiny_train_config
 from simba_music.codec.transcription import transcription_unavailable_reason
 
+pytestmark = pytest.mark.slow  # codec training runs
+
 
 def test_loss_decreases_on_a_fixed_batch(synthetic_manifest, tmp_path):
     from simba_music.codec.data import CropSampler

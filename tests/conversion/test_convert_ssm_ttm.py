@@ -1,4 +1,5 @@
-"""Converting tiny original-format checkpoints built from the layout files in shared/formats."""
+"""Converting tiny original-format checkpoints built from the layout files in tests/fixtures (facts about the
+original model's state dict: key names and shapes)."""
 
 import json
 import subprocess
@@ -12,7 +13,7 @@ from simba_music import SimbaMusicForCausalLM
 from simba_music.conversion.convert import convert_checkpoint
 from simba_music.conversion.reference import original_forward
 
-FORMATS = Path(__file__).resolve().parents[2].parent / "shared" / "formats"
+FORMATS = Path(__file__).resolve().parents[1] / "fixtures"
 SCRIPT = Path(__file__).resolve().parents[2] / "conversion_scripts" / "convert_ssm_ttm_checkpoint.py"
 
 
@@ -25,8 +26,7 @@ def _variants():
     return variants
 
 
-VARIANTS = _variants() if FORMATS.exists() else {}
-pytestmark = pytest.mark.skipif(not VARIANTS, reason="shared/formats layout files not found")
+VARIANTS = _variants()
 
 
 def _checkpoint(tmp_path, name, extra=None, drop=None, reshape=None):
@@ -75,6 +75,7 @@ def test_every_variant_converts_loads_and_matches_the_original_forward(tmp_path,
     torch.testing.assert_close(ours.double(), reference, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_reports_and_writes(tmp_path):
     path, _, _ = _checkpoint(tmp_path, "prefix_simba")
     result = subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(path), "--config",
@@ -117,6 +118,7 @@ def test_a_pickled_payload_is_refused_and_never_runs(tmp_path):
     assert not Path(MARKER).exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_full_text_to_music_model_with_t5_weights_from_the_checkpoint(tmp_path):
     from transformers import AutoModelForTextToWaveform, T5Config, T5EncoderModel
 

@@ -1,10 +1,13 @@
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from simba_music.corpus.builder import caption_for_row, recaption_manifest
 from simba_music.corpus.manifest import read_manifest
+
+pytestmark = pytest.mark.slow  # every test reads a corpus rendered with fluidsynth
 
 
 def test_tiny_build_has_every_work_and_no_failures(tiny_corpus):

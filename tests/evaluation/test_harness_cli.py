@@ -76,6 +76,7 @@ def test_evaluate_without_dataset_or_reference(workspace):
     assert len(result["prompts"]) == 2 and "plot" not in result
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_evaluate_on_gpu(workspace):
     result = evaluate(str(workspace / "model"), PROMPTS[:2], duration=1.0, device="cuda", progress=False,

@@ -11,6 +11,7 @@ from simba_music.modeling import kernels
 from tests.conftest import tiny_config
 
 
+@pytest.mark.slow
 def test_import_survives_a_broken_mamba_ssm():
     code = textwrap.dedent("""
         import sys, types
@@ -29,15 +30,41 @@ def test_import_survives_a_broken_mamba_ssm():
 
 
 def test_slow_path_is_used_on_cpu(monkeypatch):
+    """A CPU forward and cached step run the PyTorch kernels, even where a kernel that runs on any device (Triton)
+    is importable; force_slow_path() wins over a forced fast path."""
+    from simba_music import SimbaMusicForCausalLM
     monkeypatch.delenv("SIMBA_MUSIC_FORCE_FAST", raising=False)
-    # A CPU tensor never reaches the import: nothing is loaded, whatever is installed.
-    monkeypatch.setattr(kernels, "_loaded", {})
+    monkeypatch.delenv("SIMBA_MUSIC_FORCE_SLOW", raising=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a fast kernel ran on CPU tensors")
+
     for op in kernels.KERNEL_SOURCES:
-        assert kernels._fast(op, torch.zeros(1)) is None
-    assert kernels._loaded == {}
-    with kernels.force_slow_path():
-        assert kernels._forced("slow")
-    assert not kernels._forced("slow")
+        monkeypatch.setitem(kernels._loaded, op, kernels.Kernel(refuse, kernels.TRITON, any_device=True))
+    ran = set()
+    for name in ("causal_conv1d", "causal_conv1d_step", "selective_scan", "selective_state_step", "ssd_scan",
+                 "ssd_state_step"):
+        original = getattr(kernels.torch_kernels, name)
+        monkeypatch.setattr(kernels.torch_kernels, name,
+                            lambda *args, _name=name, _original=original, **kwargs: ran.add(_name)
+                            or _original(*args, **kwargs))
+
+    def run(variant):
+        model = SimbaMusicForCausalLM(tiny_config(variant)).eval()
+        ids = torch.randint(0, 64, (1, 12))
+        with torch.no_grad():
+            cache = model(ids[:, :11], use_cache=True).cache
+            model(ids[:, 11:], cache=cache)
+
+    run("prefix_mamba")  # Mamba2 blocks: ssd scan and step
+    run("original_simba")  # Mamba blocks: selective scan and step
+    assert ran == {"causal_conv1d", "causal_conv1d_step", "selective_scan", "selective_state_step", "ssd_scan",
+                   "ssd_state_step"}
+    assert {entry["implementation"] for entry in kernels.kernel_report("cpu")["ops"].values()} == {kernels.PYTORCH}
+    with kernels.force_fast_path(), kernels.force_slow_path():
+        ran.clear()
+        run("prefix_mamba")
+        assert "ssd_scan" in ran
 
 
 def test_switches_nest_and_slow_wins(monkeypatch):
@@ -89,6 +116,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available() or not kernels.kernel_re
                           reason="needs CUDA and mamba-ssm")
 
 
+@pytest.mark.cuda
 @cuda
 @pytest.mark.parametrize("variant", ["prefix_mamba", "original_simba"])
 def test_fast_path_matches_slow_path_on_cuda(variant):

@@ -44,11 +44,25 @@ def test_loss_shifts_ignores_padding_and_accepts_num_items():
 
 def test_label_smoothing_raises_the_loss_of_confident_predictions():
     plain = SimbaMusicForCausalLM(tiny_config()).eval()
+    with torch.no_grad():
+        for head in plain.lm_head:
+            head.weight.mul_(50)  # sharp logits: a confident model
     smoothed = SimbaMusicForCausalLM(tiny_config(label_smoothing=0.1)).eval()
     smoothed.load_state_dict(plain.state_dict())
     ids = torch.randint(0, 64, (2, 10))
     with torch.no_grad():
-        assert smoothed(ids, labels=ids).loss != plain(ids, labels=ids).loss
+        logits = plain(ids).logits
+        labels = ids.clone()
+        labels[:, 1:] = logits[:, :-1].argmax(-1)  # the targets are what the model predicts: confident and right
+        plain_loss, smoothed_loss = plain(ids, labels=labels).loss, smoothed(ids, labels=labels).loss
+    log_probs = logits[:, :-1].log_softmax(-1)
+    targets = labels[:, 1:]
+    counted = targets != 64  # the special id is ignored
+    nll = -log_probs.gather(-1, targets.clamp(max=64).unsqueeze(-1)).squeeze(-1)[counted].mean()
+    uniform = -log_probs.mean(-1)[counted].mean()
+    torch.testing.assert_close(plain_loss, nll)
+    torch.testing.assert_close(smoothed_loss, 0.9 * nll + 0.1 * uniform)
+    assert smoothed_loss > plain_loss + 0.5, (plain_loss, smoothed_loss)
 
 
 def test_gradient_checkpointing_matches_plain_gradients():

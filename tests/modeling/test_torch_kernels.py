@@ -149,6 +149,7 @@ def _ssd_inputs(length, b=2, h=4, p=3, g=2, n=5, dtype=torch.float64):
             torch.randn(b, length, g, n, dtype=dtype), torch.randn(b, h, p, n, dtype=dtype)]
 
 
+@pytest.mark.slow
 def test_ssd_backward_passes_finite_differences():
     """Padding (11 steps in chunks of 4), two groups, an initial state and a gradient on the final state."""
     leaves = [t.requires_grad_() for t in _ssd_inputs(11)]

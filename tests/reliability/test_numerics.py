@@ -11,6 +11,7 @@ from tests.conftest import tiny_config
 STEPS = 15_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fifteen_thousand_steps_stay_finite_and_bounded(dtype):
     torch.set_num_threads(1)

@@ -54,6 +54,7 @@ print(type(model).__module__.split(".")[0], output.sequences.flatten().tolist())
 """
 
 
+@pytest.mark.slow
 def test_trust_remote_code_loads_without_the_package(saved_dir, t5_model, tmp_path):
     model, processor = t5_model
     expected = model.generate(**processor(["calm piano"]), max_new_tokens=6, seed=3, progress_bar=False)

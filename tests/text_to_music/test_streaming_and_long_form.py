@@ -45,6 +45,7 @@ def test_iterator_streamer_in_a_thread(t5_model):
     assert torch.allclose(torch.cat(received, dim=-1), result["output"].audio, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_five_minutes_in_one_pass_with_flat_memory():
     """5 minutes (1875 frames of a 6.25 frames/s codec) against 10 seconds: the decoder state must not grow at all,
     and the process's resident memory (sampled at every streamed chunk) must stay flat."""

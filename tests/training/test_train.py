@@ -101,6 +101,7 @@ def test_collator_pads_with_the_special_id_and_drops_captions():
     assert torch.equal(batch["encoder_hidden_states"][dropped][:, 0], torch.zeros(int(dropped.sum()), 4))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_accelerate_launch_two_cpu_processes(dataset_dir):
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu",

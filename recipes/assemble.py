@@ -1,6 +1,8 @@
-"""Assemble the shipped demo: a trained decoder + the shipped chorale codec + MiniLM (referenced, not copied).
+"""Assemble a text-to-music model: a trained decoder + its codec + MiniLM (referenced, not copied).
 
-    python recipes/demo/assemble.py --decoder DECODER_DIR [--output src/simba_music/pretrained/simba-music-demo]
+    python recipes/assemble.py --decoder DECODER_DIR [--codec CODEC_DIR] --output MODEL_DIR
+
+This is how the shipped demo (src/simba_music/pretrained/simba-music-demo) was made.
 
 The decoder and codec tensors are stored in float16 (the config says float32, so they load as float32): half the
 size for a change of the decoder's logits that is printed here. The text encoder's weights stay in the
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration, SimbaMusicProcessor  # noqa: E402
@@ -39,7 +41,11 @@ def _float32_everywhere(config: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decoder", required=True, help="a saved SimbaMusicForCausalLM folder")
-    parser.add_argument("--output", default=str(REPO / "src/simba_music/pretrained/simba-music-demo"))
+    parser.add_argument("--codec", default=None, help="the codec the decoder's tokens came from (an EncodecModel "
+                        "folder, e.g. a codec run's model/); default: the shipped chorale codec")
+    parser.add_argument("--output", required=True, help="the new model folder (an existing one only if simba-music "
+                        "made it, or with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an output folder simba-music did not make")
     parser.add_argument("--text-max-length", type=int, default=36, help="as in training (--text-max-length)")
     parser.add_argument("--training-summary", default=None, help="a JSON file whose contents go into the card")
     # Chosen on 32 validation-split prompts (instrument 84% at 5 / 1.0 against 66% at the paper's 3 / 1.2).
@@ -51,7 +57,7 @@ def main() -> None:
     minilm = resolve_text_encoder_source(MINILM)
     model = SimbaMusicForConditionalGeneration(
         text_encoder=AutoModelForTextEncoding.from_pretrained(minilm, dtype=torch.float32),
-        audio_encoder=EncodecModel.from_pretrained(pretrained_codec_path(), dtype=torch.float32),
+        audio_encoder=EncodecModel.from_pretrained(args.codec or pretrained_codec_path(), dtype=torch.float32),
         decoder=SimbaMusicForCausalLM.from_pretrained(args.decoder, dtype=torch.float32)).eval()
     model.config.text_encoder_source = MINILM
     model.config.text_max_length = args.text_max_length
@@ -77,7 +83,7 @@ def main() -> None:
              "package.\n")
     if args.training_summary:
         card += "\n## Training\n\n```json\n" + Path(args.training_summary).read_text() + "\n```\n"
-    with atomic_directory(args.output) as temporary:
+    with atomic_directory(args.output, overwrite=args.overwrite) as temporary:
         model.half().save_pretrained(temporary)
         config_file = temporary / "config.json"
         config_file.write_text(json.dumps(_float32_everywhere(json.loads(config_file.read_text())), indent=2))

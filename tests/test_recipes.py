@@ -1,0 +1,41 @@
+"""recipes/: the configs build the decoders the recipe trains, and assemble.py turns a decoder into a model that
+loads and generates."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.mark.parametrize("name", ["prefix_simba", "cross_transformer", "cross_simba"])
+def test_configs_build_decoders_of_comparable_size(name):
+    config = SimbaMusicConfig(**json.loads((RECIPES / "configs" / f"{name}.json").read_text()))
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in SimbaMusicForCausalLM(config).parameters())
+    assert 5.9e6 < parameters < 6.7e6, parameters  # within 5% of each other: the comparison is fair
+
+
+@pytest.mark.slow
+def test_assemble_makes_a_model_that_loads_and_generates(tmp_path):
+    config = json.loads((RECIPES / "configs" / "prefix_simba.json").read_text())
+    config.update(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, num_attention_heads=2, chunk_size=8)
+    SimbaMusicForCausalLM(SimbaMusicConfig(**config)).save_pretrained(tmp_path / "decoder")
+    result = subprocess.run([sys.executable, str(RECIPES / "assemble.py"), "--decoder", str(tmp_path / "decoder"),
+                             "--output", str(tmp_path / "model")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["max_logit_change_from_float16_storage"] < 0.05, report
+    model = SimbaMusicForConditionalGeneration.from_pretrained(tmp_path / "model").eval()
+    assert model.generation_config.guidance_scale == 5.0
+    from transformers import AutoProcessor
+    processor = AutoProcessor.from_pretrained(tmp_path / "model")
+    inputs = processor(text=["a slow chorale"], return_tensors="pt")
+    audio = model.generate(**inputs, max_new_tokens=8, do_sample=False, progress_bar=False).audio
+    assert audio.shape[:2] == (1, 1) and audio.shape[-1] > 0 and torch.isfinite(audio).all()

@@ -80,7 +80,7 @@ def _generate(args: argparse.Namespace) -> int:
     import soundfile
 
     from .io_utils import atomic_path, terminate_as_exception
-    from .outputs import WavFileStreamer, write_spectrogram
+    from .audio.files import WavFileStreamer, write_spectrogram
     from .processing_simba_music import check_prompts
 
     check_prompts(args.prompt)

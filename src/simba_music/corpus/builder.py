@@ -13,7 +13,8 @@ from pathlib import Path
 
 from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
 from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, write_manifest
-from simba_music.corpus.render import cut_clips, is_silent, normalize_loudness, render_midi, resolve_soundfont
+from simba_music.audio.loudness import is_silent, normalize_loudness
+from simba_music.corpus.render import cut_clips, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
 from simba_music.corpus.sources import ScoreRef, list_scores
 from simba_music.io_utils import atomic_path, check_output_directory, claim_output_directory

@@ -123,7 +123,7 @@ def test_cli_registers_codec_commands():
     args = parser.parse_args(["codec", "train", "m.jsonl", "run", "--upsampling-ratios", "8", "5", "4", "4",
                               "--no-progress"])
     assert dataclass_from_arguments(CodecTrainConfig, args) == CodecTrainConfig(
-        manifest="m.jsonl", run_dir="run", upsampling_ratios=(8, 5, 4, 4), progress=False)
+        manifest="m.jsonl", output_dir="run", upsampling_ratios=(8, 5, 4, 4), progress=False)
     args = parser.parse_args(["codec", "report", "run/model", "m.jsonl", "out"])
     assert callable(args.func)
 

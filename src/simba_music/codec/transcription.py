@@ -5,8 +5,8 @@ mir_eval (and its PyPI metadata pins tensorflow on Linux/Python >= 3.11), so the
 ``pip install --no-deps basic-pitch onnxruntime`` and never imported: :func:`basic_pitch_model_path` finds the
 package folder with ``importlib.util.find_spec`` and the glue around the network is written here:
 
-* windowing: audio resampled to 22,050 Hz (``simba_music.audio.resample``, polyphase), front-padded by half the window overlap,
-  cut into the network's fixed 43,844-sample windows with 30 frames (7,680 samples) of overlap; 15 frames are
+* windowing: audio resampled to 22,050 Hz (polyphase, ``simba_music.audio.resample``), front-padded by half the window
+  overlap, cut into the network's fixed 43,844-sample windows with 30 frames (7,680 samples) of overlap; 15 frames are
   dropped at each window edge and the rest are concatenated (:func:`frame_times` gives each frame's time);
 * decoding (:func:`decode_notes`): onsets are time-local peaks of the onset posteriorgram (or of sudden rises in the
   note posteriorgram) above ``onset_threshold``; each note is followed forward while the note posteriorgram stays

@@ -27,7 +27,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_train_classifier(args: argparse.Namespace) -> int:
     from .instrument_training import train_instrument_classifier
 
-    metrics = train_instrument_classifier(args.manifest, args.output_dir, per_class=args.per_class, hidden_size=args.hidden_size,
+    metrics = train_instrument_classifier(args.manifest, args.output_dir, per_class=args.per_class,
+                                          hidden_size=args.hidden_size,
                                           epochs=args.epochs, seed=args.seed, test_split=args.test_split,
                                           max_test_clips=args.max_test_clips, progress=not args.quiet,
                                           through_codec=args.through_codec, codec_codebooks=args.codec_codebooks,

@@ -22,6 +22,7 @@ COMMANDS = {
     "evaluate": "offline evaluation of a saved model -> JSON and a plot",
     "train-instrument-classifier": "train the evaluation's instrument classifier",
     "validate-estimators": "key and tempo estimator accuracy on real clips",
+    "convert": "an SSM-TTM Lightning checkpoint -> a simba-music model folder",
 }
 
 

@@ -132,12 +132,12 @@ def test_unwritable_spectrogram_is_refused_before_generating(tmp_path, capsys):
 
 
 def test_a_failing_spectrogram_keeps_the_finished_audio(tmp_path, monkeypatch):
-    import simba_music.outputs
+    import simba_music.audio.files
 
     def fails(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(simba_music.outputs, "write_spectrogram", fails)
+    monkeypatch.setattr(simba_music.audio.files, "write_spectrogram", fails)
     with pytest.raises(OSError, match="disk full"):
         main(["generate", "piano", "--model", "random", "--output", str(tmp_path / "keep.wav"), "--spectrogram",
               str(tmp_path / "spec.png"), "--duration", "0.2", "--quiet"])

@@ -60,12 +60,16 @@ def prepare_audio_prompt(audio, sampling_rate: int | None, target_rate: int, tar
     return audio.expand(batch_size, -1, -1).contiguous()
 
 
-def resample(audio: torch.Tensor, source_rate: int, target_rate: int) -> torch.Tensor:
-    """Polyphase resampling along the last axis."""
+def resample(audio, source_rate: int, target_rate: int):
+    """Polyphase resampling along the last axis: the one resampler of the package (`simba_music.audio` re-exports
+    it). A tensor comes back as a float32 tensor; a numpy array as an array of its own float dtype."""
     from scipy.signal import resample_poly
 
-    divisor = math.gcd(source_rate, target_rate)
-    out = resample_poly(audio.numpy(), target_rate // divisor, source_rate // divisor, axis=-1)
+    divisor = math.gcd(int(source_rate), int(target_rate))
+    is_tensor = isinstance(audio, torch.Tensor)
+    out = resample_poly(audio.numpy() if is_tensor else audio, target_rate // divisor, source_rate // divisor, axis=-1)
+    if not is_tensor:
+        return out
     return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
 

@@ -80,7 +80,7 @@ def _generate(args: argparse.Namespace) -> int:
     import soundfile
 
     from .io_utils import atomic_path, terminate_as_exception
-    from .outputs import WavFileStreamer, write_spectrogram
+    from .audio.files import WavFileStreamer, write_spectrogram
     from .processing_simba_music import check_prompts
 
     check_prompts(args.prompt)
@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
     demo.set_defaults(func=_demo)
     from .codec.cli import add_subcommands as add_codec_subcommands
+    from .conversion.cli import add_subcommands as add_conversion_subcommands
     from .corpus.cli import add_subcommands as add_corpus_subcommands
     from .evaluation.cli import add_subcommands as add_evaluation_subcommands
     from .training.cli import add_subcommands as add_training_subcommands
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_subcommands(commands)
     add_codec_subcommands(commands)
     add_evaluation_subcommands(commands)
+    add_conversion_subcommands(commands)
     _show_defaults(parser)
     return parser
 

@@ -11,11 +11,12 @@ import typing
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tuple[str, ...] = (),
-                            options: dict[str, dict] | None = None, skip: tuple[str, ...] = ()) -> None:
+                            options: dict[str, dict] | None = None, skip: tuple[str, ...] = (),
+                            aliases: dict[str, tuple[str, ...]] | None = None) -> None:
     """One option per field of `cls`: `--field-name`, typed and defaulted from the field; booleans become
     `--name/--no-name`; `tuple[T, ...]` fields take several values. Fields in `positional` become positional
-    arguments; `options` adds argparse keywords (help, choices) per field; fields in `skip` and dict fields are left
-    out."""
+    arguments; `options` adds argparse keywords (help, choices) per field; `aliases` adds older flag names per field;
+    fields in `skip` and dict fields are left out."""
     hints = typing.get_type_hints(cls)
     comments = field_comments(cls)
     for spec in dataclasses.fields(cls):
@@ -27,20 +28,20 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tu
         if spec.name in positional:
             parser.add_argument(spec.name, **extra)
             continue
-        flag = "--" + spec.name.replace("_", "-")
+        flags = ("--" + spec.name.replace("_", "-"), *(aliases or {}).get(spec.name, ()))
         required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
         default = None if required else (spec.default if spec.default_factory is dataclasses.MISSING
                                          else spec.default_factory())
         if hint is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, dest=spec.name, **extra)
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=default, dest=spec.name, **extra)
             continue
         optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
         base = next(t for t in typing.get_args(hint) if t is not type(None)) if optional else hint
         if typing.get_origin(base) is tuple:
             element = typing.get_args(base)[0]
-            parser.add_argument(flag, nargs="+", type=element, default=default, dest=spec.name, **extra)
+            parser.add_argument(*flags, nargs="+", type=element, default=default, dest=spec.name, **extra)
             continue
-        parser.add_argument(flag, type=base if base in (int, float, str) else str, default=default,
+        parser.add_argument(*flags, type=base if base in (int, float, str) else str, default=default,
                             required=required, dest=spec.name, **extra)
 
 

@@ -200,11 +200,3 @@ def terminate_as_exception():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def write_wav(path: str | os.PathLike, audio, sampling_rate: int) -> None:
-    """Write float audio [samples] or [samples, channels] as 16-bit PCM WAV, atomically."""
-    import soundfile
-
-    with atomic_path(path, suffix=".wav") as temporary:
-        soundfile.write(str(temporary), audio, sampling_rate, subtype="PCM_16", format="WAV")

@@ -44,12 +44,12 @@ def synthetic_manifest(tmp_path_factory):
     return path
 
 
-def tiny_train_config(manifest, run_dir, **overrides):
+def tiny_train_config(manifest, output_dir, **overrides):
     from simba_music.codec.train import CodecTrainConfig
 
     settings = dict(
         manifest=str(manifest),
-        run_dir=str(run_dir),
+        output_dir=str(output_dir),
         codebook_size=64,
         num_filters=8,
         hidden_size=32,

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from simba_music.codec.config import small_encodec_config
-from simba_music.codec.losses import mel_filterbank, multiscale_mel_loss, si_sdr
+from simba_music.audio import mel_filterbank
+from simba_music.codec.losses import multiscale_mel_loss, si_sdr
 from simba_music.codec.quantizer import kmeans, kmeans_init_quantizer, quantize_for_training
 
 
@@ -96,7 +97,7 @@ def test_mel_loss_is_zero_only_for_identical_audio():
     audio = 0.1 * torch.randn(2, 1, 8000, generator=generator)
     assert float(multiscale_mel_loss(audio, audio, 16000)) == 0.0
     assert float(multiscale_mel_loss(audio * 0.5, audio, 16000)) > 0.1
-    assert (mel_filterbank(16000, 256, 32).sum(dim=1) > 0).all()
+    assert (mel_filterbank(16000, 256, 32).sum(axis=1) > 0).all()
     with pytest.raises(ValueError, match="shapes"):
         multiscale_mel_loss(audio, audio[..., :100], 16000)
 
@@ -122,7 +123,7 @@ def test_cli_registers_codec_commands():
     args = parser.parse_args(["codec", "train", "m.jsonl", "run", "--upsampling-ratios", "8", "5", "4", "4",
                               "--no-progress"])
     assert dataclass_from_arguments(CodecTrainConfig, args) == CodecTrainConfig(
-        manifest="m.jsonl", run_dir="run", upsampling_ratios=(8, 5, 4, 4), progress=False)
+        manifest="m.jsonl", output_dir="run", upsampling_ratios=(8, 5, 4, 4), progress=False)
     args = parser.parse_args(["codec", "report", "run/model", "m.jsonl", "out"])
     assert callable(args.func)
 

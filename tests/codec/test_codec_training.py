@@ -36,27 +36,27 @@ def test_loss_decreases_on_a_fixed_batch(synthetic_manifest, tmp_path):
 def trained_run(synthetic_manifest, tmp_path_factory):
     from simba_music.codec.train import train_codec
 
-    run_dir = tmp_path_factory.mktemp("codec_run")
-    state = train_codec(tiny_train_config(synthetic_manifest, run_dir))
-    return run_dir, state
+    output_dir = tmp_path_factory.mktemp("codec_run")
+    state = train_codec(tiny_train_config(synthetic_manifest, output_dir))
+    return output_dir, state
 
 
 def test_smoke_training_learns_and_uses_many_codes(trained_run):
-    run_dir, state = trained_run
+    output_dir, state = trained_run
     assert state["step"] == 20
-    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (output_dir / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(2, 21, 2))
     assert log[-1]["mel_loss"] < log[0]["mel_loss"]
     assert state["validation"]["val_distinct_codes_first"] >= 4  # 4 clips x 50 frames, 64 codes: not collapsed
-    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
-    assert checkpoints == ["step_00000010", "step_00000020"]
+    checkpoints = sorted(p.name for p in (output_dir / "checkpoints").iterdir())
+    assert checkpoints == ["step-10", "step-20"]
 
 
 def test_exported_model_loads_with_stock_encodec_and_round_trips(trained_run):
     from transformers import EncodecModel
 
-    run_dir, _ = trained_run
-    model = EncodecModel.from_pretrained(run_dir / "model").eval()
+    output_dir, _ = trained_run
+    model = EncodecModel.from_pretrained(output_dir / "model").eval()
     assert model.quantizer.layers[0].codebook.embed.abs().sum() > 0  # trained codebooks, not the zero init
     audio = 0.1 * torch.randn(2, 1, 16000, generator=torch.Generator().manual_seed(0))
     for bandwidth, codebooks in zip(model.config.target_bandwidths, (1, 2, 3, 4)):
@@ -75,11 +75,11 @@ def test_half_precision_export_loads_as_float32_and_decodes_alike(trained_run, t
 
     from simba_music.codec.pretrained import export_half_precision
 
-    run_dir, _ = trained_run
-    destination = export_half_precision(run_dir / "model", tmp_path / "half", "# card\n")
+    output_dir, _ = trained_run
+    destination = export_half_precision(output_dir / "model", tmp_path / "half", "# card\n")
     assert json.loads((destination / "config.json").read_text())["dtype"] == "float32"
     assert (destination / "README.md").read_text() == "# card\n"
-    full = EncodecModel.from_pretrained(str(run_dir / "model")).eval()
+    full = EncodecModel.from_pretrained(str(output_dir / "model")).eval()
     half = EncodecModel.from_pretrained(str(destination)).eval()
     assert {p.dtype for p in half.parameters()} == {torch.float32}
     audio = 0.1 * torch.randn(1, 1, 8000, generator=torch.Generator().manual_seed(0))
@@ -96,14 +96,14 @@ def test_resume_matches_an_uninterrupted_run(synthetic_manifest, trained_run, tm
 
     from simba_music.codec.train import train_codec
 
-    run_dir, _ = trained_run
+    output_dir, _ = trained_run
     first = train_codec(tiny_train_config(synthetic_manifest, tmp_path, max_steps=10))
     assert first["step"] == 10
     resumed = train_codec(tiny_train_config(synthetic_manifest, tmp_path, max_steps=20, resume=True))
     assert resumed["step"] == 20
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(2, 21, 2))
-    straight = load_file(run_dir / "model" / "model.safetensors")
+    straight = load_file(output_dir / "model" / "model.safetensors")
     interrupted = load_file(tmp_path / "model" / "model.safetensors")
     assert straight.keys() == interrupted.keys()
     worst = max(float((straight[k].float() - interrupted[k].float()).abs().max()) for k in straight)
@@ -113,8 +113,8 @@ def test_resume_matches_an_uninterrupted_run(synthetic_manifest, trained_run, tm
 def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, trained_run, tmp_path):
     from simba_music.codec.report import codec_report
 
-    run_dir, _ = trained_run
-    report = codec_report(str(run_dir / "model"), str(synthetic_manifest), str(tmp_path), split="test", max_clips=1)
+    output_dir, _ = trained_run
+    report = codec_report(str(output_dir / "model"), str(synthetic_manifest), str(tmp_path), split="test", max_clips=1)
     assert set(report["mean"]) == {"codec_all_codebooks", "codec_first_codebook", "mu_law_8bit", "telephone_300_3400",
                                    "original"}
     assert report["mean"]["original"]["comb_strength"] < 0.3 and report["mean"]["original"]["mel_distance"] == 0
@@ -135,8 +135,8 @@ def test_report_without_basic_pitch_says_why(synthetic_manifest, trained_run, tm
     import simba_music.codec.report as report_module
 
     monkeypatch.setattr(report_module, "transcription_unavailable_reason", lambda: "basic-pitch is not installed")
-    run_dir, _ = trained_run
-    report = report_module.codec_report(str(run_dir / "model"), str(synthetic_manifest), str(tmp_path), max_clips=1)
+    output_dir, _ = trained_run
+    report = report_module.codec_report(str(output_dir / "model"), str(synthetic_manifest), str(tmp_path), max_clips=1)
     assert report["note_f1"] == "not computed: basic-pitch is not installed"
     assert "note_f1" not in report["mean"]["codec_all_codebooks"]
     markdown = (tmp_path / "report.md").read_text()
@@ -148,7 +148,7 @@ def test_sigterm_stops_with_a_checkpoint(synthetic_manifest, tmp_path):
     import signal
     import threading
 
-    from simba_music.codec.checkpoints import latest_checkpoint, load_trainer_state
+    from simba_music.training.checkpoints import latest_checkpoint, load_trainer_state
     from simba_music.codec.train import train_codec
 
     done = threading.Event()
@@ -168,5 +168,5 @@ def test_sigterm_stops_with_a_checkpoint(synthetic_manifest, tmp_path):
     finally:
         done.set()
     assert 0 < state["step"] < 100000
-    assert load_trainer_state(latest_checkpoint(tmp_path))["step"] == state["step"]
+    assert load_trainer_state(latest_checkpoint(tmp_path / "checkpoints"))["step"] == state["step"]
     assert (tmp_path / "model" / "model.safetensors").is_file()

@@ -45,18 +45,18 @@ def test_wavtokenizer_format_needs_one_codebook(synthetic_manifest, tmp_path):
     config = tiny_train_config(synthetic_manifest, tmp_path, codec_format="wavtokenizer")
     assert config.num_codebooks == 1 and config.stft_weight == 1.0  # the format's defaults
     with pytest.raises(ValueError, match="num_codebooks must be 1 for codec_format='wavtokenizer'"):
-        tiny_train_config(synthetic_manifest, tmp_path, codec_format="wavtokenizer", num_codebooks=2).validate()
+        tiny_train_config(synthetic_manifest, tmp_path, codec_format="wavtokenizer", num_codebooks=2).check()
     with pytest.raises(ValueError, match="codec_format must be one of"):
-        tiny_train_config(synthetic_manifest, tmp_path, codec_format="dac").validate()
+        tiny_train_config(synthetic_manifest, tmp_path, codec_format="dac").check()
 
 
 @pytest.fixture(scope="module")
 def wavtokenizer_run(synthetic_manifest, tmp_path_factory):
     from simba_music.codec.train import train_codec
 
-    run_dir = tmp_path_factory.mktemp("wavtokenizer_run")
-    state = train_codec(tiny_train_config(synthetic_manifest, run_dir, eval_note_f1=True, **TINY_WAVTOKENIZER))
-    return run_dir, state
+    output_dir = tmp_path_factory.mktemp("wavtokenizer_run")
+    state = train_codec(tiny_train_config(synthetic_manifest, output_dir, eval_note_f1=True, **TINY_WAVTOKENIZER))
+    return output_dir, state
 
 
 def test_training_writes_held_out_evaluations_and_a_stock_loadable_model(wavtokenizer_run):
@@ -64,16 +64,16 @@ def test_training_writes_held_out_evaluations_and_a_stock_loadable_model(wavtoke
 
     from simba_music.codec.formats import codec_encoder, codec_quantizer, decode_latents
 
-    run_dir, state = wavtokenizer_run
-    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    output_dir, state = wavtokenizer_run
+    log = [json.loads(line) for line in (output_dir / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4, 6, 8] and log[-1]["stft_loss"] > 0
-    evaluations = [json.loads(line) for line in (run_dir / "eval_log.jsonl").read_text().splitlines()]
+    evaluations = [json.loads(line) for line in (output_dir / "eval_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in evaluations] == [4, 8]
     assert {"mel_distance", "comb_strength", "comb_strength_original", "val_mel_first"} <= set(evaluations[-1])
     assert evaluations[-1]["mel_distance"] > 0
     if transcription_unavailable_reason() is None:
         assert 0 <= evaluations[-1]["note_f1"] <= 1 and evaluations[-1]["reference_notes"] > 0
-    model = WavTokenizerModel.from_pretrained(run_dir / "model").eval()
+    model = WavTokenizerModel.from_pretrained(output_dir / "model").eval()
     assert model.encoder_model.quantizer.codebook.inited.item() == 1
     audio = torch.from_numpy(_melody(np.random.default_rng(2), 1.0))[None, None]
     with torch.no_grad():
@@ -92,11 +92,11 @@ def test_wavtokenizer_resume_matches_an_uninterrupted_run(synthetic_manifest, wa
 
     from simba_music.codec.train import train_codec
 
-    run_dir, _ = wavtokenizer_run
+    output_dir, _ = wavtokenizer_run
     train_codec(tiny_train_config(synthetic_manifest, tmp_path, **{**TINY_WAVTOKENIZER, "max_steps": 4}))
     resumed = train_codec(tiny_train_config(synthetic_manifest, tmp_path, resume=True, **TINY_WAVTOKENIZER))
     assert resumed["step"] == 8
-    straight = load_file(run_dir / "model" / "model.safetensors")
+    straight = load_file(output_dir / "model" / "model.safetensors")
     interrupted = load_file(tmp_path / "model" / "model.safetensors")
     assert straight.keys() == interrupted.keys()
     worst = max(float((straight[k].float() - interrupted[k].float()).abs().max()) for k in straight)
@@ -107,8 +107,8 @@ def test_report_on_a_one_codebook_codec(synthetic_manifest, wavtokenizer_run, tm
     import simba_music.codec.report as report_module
 
     monkeypatch.setattr(report_module, "transcription_unavailable_reason", lambda: "skipped in this test")
-    run_dir, _ = wavtokenizer_run
-    report = report_module.codec_report(str(run_dir / "model"), str(synthetic_manifest), str(tmp_path), max_clips=1)
+    output_dir, _ = wavtokenizer_run
+    report = report_module.codec_report(str(output_dir / "model"), str(synthetic_manifest), str(tmp_path), max_clips=1)
     assert report["codec_format"] == "wavtokenizer" and report["frame_rate"] == 50.0
     assert set(report["mean"]) == {"codec_first_codebook", "mu_law_8bit", "telephone_300_3400", "original"}
     assert report["kbps"]["codec_first_codebook"] == 0.3  # 50 frames/s x 6 bits

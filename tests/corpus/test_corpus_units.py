@@ -6,7 +6,8 @@ import pytest
 from simba_music.corpus.builder import TEMPO_RANGES, choose_renderings
 from simba_music.corpus.captions import make_caption
 from simba_music.corpus.manifest import split_for_work, write_manifest
-from simba_music.corpus.render import cut_clips, normalize_loudness
+from simba_music.audio import normalize_loudness
+from simba_music.corpus.render import cut_clips
 from simba_music.corpus.sources import list_scores
 
 

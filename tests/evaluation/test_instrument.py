@@ -5,7 +5,7 @@ import pytest
 
 from simba_music.cli import main
 from simba_music.evaluation.instrument import FEATURE_SIZE, InstrumentClassifier, instrument_features
-from simba_music.evaluation.instrument_training import balanced_subset
+from simba_music.evaluation.instrument_training import balanced_subset, train_instrument_classifier
 
 from .conftest import RATE, midi_hz, tone, write_manifest
 
@@ -95,3 +95,15 @@ def test_training_through_a_codec_hears_the_round_trip(manifest, tmp_path):
                                           through_codec=str(codec_dir), progress=False)
     assert metrics["through_codec"] == {"codec": str(codec_dir), "codebooks": 1}
     assert InstrumentClassifier.load(tmp_path / "classifier").metrics["through_codec"]["codebooks"] == 1
+
+
+def test_training_without_an_output_dir_is_refused_and_the_package_is_untouched(manifest, capsys):
+    from simba_music.evaluation.instrument import PRETRAINED_DIR
+
+    before = {path.name: path.stat().st_mtime_ns for path in PRETRAINED_DIR.iterdir()}
+    with pytest.raises(SystemExit) as raised:
+        main(["train-instrument-classifier", manifest, "--per-class", "5", "--epochs", "5", "--quiet"])
+    assert raised.value.code == 2 and "--output-dir" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="output_dir"):
+        train_instrument_classifier(manifest, per_class=5, epochs=5, progress=False)
+    assert {path.name: path.stat().st_mtime_ns for path in PRETRAINED_DIR.iterdir()} == before

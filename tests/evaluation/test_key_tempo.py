@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from simba_music.evaluation.features import chroma, conform
+from simba_music.audio import chroma
+from simba_music.evaluation.features import conform
 from simba_music.evaluation.key import estimate_key, key_score, parse_key
 from simba_music.evaluation.tempo import estimate_tempo, tempo_correct
 
@@ -13,7 +14,7 @@ A_MINOR = [[45, 57, 60, 64], [50, 57, 62, 65], [52, 56, 59, 64], [45, 57, 60, 64
 
 
 def test_chroma_finds_the_notes_of_a_chord():
-    frames = chroma(progression([[60, 64, 67]], 2.0))  # C E G
+    frames = chroma(progression([[60, 64, 67]], 2.0), RATE)  # C E G
     profile = frames.sum(axis=0) / frames.sum()
     assert set(np.argsort(profile)[-3:]) == {0, 4, 7}
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from simba_music.io_utils import atomic_directory, atomic_path, write_wav
+from simba_music.audio import write_wav
+from simba_music.io_utils import atomic_directory, atomic_path
 
 
 class Boom(RuntimeError):

@@ -112,7 +112,7 @@ class MusicSession:
     def _write(self, request: Request, audio: np.ndarray):
         import soundfile
 
-        from ..outputs import write_spectrogram
+        from ..audio.files import write_spectrogram
 
         stem = self.output_dir / f"simba-music-seed{request.seed}-{len(list(self.output_dir.glob('*.wav')))}"
         wav, png = stem.with_suffix(".wav"), stem.with_suffix(".png")

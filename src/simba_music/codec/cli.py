@@ -33,12 +33,12 @@ def add_subcommands(subparsers) -> None:
     codec = subparsers.add_parser("codec", help="train and evaluate a small EnCodec- or WavTokenizer-format codec")
     commands = codec.add_subparsers(dest="codec_command", required=True)
 
-    train = commands.add_parser("train", help="train an EncodecModel or WavTokenizerModel on a manifest; exports RUN_DIR/model")
+    train = commands.add_parser("train", help="train an EncodecModel or WavTokenizerModel on a manifest; exports OUTPUT_DIR/model")
     from simba_music.codec.train import CodecTrainConfig
 
-    add_dataclass_arguments(train, CodecTrainConfig, positional=("manifest", "run_dir"), options={
+    add_dataclass_arguments(train, CodecTrainConfig, positional=("manifest", "output_dir"), options={
         "manifest": {"help": "manifest.jsonl (audio, caption, split)"},
-        "run_dir": {"help": "checkpoints/, model/ (save_pretrained) and train_log.jsonl go here"},
+        "output_dir": {"help": "checkpoints/, model/ (save_pretrained) and train_log.jsonl go here"},
         "first_codebook_only": {"help": "share of steps decoding codebook 1 alone"},
         "codec_format": {"help": "encodec (RVQ) or wavtokenizer (one codebook, Vocos decoder)"},
         "stft_weight": {"help": "multi-resolution STFT-magnitude loss weight (default: 1 for wavtokenizer, 0 for encodec)"},

@@ -3,49 +3,11 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
-
-def _hz_to_mel(hz: float | torch.Tensor):
-    return 2595.0 * (torch.log10(1.0 + hz / 700.0) if isinstance(hz, torch.Tensor) else math.log10(1.0 + hz / 700.0))
-
-
-def _mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
-    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-
-@lru_cache(maxsize=32)
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    """Triangular HTK-mel filters, shape (n_mels, n_fft // 2 + 1), each normalised to unit area."""
-    if n_mels < 1 or n_fft < 2 * n_mels:
-        raise ValueError(f"n_mels must be in [1, n_fft/2], got n_mels={n_mels} for n_fft={n_fft}")
-    bin_hz = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    edges = _mel_to_hz(torch.linspace(0.0, _hz_to_mel(sample_rate / 2), n_mels + 2, dtype=torch.float64))
-    lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bin_hz[None] - lower) / (center - lower)
-    falling = (upper - bin_hz[None]) / (upper - center)
-    filters = torch.clamp(torch.minimum(rising, falling), min=0.0)
-    # Low filters can fall between FFT bins at small n_fft; give them the nearest bin so none is all-zero.
-    empty = filters.sum(dim=1) == 0
-    if empty.any():
-        nearest = torch.argmin((bin_hz[None] - center[empty]).abs(), dim=1)
-        filters[empty.nonzero().squeeze(1), nearest] = 1.0
-    filters = filters / filters.sum(dim=1, keepdim=True)
-    return filters.float()
-
-
-def mel_spectrogram(audio: torch.Tensor, sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    """Power mel spectrogram of (batch, samples) or (batch, 1, samples) audio: (batch, n_mels, frames)."""
-    if audio.dim() == 3:
-        audio = audio.squeeze(1)
-    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    spec = torch.stft(audio, n_fft, hop_length=n_fft // 4, window=window, center=True, return_complex=True)
-    power = spec.real.square() + spec.imag.square()
-    filters = mel_filterbank(sample_rate, n_fft, n_mels).to(device=audio.device, dtype=audio.dtype)
-    return torch.einsum("mf,bft->bmt", filters, power)
+from simba_music.audio.spectrogram import mel_spectrogram
 
 
 DEFAULT_SCALES = ((256, 32), (512, 64), (1024, 80), (2048, 80))

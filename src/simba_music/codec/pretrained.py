@@ -24,7 +24,8 @@ def export_half_precision(model_dir: str | os.PathLike, destination: str | os.Pa
     """
     from transformers import AutoModel
 
-    from simba_music.codec.checkpoints import export_model_atomically
+    from simba_music.codec.train import EXPORT_WRITER
+    from simba_music.training.checkpoints import export_model_atomically
 
     model = AutoModel.from_pretrained(str(model_dir), dtype="float32").eval()
     # save_pretrained records the tensors' dtype (float16) in config.json; this copy, written over it, says float32.
@@ -33,6 +34,7 @@ def export_half_precision(model_dir: str | os.PathLike, destination: str | os.Pa
     export_model_atomically(
         model.half(),
         destination,
+        EXPORT_WRITER,
         extra_files={"config.json": json.dumps(config, indent=2, sort_keys=True) + "\n", "README.md": model_card},
     )
     return Path(destination)

@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from simba_music.codec.checkpoints import export_model_atomically, latest_checkpoint, load_trainer_state, save_checkpoint
 from simba_music.codec.config import small_encodec_config, small_wavtokenizer_config
 from simba_music.codec.data import CropSampler
 from simba_music.codec.evaluation import held_out_metrics
@@ -23,14 +22,18 @@ from simba_music.codec.formats import CODEC_FORMATS, codec_encoder, codec_quanti
 from simba_music.codec.losses import multiresolution_stft_loss, multiscale_mel_loss, time_l1_loss
 from simba_music.codec.quantizer import kmeans_init_quantizer, quantize_for_training
 from simba_music.io_utils import check_output_directory, write_output_marker
+from simba_music.training.checkpoints import (CHECKPOINTS, export_model_atomically, latest_checkpoint,
+                                              load_trainer_state, save_checkpoint, write_trainer_state)
 
 logger = logging.getLogger(__name__)
+WRITER = "simba-music codec train"  # the run folder's output marker
+EXPORT_WRITER = "simba-music codec"  # the exported model folder's
 
 
 @dataclass
 class CodecTrainConfig:
     manifest: str
-    run_dir: str
+    output_dir: str
     codec_format: str = "encodec"
     sample_rate: int = 16000
     num_codebooks: int | None = None  # None: 4 for encodec, 1 for wavtokenizer (its only choice)
@@ -68,7 +71,7 @@ class CodecTrainConfig:
     threads: int | None = None
     resume: bool = False
     progress: bool = True
-    overwrite: bool = False  # write into a run_dir that holds files codec training did not write
+    overwrite: bool = False  # write into an output_dir that holds files codec training did not write
 
     def __post_init__(self) -> None:
         if self.num_codebooks is None:
@@ -76,7 +79,7 @@ class CodecTrainConfig:
         if self.stft_weight is None:
             self.stft_weight = 1.0 if self.codec_format == "wavtokenizer" else 0.0
 
-    def validate(self) -> None:
+    def check(self) -> None:
         if self.codec_format not in CODEC_FORMATS:
             raise ValueError(f"codec_format must be one of {list(CODEC_FORMATS)}, got {self.codec_format!r}")
         if self.codec_format == "wavtokenizer" and self.num_codebooks != 1:
@@ -270,15 +273,15 @@ def _learning_rate_factor(step: int, warmup_steps: int) -> float:
 
 
 def train_codec(config: CodecTrainConfig) -> dict:
-    """Train (or resume) and export the model to ``run_dir/model``; returns the final trainer state."""
+    """Train (or resume) and export the model to ``output_dir/model``; returns the final trainer state."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
-    config.validate()
+    config.check()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    run_dir = Path(config.run_dir)
-    check_output_directory(run_dir, "run_dir", config.overwrite, inputs=(config.manifest,))
+    output_dir = Path(config.output_dir)
+    check_output_directory(output_dir, "output_dir", config.overwrite, inputs=(config.manifest,))
     accelerator = Accelerator()
     segment = int(round(config.segment_seconds * config.sample_rate))
     train_data = CropSampler(config.manifest, "train", config.sample_rate, segment, seed=config.seed)
@@ -288,8 +291,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
         logger.warning("no validation split in %s; validation numbers use training clips", config.manifest)
         validation_data = CropSampler(config.manifest, "train", config.sample_rate, segment * 2, seed=config.seed)
     validation_audio = validation_data.fixed_batch(config.validation_items, seconds_offset=1.0)
-    run_dir.mkdir(parents=True, exist_ok=True)  # after the manifest was read: a bad one writes nothing
-    write_output_marker(run_dir, "simba-music codec train")
+    output_dir.mkdir(parents=True, exist_ok=True)  # after the manifest was read: a bad one writes nothing
+    write_output_marker(output_dir, WRITER)
 
     model = build_model(config)
     module = CodecTrainingModule(model, config)
@@ -300,7 +303,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
 
     step = 0
     trainer_state: dict = {"config": asdict(config), "history": []}
-    checkpoint = latest_checkpoint(run_dir) if config.resume else None
+    checkpoint = latest_checkpoint(output_dir / CHECKPOINTS) if config.resume else None
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
         trainer_state = load_trainer_state(checkpoint)
@@ -310,7 +313,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
         trainer_state["config"] = asdict(config)
         logger.info("resumed from %s at step %d", checkpoint, step)
     elif config.resume:
-        logger.info("no checkpoint in %s; starting fresh", run_dir)
+        logger.info("no checkpoint in %s; starting fresh", output_dir)
 
     def initialise_codebooks() -> None:
         # Codebooks start from real encoder frames: zero or random codebooks collapse to one code. A freshly
@@ -328,8 +331,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
         calibration = train_data.batch(0, config.batch_size, stream=2).to(accelerator.device)
         logger.info("data-dependent init factors: %s", data_dependent_init(unwrapped.model, calibration))
 
-    log_path = run_dir / "train_log.jsonl"
-    eval_path = run_dir / "eval_log.jsonl"  # one line per checkpoint: the held-out validation measures
+    log_path = output_dir / "train_log.jsonl"
+    eval_path = output_dir / "eval_log.jsonl"  # one line per checkpoint: the held-out validation measures
     transcriber = None
     if config.eval_note_f1:
         from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
@@ -356,10 +359,12 @@ def train_codec(config: CodecTrainConfig) -> dict:
             with open(eval_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": current_step, "seconds": trainer_state["elapsed_seconds"],
                                          **trainer_state["validation"]}) + "\n")
-        save_checkpoint(accelerator, run_dir, current_step, trainer_state, keep=config.keep_checkpoints)
+        save_checkpoint(accelerator, output_dir / CHECKPOINTS, current_step, write_trainer_state(trainer_state),
+                        keep=config.keep_checkpoints)
         if accelerator.is_main_process:
             export_model_atomically(
-                unwrapped.model, run_dir / "model", {"training_state.json": json.dumps(trainer_state, indent=2)},
+                unwrapped.model, output_dir / "model", EXPORT_WRITER,
+                {"training_state.json": json.dumps(trainer_state, indent=2)},
                 overwrite=config.overwrite,
             )
 
@@ -417,6 +422,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
         signal.signal(signal.SIGTERM, previous_handler)
     if stop_requested.is_set():
         logger.info("SIGTERM: stopping at step %d after a checkpoint", step)
-    if latest_checkpoint(run_dir) is None or load_trainer_state(latest_checkpoint(run_dir))["step"] != step:
+    last = latest_checkpoint(output_dir / CHECKPOINTS)
+    if last is None or load_trainer_state(last)["step"] != step:
         write_checkpoint(step)
     return trainer_state

@@ -5,8 +5,8 @@ mir_eval (and its PyPI metadata pins tensorflow on Linux/Python >= 3.11), so the
 ``pip install --no-deps basic-pitch onnxruntime`` and never imported: :func:`basic_pitch_model_path` finds the
 package folder with ``importlib.util.find_spec`` and the glue around the network is written here:
 
-* windowing: audio resampled to 22,050 Hz (``scipy.signal.resample_poly``), front-padded by half the window overlap,
-  cut into the network's fixed 43,844-sample windows with 30 frames (7,680 samples) of overlap; 15 frames are
+* windowing: audio resampled to 22,050 Hz (polyphase, ``simba_music.audio.resample``), front-padded by half the window
+  overlap, cut into the network's fixed 43,844-sample windows with 30 frames (7,680 samples) of overlap; 15 frames are
   dropped at each window edge and the rest are concatenated (:func:`frame_times` gives each frame's time);
 * decoding (:func:`decode_notes`): onsets are time-local peaks of the onset posteriorgram (or of sudden rises in the
   note posteriorgram) above ``onset_threshold``; each note is followed forward while the note posteriorgram stays
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from simba_music.audio import resample
 
 MODEL_SAMPLE_RATE = 22050
 FRAME_HOP = 256  # samples at 22,050 Hz per output frame
@@ -178,16 +180,11 @@ class NoteTranscriber:
 
     def posteriorgrams(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """(onsets, notes), each (frames, 88) in [0, 1]; :func:`frame_times` gives the frames' times."""
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
         audio = np.asarray(audio, dtype=np.float64)
         if audio.ndim != 1:
             raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}")
         if sample_rate != MODEL_SAMPLE_RATE:
-            common = gcd(MODEL_SAMPLE_RATE, sample_rate)
-            audio = resample_poly(audio, MODEL_SAMPLE_RATE // common, sample_rate // common)
+            audio = resample(audio, sample_rate, MODEL_SAMPLE_RATE)
         num_frames = audio.shape[0] * WINDOW_FRAMES // (2 * MODEL_SAMPLE_RATE)  # floor(samples * 86 / 22050)
         half_overlap = OVERLAP_FRAMES // 2
         hop = WINDOW_SAMPLES - OVERLAP_FRAMES * FRAME_HOP

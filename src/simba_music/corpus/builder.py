@@ -13,7 +13,8 @@ from pathlib import Path
 
 from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
 from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, write_manifest
-from simba_music.corpus.render import cut_clips, is_silent, normalize_loudness, render_midi, resolve_soundfont
+from simba_music.audio.loudness import is_silent, normalize_loudness
+from simba_music.corpus.render import cut_clips, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
 from simba_music.corpus.sources import ScoreRef, list_scores
 from simba_music.io_utils import atomic_path, check_output_directory, claim_output_directory
@@ -47,7 +48,7 @@ class CorpusConfig:
     overwrite: bool = False  # write into an output_dir that holds files the builder did not write
     extra: dict = field(default_factory=dict)
 
-    def validate(self) -> None:
+    def check(self) -> None:
         if self.sample_rate < 8000:
             raise ValueError(f"sample_rate must be >= 8000, got {self.sample_rate}")
         if self.clip_seconds <= 0:
@@ -164,7 +165,7 @@ def _build_score_safely(args):
 
 def build_corpus(config: CorpusConfig) -> dict:
     """Build the corpus into ``config.output_dir``; returns (and writes) a summary."""
-    config.validate()
+    config.check()
     soundfont_path = resolve_soundfont(config.soundfont)
     check_output_directory(config.output_dir, "output_dir", config.overwrite)
     refs = list_scores(config.collections, config.max_works)

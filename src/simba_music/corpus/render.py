@@ -56,23 +56,6 @@ def render_midi(midi, soundfont: str, sample_rate: int, gain: float = 0.5, timeo
     return audio.mean(axis=1)
 
 
-def normalize_loudness(audio: np.ndarray, target_rms_db: float = -20.0, peak_limit: float = 0.95) -> np.ndarray:
-    """Same loudness for every clip so the codec and captions never have to explain level differences."""
-    rms = float(np.sqrt(np.mean(np.square(audio), dtype=np.float64)))
-    if rms < 1e-6:
-        return audio
-    scaled = audio * (10 ** (target_rms_db / 20) / rms)
-    peak = float(np.max(np.abs(scaled)))
-    if peak > peak_limit:
-        scaled = scaled * (peak_limit / peak)
-    return scaled.astype(np.float32)
-
-
-def is_silent(audio: np.ndarray, threshold_db: float = -50.0) -> bool:
-    rms = float(np.sqrt(np.mean(np.square(audio), dtype=np.float64)))
-    return rms <= 10 ** (threshold_db / 20)
-
-
 def cut_clips(
     audio: np.ndarray,
     music_seconds: float,

@@ -27,12 +27,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_train_classifier(args: argparse.Namespace) -> int:
     from .instrument_training import train_instrument_classifier
 
-    kwargs = {} if args.output_dir is None else {"output_dir": args.output_dir}
-    metrics = train_instrument_classifier(args.manifest, per_class=args.per_class, hidden_size=args.hidden_size,
+    metrics = train_instrument_classifier(args.manifest, args.output_dir, per_class=args.per_class,
+                                          hidden_size=args.hidden_size,
                                           epochs=args.epochs, seed=args.seed, test_split=args.test_split,
                                           max_test_clips=args.max_test_clips, progress=not args.quiet,
                                           through_codec=args.through_codec, codec_codebooks=args.codec_codebooks,
-                                          overwrite=args.overwrite, **kwargs)
+                                          overwrite=args.overwrite)
     test = {key: value for key, value in metrics["test"].items() if key != "confusion"}
     print(json.dumps({**{key: value for key, value in metrics.items() if key != "test"}, "test": test}, indent=1))
     return 0
@@ -81,7 +81,9 @@ def add_subcommands(subparsers) -> None:
     train = subparsers.add_parser("train-instrument-classifier",
                                   help="train the evaluation's instrument classifier on corpus renders")
     train.add_argument("manifest", help="corpus manifest.jsonl with instrument and split")
-    train.add_argument("--output-dir", default=None, help="default: the package's pretrained/instrument-classifier")
+    train.add_argument("--output-dir", required=True,
+                       help="folder to save the classifier in (required: nothing is written into the installed package "
+                            "unless named here)")
     train.add_argument("--per-class", type=int, default=150, help="train clips per instrument")
     train.add_argument("--hidden-size", type=int, default=64, help="0: multinomial logistic regression")
     train.add_argument("--epochs", type=int, default=400)

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io_utils import atomic_path, check_output_directory, claim_output_directory, write_wav
+from ..audio import write_wav
+from ..io_utils import atomic_path, check_output_directory, claim_output_directory
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics

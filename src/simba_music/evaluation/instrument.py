@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..audio import stft_magnitude
 from ..shipped import PRETRAINED_ROOT
-from .features import ANALYSIS_RATE, HOP, N_FFT, N_MELS, conform, log_mel, onset_strength, stft_magnitude
+from .features import ANALYSIS_RATE, HOP, N_FFT, N_MELS, conform, log_mel, onset_strength
 
 PRETRAINED_DIR = PRETRAINED_ROOT / "instrument-classifier"
 # The same classifier trained on clips after a round trip through the shipped chorale codec (first codebook), i.e.

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import load_audio
-from .instrument import PRETRAINED_DIR, InstrumentClassifier, instrument_features
+from .instrument import InstrumentClassifier, instrument_features
 
 
 def balanced_subset(rows: list[dict], per_class: int, seed: int = 0, label: str = "instrument") -> list[dict]:
@@ -72,7 +72,7 @@ def accuracy_report(model: InstrumentClassifier, features: np.ndarray, names: li
             "confusion": confusion.tolist()}
 
 
-def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAINED_DIR, per_class: int = 150,
+def train_instrument_classifier(manifest: str, output_dir: str | Path, per_class: int = 150,
                                 hidden_size: int = 64, epochs: int = 400, seed: int = 0, test_split: str = "test",
                                 max_test_clips: int | None = None, progress: bool = True,
                                 through_codec: str | None = None, codec_codebooks: int = 1,
@@ -82,7 +82,10 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path = PRETRAIN
 
     `through_codec` (a saved EnCodec/DAC folder): train and test on the clips' round trip through that codec with
     `codec_codebooks` codebooks, which is how a model's generated audio sounds (the demo decodes codebook 1 alone);
-    a classifier of clean renders judges generated audio by the codec's artefacts as much as by its instrument."""
+    a classifier of clean renders judges generated audio by the codec's artefacts as much as by its instrument.
+
+    `output_dir` has no default: a trainer never writes into the installed package unless told to (the shipped
+    classifier's folder is `simba_music.evaluation.instrument.PRETRAINED_DIR`)."""
     from ..corpus.manifest import read_manifest
 
     from ..io_utils import check_output_directory

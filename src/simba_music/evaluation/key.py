@@ -12,7 +12,8 @@ import re
 
 import numpy as np
 
-from .features import ANALYSIS_RATE, chroma
+from ..audio import chroma
+from .features import ANALYSIS_RATE
 
 PITCH_CLASSES = ("C", "C#", "D", "E flat", "E", "F", "F#", "G", "A flat", "A", "B flat", "B")
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.

@@ -20,15 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio_prompt import resample
+from ..audio import resample
+from ..corpus.manifest import read_manifest, split_name
 from ..io_utils import atomic_directory, check_output_directory
 from .data import EMPTY_TEXT_STATES_FILE
 
 SILENCE_PEAK = 1e-4
 WRITER = "simba-music preprocess"
-# Split names as manifests spell them -> the dataset's split.
-SPLIT_NAMES = {"train": "train", "validation": "validation", "valid": "validation", "val": "validation",
-               "dev": "validation", "test": "test"}
 
 
 @dataclass
@@ -53,60 +51,6 @@ class PreprocessArguments:
                              f"{self.min_seconds}")
         if self.batch_size < 1 or self.num_proc < 1:
             raise ValueError("batch_size and num_proc must be >= 1")
-
-
-def _split_name(value, where: str) -> str:
-    name = SPLIT_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
-    if name is None:
-        raise ValueError(f"{where}: split {value!r} is not one of train, validation (or valid, val, dev), test")
-    return name
-
-
-def read_manifest(path: str):
-    """A jsonl or csv manifest as a `datasets.Dataset`, audio paths made absolute, split names normalised. A bad row
-    is refused with its line number and field."""
-    from datasets import Dataset
-
-    manifest = Path(path)
-    if not manifest.is_file():
-        raise FileNotFoundError(f"manifest: no such file {path!r}")
-    if manifest.suffix == ".jsonl":
-        numbered = []
-        for number, line in enumerate(manifest.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise ValueError(f"manifest {path}, line {number}: not valid JSON ({error})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"manifest {path}, line {number}: expected a JSON object, got {line[:40]!r}")
-            numbered.append((number, row))
-    elif manifest.suffix == ".csv":
-        import csv
-
-        with open(manifest, newline="") as handle:
-            numbered = list(enumerate(csv.DictReader(handle), start=2))  # line 1 is the header
-    else:
-        raise ValueError(f"manifest: expected a .jsonl or .csv file, got {manifest.name!r}")
-    if not numbered:
-        raise ValueError(f"manifest {path}: no rows")
-    rows = []
-    for number, row in numbered:
-        where = f"manifest {path}, line {number}"
-        if "audio" not in row or "caption" not in row:
-            raise ValueError(f"{where}: every row needs 'audio' and 'caption', got keys {sorted(row)}")
-        for field in ("audio", "caption"):
-            if not isinstance(row[field], str) or not row[field].strip():
-                raise ValueError(f"{where}: '{field}' must be a non-empty string, got {row[field]!r}")
-        row["audio"] = str((manifest.parent / row["audio"]).resolve())
-        if "split" in row:
-            row["split"] = _split_name(row["split"], where)
-        rows.append(row)
-    if len({"split" in row for row in rows}) > 1:
-        number = next(n for n, row in numbered if "split" not in row)
-        raise ValueError(f"manifest {path}, line {number}: no 'split' while other rows have one")
-    return Dataset.from_list(rows)
 
 
 def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -> tuple[list[np.ndarray], str | None]:
@@ -170,15 +114,18 @@ def _without_parametrizations(model: torch.nn.Module) -> torch.nn.Module:
 def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, min_seconds: float = 2.0,
                text_encoder=None, tokenizer=None, batch_size: int = 8, num_proc: int = 1,
                progress: bool = True, overwrite: bool = False) -> dict:
-    """Encode `dataset` (a `datasets.Dataset` with `audio` paths and `caption`) with `codec` (an `AudioCodec`) into
+    """Encode `dataset` (a `datasets.Dataset`, or a list of manifest rows, with `audio` paths and `caption`) with `codec` (an `AudioCodec`) into
     `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
-    from datasets import DatasetDict, disable_progress_bars, enable_progress_bars
+    from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
+
+    if isinstance(dataset, list):  # manifest rows (`simba_music.corpus.manifest.read_manifest`)
+        dataset = Dataset.from_list(dataset)
 
     if len(dataset) == 0:
         raise ValueError("dataset: no rows to encode")
     check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]))
     if "split" in dataset.column_names:
-        names = [_split_name(value, f"dataset row {index}") for index, value in enumerate(dataset["split"])]
+        names = [split_name(value, f"dataset row {index}") for index, value in enumerate(dataset["split"])]
         dataset = dataset.remove_columns("split").add_column("split", names)
 
     (enable_progress_bars if progress else disable_progress_bars)()

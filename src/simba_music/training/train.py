@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 from ..configuration_simba_music import SimbaMusicConfig
 from ..io_utils import atomic_directory, atomic_path, check_output_directory, read_output_marker, write_output_marker
 from ..modeling import SimbaMusicForCausalLM
+from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
 from .collator import SimbaMusicCollator
 from .data import load_training_data
 from .plots import plot_training_curves
@@ -133,9 +133,9 @@ def run_identity(model: SimbaMusicForCausalLM, dataset: str) -> dict:
 
 def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Path | None:
     """The checkpoint to resume from, after refusing a folder whose run this is not (see `train`)."""
-    checkpoints = output / "checkpoints"
+    checkpoints = output / CHECKPOINTS
     recorded = read_output_marker(output) or {}
-    existing = _latest_checkpoint(checkpoints) if checkpoints.is_dir() else None
+    existing = latest_checkpoint(checkpoints)
     if args.resume:
         if existing is None:
             raise ValueError(f"--resume: no checkpoint in {str(checkpoints)!r}; start the run without --resume")
@@ -153,28 +153,6 @@ def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Pat
                          "continue it, --overwrite to start afresh (its checkpoints are deleted), or choose another "
                          "folder")
     return None
-
-
-def _latest_checkpoint(directory: Path) -> Path | None:
-    steps = sorted(directory.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
-    return steps[-1] if steps else None
-
-
-def _save_checkpoint(accelerator: Accelerator, directory: Path, state: TrainingState, keep: int) -> None:
-    final = directory / f"step-{state.step}"
-    temporary = directory / f".tmp-step-{state.step}"
-    if accelerator.is_main_process:
-        shutil.rmtree(temporary, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(temporary))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        state.save(temporary)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(temporary, final)  # a checkpoint either exists whole or not at all
-        for old in sorted(directory.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
 
 
 class TextConditioner:
@@ -256,7 +234,7 @@ def train(args: TrainArguments) -> dict:
 
     # Under `accelerate launch` every process has run the checks above before any passes the process-group
     # rendezvous in Accelerator(), so none of them sees the main process's writes below.
-    checkpoints = output / "checkpoints"
+    checkpoints = output / CHECKPOINTS
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps,
                               mixed_precision=args.mixed_precision, log_with=args.log_with, project_dir=str(output))
     if accelerator.is_main_process:
@@ -350,7 +328,7 @@ def train(args: TrainArguments) -> dict:
                 with open(metrics_path, "a") as handle:
                     handle.write(json.dumps(record) + "\n")
             if state.step % args.save_every == 0 or state.step == args.max_steps:
-                _save_checkpoint(accelerator, checkpoints, state, args.keep_checkpoints)
+                save_checkpoint(accelerator, checkpoints, state.step, state.save, args.keep_checkpoints)
             if state.step >= args.max_steps:
                 break
             started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Writing generated music: a WAV streamed to disk while generating, and a spectrogram PNG, both atomic."""
+"""Audio files: reading a sound file for analysis, writing a WAV (whole, or streamed to disk while generating) and a
+spectrogram PNG; every write is atomic."""
 
 from __future__ import annotations
 
@@ -7,7 +8,24 @@ import os
 import numpy as np
 from transformers.generation.streamers import BaseStreamer
 
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
+from .resample import conform
+
+
+def load_audio(path: str | os.PathLike, target_rate: int) -> np.ndarray:
+    """A sound file as mono float64 at `target_rate`."""
+    import soundfile
+
+    audio, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+    return conform(audio.mean(axis=1), rate, target_rate)
+
+
+def write_wav(path: str | os.PathLike, audio, sampling_rate: int) -> None:
+    """Write float audio [samples] or [samples, channels] as 16-bit PCM WAV, atomically."""
+    import soundfile
+
+    with atomic_path(path, suffix=".wav") as temporary:
+        soundfile.write(str(temporary), audio, sampling_rate, subtype="PCM_16", format="WAV")
 
 
 class WavFileStreamer(BaseStreamer):
@@ -48,4 +66,4 @@ def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate:
         plt.close(figure)
 
 
-__all__ = ["WavFileStreamer", "write_spectrogram"]
+__all__ = ["WavFileStreamer", "load_audio", "write_spectrogram", "write_wav"]

@@ -1,0 +1,68 @@
+"""`simba-music convert`: an SSM-TTM (Lee et al., 2025) Lightning checkpoint -> a simba-music model folder.
+
+Safety: the checkpoint is read with torch.load(weights_only=True); only Lightning's AttributeDict container is
+allow-listed, and no other pickled object is ever constructed, so a checkpoint carrying code is refused, not run.
+Every variant of the original code is recognised (Prefix SiMBA, Prefix Mamba, Cross SiMBA, Cross Transformer and the
+self-attention hybrids). Before writing, the converted model is checked against a plain re-implementation of the
+original forward on the original tensors, and the max logit difference is reported. Nothing partial is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+
+from ..cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+
+
+@dataclass
+class ConvertArguments:
+    checkpoint: str  # the original Lightning .ckpt
+    output_dir: str  # written atomically: a new or empty folder, or an earlier conversion's
+    config: str | None = None  # the original config.json (default: the checkpoint's hyper_parameters)
+    decoder_only: bool = False  # write a SimbaMusicForCausalLM only
+    text_encoder: str = "google/flan-t5-base"  # T5 config and tokenizer (weights: the checkpoint's text_encoder.*)
+    codec: str = "descript/dac_44khz"  # the audio codec (DAC 44.1 kHz)
+    push_to_hub: str | None = None  # also upload the folder to this Hub repo id
+    verify: bool = True  # check the converted model against a re-implementation of the original forward
+    overwrite: bool = False  # replace output_dir even if it holds files the converter did not write
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_dataclass_arguments(parser, ConvertArguments, aliases={"output_dir": ("--output",)})
+
+
+def run(args: argparse.Namespace) -> int:
+    from .convert import convert_checkpoint
+
+    arguments = dataclass_from_arguments(ConvertArguments, args)
+    report = convert_checkpoint(arguments.checkpoint, arguments.config, arguments.output_dir,
+                                decoder_only=arguments.decoder_only, text_encoder=arguments.text_encoder,
+                                codec=arguments.codec, push_to_hub=arguments.push_to_hub, verify=arguments.verify,
+                                overwrite=arguments.overwrite)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def add_subcommands(subparsers) -> None:
+    convert = subparsers.add_parser("convert", help="an SSM-TTM Lightning checkpoint -> a simba-music model folder",
+                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(convert)
+    convert.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The converter on its own (conversion_scripts/convert_ssm_ttm_checkpoint.py): exit status 2 on bad input."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["ConvertArguments", "add_subcommands", "main"]

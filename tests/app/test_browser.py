@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 import soundfile
 
-from simba_music.app.ui import can_stream_audio
+pytest.importorskip("gradio", reason="needs the [demo] extra (gradio), which the [dev] extra includes")
+from simba_music.app.ui import can_stream_audio  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -93,7 +93,7 @@ def test_a_prompt_of_only_unknown_tokens_is_refused(t5_model):
 
 
 def test_the_blank_prompt_message_shows_the_prompt():
-    from simba_music.processing_simba_music import check_prompts
+    from simba_music.modeling.processing import check_prompts
 
     with pytest.raises(ValueError, match=r"got '   '$"):
         check_prompts("   ")

@@ -10,9 +10,9 @@ import torch
 from transformers import (BertConfig, BertModel, EncodecConfig, EncodecModel, T5Config, T5EncoderModel,
                           WavTokenizerConfig, WavTokenizerModel)
 
-from .configuration_simba_music import SimbaMusicConfig
-from .modeling.simba_music import SimbaMusicForCausalLM
-from .modeling.text_to_music import SimbaMusicForConditionalGeneration
+from .modeling.configuration_simba_music import SimbaMusicConfig
+from .modeling.decoder import SimbaMusicForCausalLM
+from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
 from .random_demo import randomize_codebooks, tiny_random_codec, tiny_random_decoder
 
 TINY_WORDS = ["ambient", "piano", "guitar", "drums", "slow", "fast", "calm", "energetic", "bach", "chorale",
@@ -92,7 +92,7 @@ def tiny_tokenizer(words: list[str] | None = None, kind: str = "t5"):
 def random_demo_model(seed: int = 0):
     """The CLI's fallback when no --model is given: the tiny random decoder and 16 kHz codec of `random_demo`, a
     random T5 encoder and a word-level tokenizer, assembled as a real composite. Returns (model, processor)."""
-    from .processing_simba_music import SimbaMusicProcessor
+    from .modeling.processing import SimbaMusicProcessor
 
     encoder = tiny_text_encoder("t5", hidden_size=32)
     model = SimbaMusicForConditionalGeneration(text_encoder=encoder, audio_encoder=tiny_random_codec(seed),

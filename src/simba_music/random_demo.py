@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from transformers import EncodecConfig, EncodecModel
 
-from .configuration_simba_music import SimbaMusicConfig
+from .modeling.configuration_simba_music import SimbaMusicConfig
 from .modeling import SimbaMusicForCausalLM
 
 CODEBOOK_SIZE = 1024

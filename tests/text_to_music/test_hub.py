@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from simba_music.hub import AUTO_MAP, variant_name
+from simba_music.modeling.hub import AUTO_MAP, variant_name
 
 
 def test_push_to_hub_offline_uploads_weights_processor_and_a_model_card(t5_model, fake_api):

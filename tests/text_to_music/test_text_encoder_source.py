@@ -7,7 +7,7 @@ import torch
 from safetensors import safe_open
 
 from simba_music import SimbaMusicForConditionalGeneration
-from simba_music.modeling.text_to_music import resolve_text_encoder_source
+from simba_music.modeling.conditional_generation import resolve_text_encoder_source
 
 from .conftest import build
 

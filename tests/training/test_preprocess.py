@@ -6,7 +6,7 @@ import numpy as np
 import soundfile
 import torch
 
-from simba_music.codecs import AudioCodec
+from simba_music.modeling.audio_codec import AudioCodec
 from simba_music.random_demo import tiny_random_codec
 from simba_music.training.data import load_training_data
 from simba_music.training.preprocess import PreprocessArguments, preprocess, read_manifest, run

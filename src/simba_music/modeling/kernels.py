@@ -24,7 +24,13 @@ from typing import Callable
 
 import torch
 
-from . import torch_kernels
+from .torch_kernels import DeferredUpdates
+from .torch_kernels import causal_conv1d as torch_causal_conv1d
+from .torch_kernels import causal_conv1d_step as torch_causal_conv1d_step
+from .torch_kernels import selective_scan as torch_selective_scan
+from .torch_kernels import selective_state_step as torch_selective_state_step
+from .torch_kernels import ssd_scan as torch_ssd_scan
+from .torch_kernels import ssd_state_step as torch_ssd_state_step
 from .cache import SSMState
 
 TRITON, CUDA, CONV = "mamba-ssm Triton", "mamba-ssm CUDA", "causal-conv1d"
@@ -147,7 +153,7 @@ def causal_conv1d(x, weight, bias, conv_state=None):
         out = fast(x, weight, bias, activation="silu")
         new_state = torch.nn.functional.pad(x, (max(kernel - x.shape[-1], 0), 0))[..., -kernel:].contiguous()
         return out, new_state
-    return torch_kernels.causal_conv1d(x, weight, bias, conv_state)
+    return torch_causal_conv1d(x, weight, bias, conv_state)
 
 
 def causal_conv1d_step(x, conv_state, weight, bias):
@@ -155,7 +161,7 @@ def causal_conv1d_step(x, conv_state, weight, bias):
     fast = _fast("conv step", x)
     if fast is not None:
         return fast(x, conv_state, weight, bias, activation="silu")
-    return torch_kernels.causal_conv1d_step(x, conv_state, weight, bias)
+    return torch_causal_conv1d_step(x, conv_state, weight, bias)
 
 
 def selective_scan(u, delta, A, B, C, D, z, initial_state=None):
@@ -165,7 +171,7 @@ def selective_scan(u, delta, A, B, C, D, z, initial_state=None):
         y, last_state = fast(u, delta, A, B, C, D.float(), z=z, delta_bias=None, delta_softplus=False,
                              return_last_state=True)
         return y, last_state.float()
-    return torch_kernels.selective_scan(u, delta, A, B, C, D, z, initial_state)
+    return torch_selective_scan(u, delta, A, B, C, D, z, initial_state)
 
 
 def selective_state_step(state, u, delta, A, B, C, D, z):
@@ -174,7 +180,7 @@ def selective_state_step(state, u, delta, A, B, C, D, z):
     if fast is not None:
         # delta is already softplus-ed: a zero dt_bias, which mamba-ssm <= 2.3.2 needs (it reads dt_bias.stride()).
         return fast(state, u, delta, A, B, C, D=D, z=z, dt_bias=delta.new_zeros(delta.shape[-1]), dt_softplus=False)
-    return torch_kernels.selective_state_step(state, u, delta, A, B, C, D, z)
+    return torch_selective_state_step(state, u, delta, A, B, C, D, z)
 
 
 def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
@@ -186,7 +192,7 @@ def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
         y, final_state = fast(x, dt, A, B, C, chunk_size, D=D, z=None, dt_bias=None, initial_states=initial_state,
                               seq_idx=None, dt_softplus=False, return_final_states=True)
         return y, final_state.float()
-    return torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
+    return torch_ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
 
 
 def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
@@ -201,8 +207,8 @@ def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
         return fast(ssm.ssm_state, x, per_dim(dt), per_dim(A).unsqueeze(-1).expand(-1, -1, state_size), B, C,
                     D=per_dim(D), z=None, dt_bias=per_dim(dt.new_zeros(heads)), dt_softplus=False)
     if ssm.deferred is None:
-        ssm.deferred = torch_kernels.DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
-    return torch_kernels.ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.deferred)
+        ssm.deferred = DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
+    return torch_ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.deferred)
 
 
 def warn_if_cuda_without_kernels(tensor: torch.Tensor) -> None:

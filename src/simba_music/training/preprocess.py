@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio_prompt import resample
+from ..modeling.audio_prompt import resample
 from ..io_utils import atomic_directory, check_output_directory
 from .data import EMPTY_TEXT_STATES_FILE
 
@@ -143,7 +143,7 @@ def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -
 def _load_codec(path: str, num_codebooks: int):
     from transformers import AutoConfig, AutoModel
 
-    from ..codecs import AudioCodec
+    from ..modeling.audio_codec import AudioCodec
 
     config = AutoConfig.from_pretrained(path)
     if hasattr(config, "audio_encoder"):  # a text-to-music directory: reuse its codec

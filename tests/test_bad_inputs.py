@@ -15,7 +15,7 @@ import pytest
 import soundfile
 import torch
 
-from simba_music.demo_text_to_music import tiny_text_to_music
+from simba_music.testing_utils import tiny_text_to_music
 from tests.conftest import tiny_config
 
 
@@ -182,7 +182,7 @@ AUDIO_FILE_CASES = [
 @pytest.mark.parametrize("name,make,reason", AUDIO_FILE_CASES, ids=[c[0] for c in AUDIO_FILE_CASES])
 def test_bad_audio_files_are_skipped_and_counted(tmp_path, name, make, reason):
     from simba_music.modeling.audio_codec import AudioCodec
-    from simba_music.random_demo import tiny_random_codec
+    from simba_music.testing_utils import tiny_random_codec
     from simba_music.training.preprocess import preprocess, read_manifest
 
     make(tmp_path / "clip.wav")

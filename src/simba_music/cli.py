@@ -45,11 +45,11 @@ def _load(args: argparse.Namespace):
 
     args.model = resolve_model(args.model)
     if args.model == RANDOM_MODEL or args.model is None:
-        from .demo_text_to_music import random_demo_model
+        from .testing_utils import random_model
 
         print("NOTE: this runs a tiny RANDOMLY INITIALISED text encoder, decoder and codec, so the output is "
               "structured noise and the prompt has no learned effect.", file=sys.stderr)
-        return random_demo_model(args.seed)
+        return random_model(args.seed)
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
     try:

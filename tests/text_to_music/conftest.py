@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from simba_music import SimbaMusicProcessor
-from simba_music.demo_text_to_music import tiny_text_to_music, tiny_tokenizer
+from simba_music.testing_utils import tiny_text_to_music, tiny_tokenizer
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_p
     assert (soundfile.read(again)[0] == audio).all()  # same seed, same music
 
 
-def test_generate_with_model_random_runs_the_labelled_random_demo(tmp_path, capsys):
+def test_generate_with_model_random_runs_the_labelled_random_model(tmp_path, capsys):
     wav = tmp_path / "demo.wav"
     assert main(["generate", "ambient piano", "--model", "random", "--output", str(wav), "--duration", "0.5",
                  "--quiet"]) == 0

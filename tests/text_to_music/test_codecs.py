@@ -5,9 +5,8 @@ from transformers import DacConfig, DacModel, EncodecConfig, EncodecModel
 from simba_music import (CallbackAudioStreamer, SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration,
                          SimbaMusicProcessor)
 from simba_music.modeling.audio_codec import AudioCodec
-from simba_music.demo_text_to_music import (tiny_codec, tiny_text_encoder, tiny_text_to_music, tiny_tokenizer,
-                                            tiny_wavtokenizer)
-from simba_music.random_demo import randomize_codebooks
+from simba_music.testing_utils import (randomize_codebooks, tiny_codec, tiny_text_encoder, tiny_text_to_music,
+                                       tiny_tokenizer, tiny_wavtokenizer)
 
 
 def tiny_dac():

@@ -4,7 +4,7 @@ from transformers import AutoConfig, AutoModelForTextToWaveform, AutoProcessor
 
 from simba_music import (SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration,
                          SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor)
-from simba_music.demo_text_to_music import tiny_codec, tiny_text_encoder, tiny_tokenizer
+from simba_music.testing_utils import tiny_codec, tiny_text_encoder, tiny_tokenizer
 
 from .conftest import build
 

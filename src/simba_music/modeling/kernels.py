@@ -20,7 +20,7 @@ import importlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -31,7 +31,9 @@ from .torch_kernels import selective_scan as torch_selective_scan
 from .torch_kernels import selective_state_step as torch_selective_state_step
 from .torch_kernels import ssd_scan as torch_ssd_scan
 from .torch_kernels import ssd_state_step as torch_ssd_state_step
-from .cache import SSMState
+
+if TYPE_CHECKING:  # cache.py imports settle() from here
+    from .cache import SSMState
 
 TRITON, CUDA, CONV = "mamba-ssm Triton", "mamba-ssm CUDA", "causal-conv1d"
 PYTORCH = "PyTorch"
@@ -195,20 +197,28 @@ def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
     return torch_ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
 
 
+def settle(ssm: SSMState) -> None:
+    """Make `ssm.ssm_state` the whole state, for anything that reads or moves it other than the PyTorch Mamba2 step:
+    fold in what that kernel holds back in `ssm.kernel_state`. The one place that knows a kernel keeps state there."""
+    if ssm.kernel_state is not None:
+        ssm.kernel_state.fold_into(ssm.ssm_state)
+        ssm.kernel_state = None
+
+
 def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
     """One Mamba2 step of the cached `ssm` state (its `ssm_state` [B, H, P, N] and, on the PyTorch path, the steps
-    it holds back in `ssm.deferred`)."""
+    that kernel holds back in `ssm.kernel_state`)."""
     fast = _fast("ssd step", x)
     if fast is not None:
-        ssm.settle()  # the kernel reads ssm_state alone: fold in any steps the PyTorch path held back
+        settle(ssm)  # the kernel reads ssm_state alone
         heads, head_dim, state_size = ssm.ssm_state.shape[1:]
         per_dim = lambda t: t.unsqueeze(-1).expand(*t.shape, head_dim)  # noqa: E731 - stride 0, as mamba-ssm's step
         # dt is already softplus-ed: a zero dt_bias (stride 0 like dt and A, so the kernel ties them per head).
         return fast(ssm.ssm_state, x, per_dim(dt), per_dim(A).unsqueeze(-1).expand(-1, -1, state_size), B, C,
                     D=per_dim(D), z=None, dt_bias=per_dim(dt.new_zeros(heads)), dt_softplus=False)
-    if ssm.deferred is None:
-        ssm.deferred = DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
-    return torch_ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.deferred)
+    if ssm.kernel_state is None:
+        ssm.kernel_state = DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
+    return torch_ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.kernel_state)
 
 
 def warn_if_cuda_without_kernels(tensor: torch.Tensor) -> None:

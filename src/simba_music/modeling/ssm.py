@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import initialization as init
 
-from .kernels import (causal_conv1d, causal_conv1d_step, selective_scan, selective_state_step, ssd_scan,
+from .kernels import (causal_conv1d, causal_conv1d_step, selective_scan, selective_state_step, settle, ssd_scan,
                       ssd_state_step)
 from .torch_kernels import accumulation_dtype
 from .cache import SimbaMusicCache, SSMState
@@ -73,7 +73,7 @@ class _SSMMixer(nn.Module):
         if state is not None and hidden_states.shape[1] == 1:
             return self.step(hidden_states, state)
         if state is not None:
-            state.settle()
+            settle(state)  # the scan starts from ssm_state alone
         output, conv_window, ssm_state = self.scan(hidden_states, state)
         if cache is not None:
             cache.states[self.cache_key] = SSMState(conv_window, ssm_state.to(self._state_dtype(hidden_states)))

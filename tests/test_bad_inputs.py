@@ -20,7 +20,6 @@ from tests.conftest import tiny_config
 
 
 # The tiny T5 composite and its saved folder, shared with tests/text_to_music.
-from tests.text_to_music.conftest import saved_dir, t5_model  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from simba_music.cli import main
-from tests.text_to_music.conftest import saved_dir, t5_model  # noqa: F401  (fixtures)
 
 
 def _generate(model, processor, prompt="calm piano", **kwargs):

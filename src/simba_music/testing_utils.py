@@ -123,6 +123,19 @@ def tiny_text_to_music(text_encoder: str = "t5", num_codebooks: int = 1, seed: i
     return model.eval()
 
 
+def tiny_model_and_processor(kind: str = "t5", logit_scale: float = 20.0, **overrides):
+    """`tiny_text_to_music(kind, **overrides)` with its processor. A random decoder is nearly uniform: its heads are
+    scaled by `logit_scale` so that greedy/argmax comparisons mean something. (It also barely listens to its prefix
+    beyond the SSM convolution window, so guidance effects show only at large scales.) Returns (model, processor)."""
+    from .modeling.processing import SimbaMusicProcessor
+
+    model = tiny_text_to_music(kind, **overrides)
+    with torch.no_grad():
+        for head in model.decoder.lm_head:
+            head.weight.mul_(logit_scale)
+    return model, SimbaMusicProcessor.for_model(model, tiny_tokenizer(kind=kind))
+
+
 def tiny_tokenizer(words: list[str] | None = None, kind: str = "t5"):
     """An offline word-level `PreTrainedTokenizerFast`: ids 0 pad, 1 eos (T5-like, appended) or 1 [CLS] / 2 [SEP]
     (BERT-like), 3 unk, then the words."""

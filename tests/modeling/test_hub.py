@@ -6,8 +6,13 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 import simba_music.modeling
 from simba_music.modeling.hub import AUTO_MAP, variant_name
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 MODELING = Path(simba_music.modeling.__file__).parent
 

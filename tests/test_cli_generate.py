@@ -5,6 +5,9 @@ import soundfile
 
 from simba_music.cli import main
 
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_path, capsys):
     wav, png = tmp_path / "out.wav", tmp_path / "out.png"

@@ -8,6 +8,9 @@ from simba_music.modeling.audio_codec import AudioCodec
 from simba_music.testing_utils import (randomize_codebooks, tiny_codec, tiny_text_encoder, tiny_text_to_music,
                                        tiny_tokenizer, tiny_wavtokenizer)
 
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def tiny_dac():
     torch.manual_seed(0)

@@ -9,6 +9,7 @@ import torch  # noqa: E402
 from transformers.utils import hub  # noqa: E402
 
 from simba_music import SimbaMusicConfig  # noqa: E402
+from simba_music.testing_utils import tiny_model_and_processor  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -67,3 +68,31 @@ def fake_api(monkeypatch):
     api = FakeHfApi()
     monkeypatch.setattr(hub, "hf_api", lambda: api)
     return api
+
+
+@pytest.fixture
+def one_thread():
+    """A generation step of the tiny composites is a few dozen small ops: one thread is ~5x faster than two on a
+    shared machine, and the generation tests run hundreds of steps (`_seed_and_threads` restores the count)."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def t5_model():
+    """A tiny random composite with a T5 encoder, and its processor (`tiny_model_and_processor`)."""
+    return tiny_model_and_processor("t5")
+
+
+@pytest.fixture(scope="module")
+def bert_model():
+    return tiny_model_and_processor("bert")
+
+
+@pytest.fixture(scope="module")
+def saved_dir(tmp_path_factory, t5_model):
+    """The T5 model and its processor saved to a folder."""
+    model, processor = t5_model
+    directory = tmp_path_factory.mktemp("t2m")
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory

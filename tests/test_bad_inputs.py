@@ -15,12 +15,11 @@ import pytest
 import soundfile
 import torch
 
-from simba_music.demo_text_to_music import tiny_text_to_music
+from simba_music.testing_utils import tiny_text_to_music
 from tests.conftest import tiny_config
 
 
 # The tiny T5 composite and its saved folder, shared with tests/text_to_music.
-from tests.text_to_music.conftest import saved_dir, t5_model  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture
@@ -113,7 +112,7 @@ def test_an_8_khz_prompt_is_resampled_with_a_warning(composite):
 
 def test_mismatched_codec_and_decoder_are_refused():
     from simba_music import SimbaMusicForCausalLM
-    from simba_music.modeling.text_to_music import SimbaMusicForConditionalGeneration
+    from simba_music.modeling.conditional_generation import SimbaMusicForConditionalGeneration
 
     model = tiny_text_to_music("t5")  # its codec has 64 codes: the decoder needs vocab_size 65
     decoder = SimbaMusicForCausalLM(tiny_config("prefix_simba", text_hidden_size=16, vocab_size=33,
@@ -182,8 +181,8 @@ AUDIO_FILE_CASES = [
 
 @pytest.mark.parametrize("name,make,reason", AUDIO_FILE_CASES, ids=[c[0] for c in AUDIO_FILE_CASES])
 def test_bad_audio_files_are_skipped_and_counted(tmp_path, name, make, reason):
-    from simba_music.codecs import AudioCodec
-    from simba_music.random_demo import tiny_random_codec
+    from simba_music.modeling.audio_codec import AudioCodec
+    from simba_music.testing_utils import tiny_random_codec
     from simba_music.training.preprocess import preprocess, read_manifest
 
     make(tmp_path / "clip.wav")

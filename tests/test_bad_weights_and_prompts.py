@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from simba_music.cli import main
-from tests.text_to_music.conftest import saved_dir, t5_model  # noqa: F401  (fixtures)
 
 
 def _generate(model, processor, prompt="calm piano", **kwargs):
@@ -94,7 +93,7 @@ def test_a_prompt_of_only_unknown_tokens_is_refused(t5_model):
 
 
 def test_the_blank_prompt_message_shows_the_prompt():
-    from simba_music.processing_simba_music import check_prompts
+    from simba_music.modeling.processing import check_prompts
 
     with pytest.raises(ValueError, match=r"got '   '$"):
         check_prompts("   ")

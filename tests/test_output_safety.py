@@ -64,8 +64,8 @@ def test_preprocess_into_the_corpus_folder_is_refused_and_deletes_nothing(tmp_pa
 
 
 def test_preprocess_into_an_unrelated_folder_needs_overwrite(tmp_path, capsys):
-    from simba_music.codecs import AudioCodec
-    from simba_music.random_demo import tiny_random_codec
+    from simba_music.modeling.audio_codec import AudioCodec
+    from simba_music.testing_utils import tiny_random_codec
     from simba_music.training.preprocess import preprocess, read_manifest
 
     manifest = _corpus(tmp_path / "corpus", [{"audio": "a.wav", "caption": "piano"}])
@@ -165,7 +165,7 @@ def test_sigterm_removes_the_temporary_file_like_ctrl_c(tmp_path, monkeypatch):
     import os
     import signal
 
-    from simba_music.modeling.text_to_music import SimbaMusicForConditionalGeneration
+    from simba_music.modeling.conditional_generation import SimbaMusicForConditionalGeneration
 
     def killed_midway(self, *args, streamer=None, **kwargs):
         streamer.put(torch.zeros(1, 1, 800))  # some audio reached the temporary file
@@ -223,8 +223,8 @@ def test_resume_without_a_checkpoint_is_an_error(dataset_dir):  # noqa: F811
 # --- preprocess splits -----------------------------------------------------------------------------------------------
 
 def test_usual_split_names_are_mapped_and_unknown_ones_refused(tmp_path):
-    from simba_music.codecs import AudioCodec
-    from simba_music.random_demo import tiny_random_codec
+    from simba_music.modeling.audio_codec import AudioCodec
+    from simba_music.testing_utils import tiny_random_codec
     from simba_music.training.preprocess import preprocess, read_manifest
 
     rows = [{"audio": f"{name}.wav", "caption": "piano", "split": name} for name in ("train", "valid", "dev", "test")]

@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from simba_music import SimbaMusicForConditionalGeneration, SimbaMusicProcessor
-from simba_music.modeling.text_to_music import resolve_text_encoder_source
+from simba_music.modeling.conditional_generation import resolve_text_encoder_source
 from simba_music.shipped import demo_model_path
 
 CAPTIONS = ["Violin performs a slow folk song in D minor; 3/4, 72 BPM.",

@@ -3,16 +3,15 @@
 from transformers import (AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForCausalLM,
                           AutoModelForTextToWaveform, AutoProcessor, EncodecFeatureExtractor)
 
-from .codecs import AudioCodec
-from .configuration_simba_music import SimbaMusicConfig
-from .configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
+from .modeling.audio_codec import AudioCodec
+from .modeling.configuration_simba_music import SimbaMusicConfig, SimbaMusicForConditionalGenerationConfig
 from .modeling import (SimbaMusicCache, SimbaMusicForCausalLM, SimbaMusicModel, force_fast_path,
                        force_slow_path, kernel_report)
-from .modeling.generation_text_to_music import TextToMusicOutput
-from .modeling.text_to_music import SimbaMusicForConditionalGeneration
-from .processing_simba_music import SimbaMusicProcessor
+from .modeling.sampling import TextToMusicOutput
+from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
+from .modeling.processing import SimbaMusicProcessor
 from .shipped import demo_model_path
-from .streaming import AudioIteratorStreamer, CallbackAudioStreamer
+from .modeling.streaming import AudioIteratorStreamer, CallbackAudioStreamer
 
 __version__ = "0.1.0"
 

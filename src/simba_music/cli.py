@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .configuration_text_to_music import DEFAULT_MAX_DURATION_S
+from .modeling.configuration_simba_music import DEFAULT_MAX_DURATION_S
 
 MAX_DURATION_S = DEFAULT_MAX_DURATION_S
 RANDOM_MODEL = "random"  # --model random: the tiny untrained smoke-test model
@@ -22,7 +22,7 @@ def _positive_duration(text: str) -> float:
 
 
 def _guidance(text: str) -> float:
-    from .modeling.generation_text_to_music import MAX_GUIDANCE_SCALE
+    from .modeling.sampling import MAX_GUIDANCE_SCALE
 
     value = float(text)
     if not math.isfinite(value) or not 0 <= value <= MAX_GUIDANCE_SCALE:
@@ -32,7 +32,7 @@ def _guidance(text: str) -> float:
 
 
 def _seed(text: str) -> int:
-    from .modeling.generation_text_to_music import check_seed
+    from .modeling.sampling import check_seed
 
     try:
         return check_seed(int(text), "--seed")
@@ -45,11 +45,11 @@ def _load(args: argparse.Namespace):
 
     args.model = resolve_model(args.model)
     if args.model == RANDOM_MODEL or args.model is None:
-        from .demo_text_to_music import random_demo_model
+        from .testing_utils import random_model
 
         print("NOTE: this runs a tiny RANDOMLY INITIALISED text encoder, decoder and codec, so the output is "
               "structured noise and the prompt has no learned effect.", file=sys.stderr)
-        return random_demo_model(args.seed)
+        return random_model(args.seed)
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
     try:
@@ -81,7 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from .io_utils import atomic_path, terminate_as_exception
     from .audio.files import WavFileStreamer, write_spectrogram
-    from .processing_simba_music import check_prompts
+    from .modeling.processing import check_prompts
 
     check_prompts(args.prompt)
     sound_format, subtype = _check_destinations(args)

@@ -1,12 +1,17 @@
 import json
 
 import numpy as np
+import pytest
 import soundfile
 
-# One thread per test (autouse fixture) and the tiny-model builder, shared with the text-to-music tests.
-from ..text_to_music.conftest import _one_thread, build  # noqa: F401
+from simba_music.testing_utils import tiny_model_and_processor as build
 
 RATE = 16000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """One thread per test, as for the other generation tests (the `one_thread` fixture of tests/conftest.py)."""
 
 
 def tone(frequencies, seconds: float, rate: int = RATE, harmonics: int = 4) -> np.ndarray:

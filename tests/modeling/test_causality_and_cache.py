@@ -78,7 +78,7 @@ def test_multi_token_continuation_from_cache():
 def test_delay_pattern_codebooks_step_equals_full():
     model = _model("prefix_simba", num_codebooks=3)
     codes, text = torch.randint(0, 64, (2, 3, 10)), torch.randn(2, 4, 24)
-    from simba_music.modeling.positions import apply_delay_pattern, undo_delay_pattern
+    from simba_music.modeling.delay_pattern import apply_delay_pattern, undo_delay_pattern
     with torch.no_grad():
         full = model(codes, encoder_hidden_states=text, labels=codes)
         delayed = apply_delay_pattern(codes, 64)

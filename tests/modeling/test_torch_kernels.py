@@ -60,7 +60,7 @@ def test_ssd_step_continues_the_scan(groups, monkeypatch):
         y_t = torch_kernels.ssd_state_step(state, x[:, t], dt[:, t], A, B[:, t], C[:, t], D, deferred)
         torch.testing.assert_close(y_t, y_full[:, t], atol=1e-5, rtol=1e-5)
     assert deferred.count == (length - 5) % 3
-    torch_kernels.fold_deferred(state, deferred)
+    deferred.fold_into(state)
     torch.testing.assert_close(state, final, atol=1e-5, rtol=1e-5)
 
 

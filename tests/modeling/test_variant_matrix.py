@@ -11,7 +11,7 @@ from torch.func import functional_call
 
 from simba_music import SimbaMusicForCausalLM
 from simba_music.modeling.blocks import SUBLAYER_CLASSES
-from simba_music.modeling.positions import apply_delay_pattern, undo_delay_pattern
+from simba_music.modeling.delay_pattern import apply_delay_pattern, undo_delay_pattern
 from tests.conftest import VARIANTS, tiny_config
 
 CODEBOOKS = [1, 4]

@@ -6,8 +6,8 @@ import numpy as np
 import soundfile
 import torch
 
-from simba_music.codecs import AudioCodec
-from simba_music.random_demo import tiny_random_codec
+from simba_music.modeling.audio_codec import AudioCodec
+from simba_music.testing_utils import tiny_random_codec
 from simba_music.training.data import load_training_data
 from simba_music.training.preprocess import PreprocessArguments, preprocess, read_manifest, run
 
@@ -58,7 +58,7 @@ def test_preprocess_counts_bad_files_and_encodes_good_ones(tmp_path):
 
 
 def test_preprocess_cli_entry_and_cached_text_states(tmp_path):
-    from simba_music.demo_text_to_music import tiny_text_encoder, tiny_tokenizer
+    from simba_music.testing_utils import tiny_text_encoder, tiny_tokenizer
 
     manifest = _folder(tmp_path)
     codec_dir, text_dir = tmp_path / "codec", tmp_path / "text"
@@ -76,7 +76,7 @@ def test_preprocess_cli_entry_and_cached_text_states(tmp_path):
 
 def test_end_to_end_preprocess_then_train_with_a_frozen_text_encoder(tmp_path):
     """Captions encoded on the fly by a frozen encoder (no cached states), codes from the codec."""
-    from simba_music.demo_text_to_music import tiny_text_encoder, tiny_tokenizer
+    from simba_music.testing_utils import tiny_text_encoder, tiny_tokenizer
     from simba_music.training.train import TrainArguments, train
 
     manifest = _folder(tmp_path)
@@ -98,7 +98,7 @@ def test_end_to_end_preprocess_then_train_with_a_frozen_text_encoder(tmp_path):
 
 
 def test_preprocess_with_a_saved_wavtokenizer_codec(tmp_path):
-    from simba_music.demo_text_to_music import tiny_wavtokenizer
+    from simba_music.testing_utils import tiny_wavtokenizer
 
     manifest = _folder(tmp_path)
     codec_dir = tmp_path / "codec"

@@ -82,7 +82,7 @@ class MusicSession:
     def stream(self, request: Request):
         """Yields int16 audio chunks [samples] or [samples, channels] while generating, then returns
         `(wav_path, png_path)` (as the StopIteration value)."""
-        from ..streaming import AudioIteratorStreamer
+        from ..modeling.streaming import AudioIteratorStreamer
 
         streamer = AudioIteratorStreamer(timeout=600)
         failure = []

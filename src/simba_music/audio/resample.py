@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio_prompt import resample
+from ..modeling.audio_prompt import resample
 
 
 def conform(audio, rate: int, target_rate: int) -> np.ndarray:

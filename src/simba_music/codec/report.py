@@ -1,7 +1,7 @@
 """Codec quality report on held-out works: mel distance and SI-SDR against two classic baselines, a chroma
 (pitch-class) agreement score, note-level agreement (basic-pitch note F1), the frame-rate comb strength
 (:mod:`simba_music.codec.comb`), and a spectrogram figure. Works for EnCodec-format (RVQ) and one-codebook
-WavTokenizer-format codecs alike, through :class:`simba_music.codecs.AudioCodec`.
+WavTokenizer-format codecs alike, through :class:`simba_music.modeling.audio_codec.AudioCodec`.
 
 The note F1 compares basic-pitch transcriptions of each system's output with the transcription of the original
 (:mod:`simba_music.codec.transcription`, :mod:`simba_music.codec.note_metrics`). It needs the optional
@@ -88,7 +88,7 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
     import soundfile as sf
     from transformers import AutoModel
 
-    from simba_music.codecs import AudioCodec
+    from simba_music.modeling.audio_codec import AudioCodec
 
     if max_clips < 1:
         raise ValueError(f"max_clips must be >= 1, got {max_clips}")

@@ -94,8 +94,8 @@ def _full_model(decoder, checkpoint_state: dict, text_encoder: str, codec: str):
     """The text-to-music model: T5 weights from the checkpoint (config/tokenizer from `text_encoder`), the codec."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer, T5EncoderModel
 
-    from ..modeling.text_to_music import SimbaMusicForConditionalGeneration
-    from ..processing_simba_music import SimbaMusicProcessor
+    from ..modeling.conditional_generation import SimbaMusicForConditionalGeneration
+    from ..modeling.processing import SimbaMusicProcessor
 
     text_state = text_encoder_state_dict(checkpoint_state)
     text_config = AutoConfig.from_pretrained(text_encoder)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..configuration_simba_music import SimbaMusicConfig
+from ..modeling.configuration_simba_music import SimbaMusicConfig
 
 DECODER_PREFIX = "music_model."
 TEXT_ENCODER_PREFIX = "text_encoder."

@@ -105,7 +105,7 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path, per_class
     if through_codec is not None:
         from transformers import AutoModel
 
-        from ..codecs import AudioCodec
+        from ..modeling.audio_codec import AudioCodec
 
         codec = AudioCodec(AutoModel.from_pretrained(through_codec).eval(), codec_codebooks)
     train_features = clip_features(train_rows, progress, "train features", codec)

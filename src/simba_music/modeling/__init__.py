@@ -2,8 +2,9 @@
 
 from .cache import SimbaMusicCache
 from .kernels import force_fast_path, force_slow_path, kernel_report
-from .positions import apply_delay_pattern, sinusoidal_positions, undo_delay_pattern
-from .simba_music import (SimbaMusicCausalLMOutput, SimbaMusicForCausalLM, SimbaMusicModel, SimbaMusicModelOutput,
+from .delay_pattern import apply_delay_pattern, undo_delay_pattern
+from .positions import sinusoidal_positions
+from .decoder import (SimbaMusicCausalLMOutput, SimbaMusicForCausalLM, SimbaMusicModel, SimbaMusicModelOutput,
                           SimbaMusicPreTrainedModel)
 
 __all__ = [

@@ -10,20 +10,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .torch_kernels import DeferredUpdates, fold_deferred
+from .kernels import settle
 
 
 @dataclass
 class SSMState:
     conv_state: torch.Tensor  # [B, C, K]: the last K inputs of the causal convolution
     ssm_state: torch.Tensor  # [B, D, N] (Mamba) or [B, H, P, N] (Mamba2)
-    deferred: DeferredUpdates | None = None  # Mamba2 decode steps not yet folded into ssm_state
-
-    def settle(self) -> None:
-        """Fold held-back decode steps into `ssm_state`, so that it alone is the state."""
-        if self.deferred is not None:
-            fold_deferred(self.ssm_state, self.deferred)
-            self.deferred = None
+    # Whatever the kernel that last stepped this state keeps beside it (the PyTorch Mamba2 step holds its latest
+    # steps back, see torch_kernels.DeferredUpdates); `kernels.settle` folds it into ssm_state.
+    kernel_state: object | None = None
 
 
 @dataclass
@@ -80,7 +76,7 @@ class SimbaMusicCache:
     def _map_tensors(self, fn) -> None:
         for state in self.states.values():
             if isinstance(state, SSMState):
-                state.settle()
+                settle(state)
             for name, value in vars(state).items():
                 if isinstance(value, torch.Tensor):
                     setattr(state, name, fn(value))
@@ -98,6 +94,6 @@ class SimbaMusicCache:
         norms = {}
         for key, state in self.states.items():
             if isinstance(state, SSMState):
-                state.settle()
+                settle(state)
                 norms[key] = float(state.ssm_state.abs().max())
         return norms

@@ -20,12 +20,20 @@ import importlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from . import torch_kernels
-from .cache import SSMState
+from .torch_kernels import DeferredUpdates
+from .torch_kernels import causal_conv1d as torch_causal_conv1d
+from .torch_kernels import causal_conv1d_step as torch_causal_conv1d_step
+from .torch_kernels import selective_scan as torch_selective_scan
+from .torch_kernels import selective_state_step as torch_selective_state_step
+from .torch_kernels import ssd_scan as torch_ssd_scan
+from .torch_kernels import ssd_state_step as torch_ssd_state_step
+
+if TYPE_CHECKING:  # cache.py imports settle() from here
+    from .cache import SSMState
 
 TRITON, CUDA, CONV = "mamba-ssm Triton", "mamba-ssm CUDA", "causal-conv1d"
 PYTORCH = "PyTorch"
@@ -147,7 +155,7 @@ def causal_conv1d(x, weight, bias, conv_state=None):
         out = fast(x, weight, bias, activation="silu")
         new_state = torch.nn.functional.pad(x, (max(kernel - x.shape[-1], 0), 0))[..., -kernel:].contiguous()
         return out, new_state
-    return torch_kernels.causal_conv1d(x, weight, bias, conv_state)
+    return torch_causal_conv1d(x, weight, bias, conv_state)
 
 
 def causal_conv1d_step(x, conv_state, weight, bias):
@@ -155,7 +163,7 @@ def causal_conv1d_step(x, conv_state, weight, bias):
     fast = _fast("conv step", x)
     if fast is not None:
         return fast(x, conv_state, weight, bias, activation="silu")
-    return torch_kernels.causal_conv1d_step(x, conv_state, weight, bias)
+    return torch_causal_conv1d_step(x, conv_state, weight, bias)
 
 
 def selective_scan(u, delta, A, B, C, D, z, initial_state=None):
@@ -165,7 +173,7 @@ def selective_scan(u, delta, A, B, C, D, z, initial_state=None):
         y, last_state = fast(u, delta, A, B, C, D.float(), z=z, delta_bias=None, delta_softplus=False,
                              return_last_state=True)
         return y, last_state.float()
-    return torch_kernels.selective_scan(u, delta, A, B, C, D, z, initial_state)
+    return torch_selective_scan(u, delta, A, B, C, D, z, initial_state)
 
 
 def selective_state_step(state, u, delta, A, B, C, D, z):
@@ -174,7 +182,7 @@ def selective_state_step(state, u, delta, A, B, C, D, z):
     if fast is not None:
         # delta is already softplus-ed: a zero dt_bias, which mamba-ssm <= 2.3.2 needs (it reads dt_bias.stride()).
         return fast(state, u, delta, A, B, C, D=D, z=z, dt_bias=delta.new_zeros(delta.shape[-1]), dt_softplus=False)
-    return torch_kernels.selective_state_step(state, u, delta, A, B, C, D, z)
+    return torch_selective_state_step(state, u, delta, A, B, C, D, z)
 
 
 def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
@@ -186,23 +194,31 @@ def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
         y, final_state = fast(x, dt, A, B, C, chunk_size, D=D, z=None, dt_bias=None, initial_states=initial_state,
                               seq_idx=None, dt_softplus=False, return_final_states=True)
         return y, final_state.float()
-    return torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
+    return torch_ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
+
+
+def settle(ssm: SSMState) -> None:
+    """Make `ssm.ssm_state` the whole state, for anything that reads or moves it other than the PyTorch Mamba2 step:
+    fold in what that kernel holds back in `ssm.kernel_state`. The one place that knows a kernel keeps state there."""
+    if ssm.kernel_state is not None:
+        ssm.kernel_state.fold_into(ssm.ssm_state)
+        ssm.kernel_state = None
 
 
 def ssd_state_step(ssm: SSMState, x, dt, A, B, C, D):
     """One Mamba2 step of the cached `ssm` state (its `ssm_state` [B, H, P, N] and, on the PyTorch path, the steps
-    it holds back in `ssm.deferred`)."""
+    that kernel holds back in `ssm.kernel_state`)."""
     fast = _fast("ssd step", x)
     if fast is not None:
-        ssm.settle()  # the kernel reads ssm_state alone: fold in any steps the PyTorch path held back
+        settle(ssm)  # the kernel reads ssm_state alone
         heads, head_dim, state_size = ssm.ssm_state.shape[1:]
         per_dim = lambda t: t.unsqueeze(-1).expand(*t.shape, head_dim)  # noqa: E731 - stride 0, as mamba-ssm's step
         # dt is already softplus-ed: a zero dt_bias (stride 0 like dt and A, so the kernel ties them per head).
         return fast(ssm.ssm_state, x, per_dim(dt), per_dim(A).unsqueeze(-1).expand(-1, -1, state_size), B, C,
                     D=per_dim(D), z=None, dt_bias=per_dim(dt.new_zeros(heads)), dt_softplus=False)
-    if ssm.deferred is None:
-        ssm.deferred = torch_kernels.DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
-    return torch_kernels.ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.deferred)
+    if ssm.kernel_state is None:
+        ssm.kernel_state = DeferredUpdates.empty(ssm.ssm_state, groups=B.shape[1])
+    return torch_ssd_state_step(ssm.ssm_state, x, dt, A, B, C, D, ssm.kernel_state)
 
 
 def warn_if_cuda_without_kernels(tensor: torch.Tensor) -> None:

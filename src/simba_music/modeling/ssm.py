@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import initialization as init
 
-from . import kernels, torch_kernels
+from .kernels import (causal_conv1d, causal_conv1d_step, selective_scan, selective_state_step, settle, ssd_scan,
+                      ssd_state_step)
+from .torch_kernels import accumulation_dtype
 from .cache import SimbaMusicCache, SSMState
 
 
@@ -50,7 +52,7 @@ class _SSMMixer(nn.Module):
 
     def _decay_rates(self) -> torch.Tensor:
         """A = -exp(A_log) in the scans' accumulation dtype (float32, or float64 for a float64 model)."""
-        return -torch.exp(self.A_log.to(torch_kernels.accumulation_dtype(self.A_log)))
+        return -torch.exp(self.A_log.to(accumulation_dtype(self.A_log)))
 
     def _reset_unless_meta(self):
         # Usable standalone; from_pretrained builds on the meta device and skips this.
@@ -59,19 +61,19 @@ class _SSMMixer(nn.Module):
 
     def _conv(self, x: torch.Tensor, state: SSMState | None) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, L, C] -> SiLU(conv(x)) [B, L, C] and the new convolution window."""
-        out, window = kernels.causal_conv1d(x.transpose(1, 2), self.conv1d.weight.squeeze(1), self.conv1d.bias,
+        out, window = causal_conv1d(x.transpose(1, 2), self.conv1d.weight.squeeze(1), self.conv1d.bias,
                                             state.conv_state if state is not None else None)
         return out.transpose(1, 2), window
 
     def _conv_step(self, x: torch.Tensor, state: SSMState) -> torch.Tensor:
-        return kernels.causal_conv1d_step(x, state.conv_state, self.conv1d.weight.squeeze(1), self.conv1d.bias)
+        return causal_conv1d_step(x, state.conv_state, self.conv1d.weight.squeeze(1), self.conv1d.bias)
 
     def forward(self, hidden_states: torch.Tensor, cache: SimbaMusicCache | None = None, **_) -> torch.Tensor:
         state = cache.states.get(self.cache_key) if cache is not None else None
         if state is not None and hidden_states.shape[1] == 1:
             return self.step(hidden_states, state)
         if state is not None:
-            state.settle()
+            settle(state)  # the scan starts from ssm_state alone
         output, conv_window, ssm_state = self.scan(hidden_states, state)
         if cache is not None:
             cache.states[self.cache_key] = SSMState(conv_window, ssm_state.to(self._state_dtype(hidden_states)))
@@ -116,7 +118,7 @@ class MambaMixer(_SSMMixer):
         x, z = self.in_proj(hidden_states).chunk(2, dim=-1)
         x, conv_window = self._conv(x, state)
         delta, B, C = self._ssm_inputs(x)
-        y, ssm_state = kernels.selective_scan(
+        y, ssm_state = selective_scan(
             x.transpose(1, 2), delta.transpose(1, 2), self._decay_rates(), B.transpose(1, 2),
             C.transpose(1, 2), self.D, z.transpose(1, 2), state.ssm_state if state is not None else None)
         return self.out_proj(y.transpose(1, 2)), conv_window, ssm_state
@@ -125,7 +127,7 @@ class MambaMixer(_SSMMixer):
         x, z = self.in_proj(hidden_states[:, 0]).chunk(2, dim=-1)
         x = self._conv_step(x, state)
         delta, B, C = self._ssm_inputs(x)
-        y = kernels.selective_state_step(state.ssm_state, x, delta, self._decay_rates(), B, C, self.D, z)
+        y = selective_state_step(state.ssm_state, x, delta, self._decay_rates(), B, C, self.D, z)
         return self.out_proj(y).unsqueeze(1)
 
 
@@ -164,7 +166,7 @@ class Mamba2Mixer(_SSMMixer):
         z, xBC, dt = self._split(self.in_proj(hidden_states))
         xBC, conv_window = self._conv(xBC, state)
         x, B, C = self._split_conv_output(xBC)
-        y, ssm_state = kernels.ssd_scan(
+        y, ssm_state = ssd_scan(
             x.reshape(batch, seq_len, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
             self._decay_rates(), B.reshape(batch, seq_len, self.groups, self.state_size),
             C.reshape(batch, seq_len, self.groups, self.state_size), self.D, self.chunk_size,
@@ -176,7 +178,7 @@ class Mamba2Mixer(_SSMMixer):
         batch = hidden_states.shape[0]
         z, xBC, dt = self._split(self.in_proj(hidden_states[:, 0]))
         x, B, C = self._split_conv_output(self._conv_step(xBC, state))
-        y = kernels.ssd_state_step(
+        y = ssd_state_step(
             state, x.reshape(batch, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
             self._decay_rates(), B.reshape(batch, self.groups, self.state_size),
             C.reshape(batch, self.groups, self.state_size), self.D)

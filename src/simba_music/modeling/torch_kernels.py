@@ -227,7 +227,9 @@ SSD_DEFER_MIN_STATE = 1 << 19
 
 @dataclass
 class DeferredUpdates:
-    """The latest decode steps of a Mamba2 state, not yet folded into it. Rows are (batch, group) pairs."""
+    """The latest decode steps of a Mamba2 state, not yet folded into it: the PyTorch step's own state, kept beside
+    the cached `ssm_state` (as `SSMState.kernel_state`) and folded by `kernels.settle`. Rows are (batch, group)
+    pairs."""
 
     inputs: torch.Tensor  # [B*G, W, heads_per_group * P]: x * dt of each held step
     keys: torch.Tensor  # [B*G, W, N]: B of each held step
@@ -241,21 +243,20 @@ class DeferredUpdates:
         new = lambda *shape: torch.zeros(rows, window, *shape, dtype=torch.float32, device=state.device)  # noqa: E731
         return cls(new(per_group * head_dim), new(state_size), new(per_group))
 
-
-def fold_deferred(state: torch.Tensor, deferred: DeferredUpdates) -> None:
-    """Apply the held steps to `state` in place: decay it to now, then add every held rank-1 update at once."""
-    count = deferred.count
-    if count == 0:
-        return
-    rows, _, per_group = deferred.log_decay.shape
-    head_dim, state_size = state.shape[-2:]
-    total = deferred.log_decay[:, count - 1]
-    state.view(rows, per_group, head_dim, state_size).mul_(torch.exp(total).to(state.dtype)[..., None, None])
-    weights = torch.exp(total.unsqueeze(1) - deferred.log_decay[:, :count])  # decay from each step to now
-    scaled = (deferred.inputs[:, :count].view(rows, count, per_group, head_dim) * weights.unsqueeze(-1))
-    state.view(rows, per_group * head_dim, state_size).baddbmm_(
-        scaled.view(rows, count, -1).transpose(1, 2).to(state.dtype), deferred.keys[:, :count].to(state.dtype))
-    deferred.count = 0
+    def fold_into(self, state: torch.Tensor) -> None:
+        """Apply the held steps to `state` in place: decay it to now, then add every held rank-1 update at once."""
+        count = self.count
+        if count == 0:
+            return
+        rows, _, per_group = self.log_decay.shape
+        head_dim, state_size = state.shape[-2:]
+        total = self.log_decay[:, count - 1]
+        state.view(rows, per_group, head_dim, state_size).mul_(torch.exp(total).to(state.dtype)[..., None, None])
+        weights = torch.exp(total.unsqueeze(1) - self.log_decay[:, :count])  # decay from each step to now
+        scaled = (self.inputs[:, :count].view(rows, count, per_group, head_dim) * weights.unsqueeze(-1))
+        state.view(rows, per_group * head_dim, state_size).baddbmm_(
+            scaled.view(rows, count, -1).transpose(1, 2).to(state.dtype), self.keys[:, :count].to(state.dtype))
+        self.count = 0
 
 
 def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
@@ -292,7 +293,7 @@ def ssd_state_step(state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: to
     weights = torch.exp(total.unsqueeze(1) - deferred.log_decay[:, :held]) * overlap
     y = y + (weights.unsqueeze(-1) * deferred.inputs[:, :held].view(rows, held, per_group, head_dim)).sum(1)
     if held == deferred.inputs.shape[1]:
-        fold_deferred(state, deferred)
+        deferred.fold_into(state)
     return (y.view(batch, heads, head_dim) + x.float() * D.float()[:, None]).to(x.dtype)
 
 

@@ -9,7 +9,7 @@ import torch
 from diffusers import DiffusionPipeline
 from diffusers.pipelines.pipeline_utils import AudioPipelineOutput
 
-from ..processing_simba_music import check_prompts
+from ..modeling.processing import check_prompts
 
 
 class SimbaMusicDiffusionPipeline(DiffusionPipeline):

@@ -11,9 +11,9 @@ import torch
 from transformers import AutoModelForTextToWaveform, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from ..processing_simba_music import check_prompts
+from ..modeling.processing import check_prompts
 from ..shipped import demo_model_path
-from ..streaming import CallbackAudioStreamer
+from ..modeling.streaming import CallbackAudioStreamer
 
 _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
                        "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate")

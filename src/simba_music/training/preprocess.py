@@ -87,7 +87,7 @@ def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -
 def _load_codec(path: str, num_codebooks: int):
     from transformers import AutoConfig, AutoModel
 
-    from ..codecs import AudioCodec
+    from ..modeling.audio_codec import AudioCodec
 
     config = AutoConfig.from_pretrained(path)
     if hasattr(config, "audio_encoder"):  # a text-to-music directory: reuse its codec

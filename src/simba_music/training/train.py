@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from ..configuration_simba_music import SimbaMusicConfig
+from ..modeling.configuration_simba_music import SimbaMusicConfig
 from ..io_utils import atomic_directory, atomic_path, check_output_directory, read_output_marker, write_output_marker
 from ..modeling import SimbaMusicForCausalLM
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint

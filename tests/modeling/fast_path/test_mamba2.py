@@ -28,7 +28,7 @@ def _run(mixer: Mamba2Mixer, x: torch.Tensor, continuation: int = CONTINUATION) 
             outputs["continuation"] = mixer(x[:, prefill:prefill + continuation], cache)
         steps = [mixer(x[:, t:t + 1], cache) for t in range(x.shape[1] - DECODE, x.shape[1])]
     state = cache.states["0.0"]
-    state.settle()
+    kernels.settle(state)
     return {**outputs, "decode": torch.cat(steps, dim=1), "conv state": state.conv_state,
             "ssm state": state.ssm_state}
 
@@ -54,8 +54,8 @@ def test_mamba2_fast_path_matches_slow_path(n_groups):
 
 
 def test_fast_steps_continue_steps_the_slow_path_held_back(monkeypatch):
-    """The PyTorch step defers its state updates (SSMState.deferred); a fast step taking over must fold them in
-    first (ssm.settle()), or it would read a stale state."""
+    """The PyTorch step defers its state updates (SSMState.kernel_state); a fast step taking over must fold them in
+    first (kernels.settle), or it would read a stale state."""
     monkeypatch.setattr(torch_kernels, "SSD_DEFER_MIN_STATE", 0)  # defer even this tiny state
     mixer = _mixer(n_groups=2)
     x = torch.randn(2, 12, 16)
@@ -64,7 +64,7 @@ def test_fast_steps_continue_steps_the_slow_path_held_back(monkeypatch):
         cache = SimbaMusicCache()
         with torch.no_grad(), force_slow_path():
             steps = [mixer(x[:, :6], cache)] + [mixer(x[:, t:t + 1], cache) for t in range(6, switch_at)]
-            assert name == "slow" or cache.states["0.0"].deferred.count == switch_at - 6
+            assert name == "slow" or cache.states["0.0"].kernel_state.count == switch_at - 6
         with torch.no_grad(), force_fast_path():
             steps += [mixer(x[:, t:t + 1], cache) for t in range(switch_at, 12)]
         outputs[name] = torch.cat(steps, dim=1)

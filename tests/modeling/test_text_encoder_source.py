@@ -7,9 +7,12 @@ import torch
 from safetensors import safe_open
 
 from simba_music import SimbaMusicForConditionalGeneration
-from simba_music.modeling.text_to_music import resolve_text_encoder_source
+from simba_music.modeling.conditional_generation import resolve_text_encoder_source
 
-from .conftest import build
+from simba_music.testing_utils import tiny_model_and_processor
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _generate(model, processor):
@@ -18,7 +21,7 @@ def _generate(model, processor):
 
 
 def test_referenced_encoder_is_not_saved_and_comes_back_from_its_source(tmp_path):
-    model, processor = build("bert")
+    model, processor = tiny_model_and_processor("bert")
     source = tmp_path / "encoder"
     model.text_encoder.save_pretrained(source)
     model.config.text_encoder_source = str(source)
@@ -35,8 +38,8 @@ def test_referenced_encoder_is_not_saved_and_comes_back_from_its_source(tmp_path
 
 
 def test_a_source_that_does_not_fit_is_refused(tmp_path):
-    model, _ = build("bert")
-    other, _ = build("t5")
+    model, _ = tiny_model_and_processor("bert")
+    other, _ = tiny_model_and_processor("t5")
     other.text_encoder.save_pretrained(tmp_path / "t5")
     model.config.text_encoder_source = str(tmp_path / "t5")
     model.save_pretrained(tmp_path / "model")
@@ -57,7 +60,7 @@ def test_python_package_sources_resolve_inside_the_installed_package(tmp_path, m
 
 
 def test_text_encoder_source_must_be_a_non_empty_string():
-    model, _ = build("bert")
+    model, _ = tiny_model_and_processor("bert")
     config = model.config.to_dict()
     config["text_encoder_source"] = ""
     with pytest.raises(ValueError, match="text_encoder_source"):

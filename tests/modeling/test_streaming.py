@@ -7,12 +7,15 @@ import torch
 
 from simba_music import AudioIteratorStreamer, CallbackAudioStreamer
 
-from .conftest import build
+from simba_music.testing_utils import tiny_model_and_processor
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("num_codebooks", [1, 2])
 def test_streamed_chunks_equal_the_one_shot_decode(num_codebooks):
-    model, processor = build("t5", num_codebooks=num_codebooks)
+    model, processor = tiny_model_and_processor("t5", num_codebooks=num_codebooks)
     chunks = []
     output = model.generate(**processor(["calm piano", "jazz drums"]), duration=4.0, seed=0, progress_bar=False,
                             streamer=CallbackAudioStreamer(chunks.append))
@@ -25,7 +28,7 @@ def test_streamed_chunks_equal_the_one_shot_decode(num_codebooks):
 
 def test_stream_without_context_is_not_seamless():
     """The overlap is what makes the joins seamless: with no context on either side they click."""
-    model, processor = build("t5")
+    model, processor = tiny_model_and_processor("t5")
     chunks = []
     output = model.generate(**processor(["calm piano"]), duration=4.0, seed=0, progress_bar=False,
                             streamer=CallbackAudioStreamer(chunks.append), stream_left_context_frames=0,
@@ -49,7 +52,7 @@ def test_iterator_streamer_in_a_thread(t5_model):
 def test_five_minutes_in_one_pass_with_flat_memory():
     """5 minutes (1875 frames of a 6.25 frames/s codec) against 10 seconds: the decoder state must not grow at all,
     and the process's resident memory (sampled at every streamed chunk) must stay flat."""
-    model, processor = build("t5", sampling_rate=4000)
+    model, processor = tiny_model_and_processor("t5", sampling_rate=4000)
     inputs = processor(["calm piano"])
     process = psutil.Process()
     cache_bytes = []

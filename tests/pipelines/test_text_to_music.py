@@ -4,6 +4,9 @@ from transformers import pipeline
 
 from simba_music.pipelines import TextToMusicPipeline
 
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_builtin_text_to_audio_pipeline_on_an_instance_with_batching(t5_model):
     model, processor = t5_model

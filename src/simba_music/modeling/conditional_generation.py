@@ -2,7 +2,7 @@
 
 The MusicGen composite pattern: the three sub-models live under `text_encoder.*`, `audio_encoder.*` and `decoder.*` in
 one state dict (one safetensors file) and their configs in one `config.json`. Sampling lives in
-`generation_text_to_music.py`; this file is construction, loading, text encoding and the training forward.
+`sampling.py`; this file is construction, loading, text encoding and the training forward.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoModelForTextEncoding, PreTrainedModel
 
-from ..codecs import AudioCodec
-from ..configuration_text_to_music import SimbaMusicForConditionalGenerationConfig
-from ..hub import AUTO_MAP, bundle_remote_code, model_card
-from .generation_text_to_music import TextToMusicGenerationMixin, default_generation_config
+from .audio_codec import AudioCodec
+from .configuration_simba_music import SimbaMusicForConditionalGenerationConfig
+from .hub import AUTO_MAP, bundle_remote_code, model_card
+from .sampling import TextToMusicGenerationMixin, default_generation_config
 from .loading import ClearLoadingErrorsMixin
-from .simba_music import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
+from .decoder import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
 
 
 class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGenerationMixin, PreTrainedModel):

@@ -15,9 +15,10 @@ import torch
 from transformers import GenerationConfig
 from transformers.utils import ModelOutput
 
-from ..audio_prompt import prepare_audio_prompt
-from ..streaming import ChunkedAudioDecoder
+from .audio_prompt import prepare_audio_prompt
+from .streaming import ChunkedAudioDecoder
 from .cache import SimbaMusicCache
+from .delay_pattern import undo_delay_pattern
 
 # Paper defaults (SSM-TTM, pl_inference.py): top-k 250, temperature 1.2, CFG scale 3.
 PAPER_GENERATION_DEFAULTS = dict(do_sample=True, top_k=250, top_p=1.0, temperature=1.2, guidance_scale=3.0)
@@ -200,7 +201,7 @@ class TextToMusicGenerationMixin:
             input_values, padding_mask: the audio prompt as `SimbaMusicProcessor(text=..., audio=...)` returns it,
                 at the codec's rate (an alternative to `audio_prompt`; prompts must have equal lengths).
             streamer: object with `put(audio_chunk)` / `end()` receiving audio [B, channels, samples] while
-                generating (see `simba_music.streaming`). The `stream_*` arguments tune the chunked decode.
+                generating (see `simba_music.modeling.streaming`). The `stream_*` arguments tune the chunked decode.
             return_audio: decode the whole waveform at the end; turn off for long streamed runs to keep memory flat.
             progress_bar: show a tqdm bar over the frames.
         """
@@ -299,7 +300,7 @@ class TextToMusicGenerationMixin:
     @staticmethod
     def _complete_frames(delayed: torch.LongTensor, start: int, end: int) -> torch.LongTensor:
         """Codes of frames [start, end) from the delayed grid: codebook k of frame f sits at column f + k."""
-        return torch.stack([delayed[:, k, start + k:end + k] for k in range(delayed.shape[1])], dim=1)
+        return undo_delay_pattern(delayed[:, :, start:], end - start)
 
 
 __all__ = ["MAX_GUIDANCE_SCALE", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT", "TEMPERATURE_RANGE", "SamplingSettings",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
+import shutil
 from pathlib import Path
 
 VARIANT_NAMES = {
@@ -16,9 +16,9 @@ VARIANT_NAMES = {
 
 # Every auto class the composite is registered with, so that each can load a saved folder from its config alone.
 AUTO_MAP = {
-    "AutoConfig": "configuration_text_to_music.SimbaMusicForConditionalGenerationConfig",
-    "AutoModel": "text_to_music.SimbaMusicForConditionalGeneration",
-    "AutoModelForTextToWaveform": "text_to_music.SimbaMusicForConditionalGeneration",
+    "AutoConfig": "configuration_simba_music.SimbaMusicForConditionalGenerationConfig",
+    "AutoModel": "conditional_generation.SimbaMusicForConditionalGeneration",
+    "AutoModelForTextToWaveform": "conditional_generation.SimbaMusicForConditionalGeneration",
 }
 
 
@@ -93,46 +93,21 @@ Command line: `simba-music generate "calm piano" --model {repo_id} --duration 30
 """
 
 
-PACKAGE_ROOT = Path(__file__).parent
-# The modules `auto_map` names; the bundle is these plus everything they import from the package.
-REMOTE_CODE_ENTRY_POINTS = ("configuration_text_to_music", "text_to_music")
-_PACKAGE_IMPORT = re.compile(r"^([ \t]*from\s+)(?:\.\.|\.modeling\.|\.)(\w+)(\s+import)", re.MULTILINE)
-_SIBLING_IMPORT = re.compile(r"^([ \t]*)from\s+\.\s+import\s+([\w, ]+)$", re.MULTILINE)
-
-
-def _package_file(name: str) -> Path:
-    for candidate in (PACKAGE_ROOT / f"{name}.py", PACKAGE_ROOT / "modeling" / f"{name}.py"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"remote code bundle: no module {name!r} in {PACKAGE_ROOT}")
-
-
-def _flatten_imports(source: str) -> str:
-    """Rewrite the package's nested relative imports for one flat folder. transformers copies a remote module's
-    dependencies by scanning for `from .name import`, so `from . import name` also gets such a line."""
-    source = _PACKAGE_IMPORT.sub(r"\1.\2\3", source)
-
-    def expand(match: re.Match) -> str:
-        indent, names = match.group(1), [n.strip() for n in match.group(2).split(",") if n.strip()]
-        extra = "".join(f"\n{indent}from .{n} import __name__ as _bundled_{n}  # noqa: F401" for n in names)
-        return match.group(0) + extra
-
-    return _SIBLING_IMPORT.sub(expand, source)
+# This folder is self-contained (relative `from .module import` lines only, one level), so the remote code of a
+# saved model is this folder as it is: transformers' loader follows those imports without any rewriting.
+MODELING_FOLDER = Path(__file__).parent
 
 
 def bundle_remote_code(directory: str | os.PathLike) -> list[str]:
-    """Copy the modules behind `AUTO_MAP` (and what they import from the package) into `directory`, flattened,
-    so that `from_pretrained(directory, trust_remote_code=True)` works where simba-music is not installed."""
-    pending, written = list(REMOTE_CODE_ENTRY_POINTS), []
-    while pending:
-        name = pending.pop()
-        if name in written:
-            continue
-        source = _flatten_imports(_package_file(name).read_text(encoding="utf-8"))
-        Path(directory, f"{name}.py").write_text(source, encoding="utf-8")
-        written.append(name)
-        pending.extend(re.findall(r"^\s*from\s+\.(\w+)\s+import", source, flags=re.MULTILINE))
-    return sorted(written)
+    """Copy every module of this folder into `directory`, unchanged, so that
+    `from_pretrained(directory, trust_remote_code=True)` works where simba-music is not installed. The package's
+    `__init__.py` is left out: the loader imports modules by name, never the folder as a package."""
+    written = []
+    for module in sorted(MODELING_FOLDER.glob("*.py")):
+        if module.name != "__init__.py":
+            shutil.copyfile(module, Path(directory, module.name))
+            written.append(module.stem)
+    return written
 
 
 __all__ = ["AUTO_MAP", "bundle_remote_code", "model_card", "variant_name"]

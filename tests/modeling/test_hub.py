@@ -1,12 +1,20 @@
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from simba_music.hub import AUTO_MAP, variant_name
+import simba_music.modeling
+from simba_music.modeling.hub import AUTO_MAP, variant_name
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+MODELING = Path(simba_music.modeling.__file__).parent
 
 
 def test_push_to_hub_offline_uploads_weights_processor_and_a_model_card(t5_model, fake_api):
@@ -46,6 +54,11 @@ REMOTE_LOAD = """
 import sys
 from types import SimpleNamespace
 sys.modules["simba_music"] = None  # as if simba-music were not installed
+try:
+    import simba_music
+    raise SystemExit("simba_music is importable")
+except ImportError:
+    pass
 from transformers import AutoModelForTextToWaveform, AutoProcessor
 model = AutoModelForTextToWaveform.from_pretrained(sys.argv[1], trust_remote_code=True)
 processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
@@ -64,3 +77,26 @@ def test_trust_remote_code_loads_without_the_package(saved_dir, t5_model, tmp_pa
                             env=environment, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split("\n")[-2] == f"transformers_modules {expected.sequences.flatten().tolist()}"
+
+
+def test_saved_remote_code_is_the_modeling_folder_unchanged(saved_dir):
+    modules = sorted(p.name for p in MODELING.glob("*.py") if p.name != "__init__.py")
+    assert sorted(p.name for p in Path(saved_dir).glob("*.py")) == modules
+    for name in modules:
+        assert (Path(saved_dir) / name).read_bytes() == (MODELING / name).read_bytes(), name
+    for auto_class, target in AUTO_MAP.items():
+        assert f"{target.split('.')[0]}.py" in modules, auto_class
+
+
+def test_modeling_folder_imports_only_its_own_modules_one_level_deep():
+    """transformers' remote-code loader copies a module's dependencies by reading `from .name import` lines; any
+    other way of reaching the package would load where simba-music is installed and fail where it is not."""
+    modules = {p.stem for p in MODELING.glob("*.py")}
+    for path in MODELING.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[0] == "simba_music" for a in node.names), path.name
+            elif isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] != "simba_music", path.name
+                if node.level:  # relative: exactly `from .module import name`, a module of this folder
+                    assert node.level == 1 and node.module in modules, f"{path.name}: line {node.lineno}"

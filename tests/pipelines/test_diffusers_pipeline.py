@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
 
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 pytest.importorskip("diffusers")
 
 from simba_music.pipelines.diffusers_pipeline import SimbaMusicDiffusionPipeline  # noqa: E402

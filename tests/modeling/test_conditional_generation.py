@@ -4,9 +4,12 @@ from transformers import AutoConfig, AutoModelForTextToWaveform, AutoProcessor
 
 from simba_music import (SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration,
                          SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor)
-from simba_music.demo_text_to_music import tiny_codec, tiny_text_encoder, tiny_tokenizer
+from simba_music.testing_utils import tiny_codec, tiny_text_encoder, tiny_tokenizer
 
-from .conftest import build
+from simba_music.testing_utils import tiny_model_and_processor
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def decoder(**overrides):
@@ -53,7 +56,7 @@ def test_training_forward_returns_a_finite_loss(t5_model):
 
 
 def test_training_forward_honours_return_dict_and_returns_decoder_hidden_states():
-    model, processor = build("t5")
+    model, processor = tiny_model_and_processor("t5")
     captions = processor(["calm piano", "fast drums"])
     codes = torch.cat([torch.full((2, 1), 64), torch.randint(0, 64, (2, 12))], dim=1)
     with torch.no_grad():
@@ -126,9 +129,9 @@ def test_default_config_is_the_released_layout():
 
 def test_saved_generation_defaults_come_back(tmp_path):
     # Our sampling loop is not GenerationMixin's, so transformers does not reload generation_config.json for us.
-    model, _ = build("t5")
+    model, _ = tiny_model_and_processor("t5")
     model.generation_config.guidance_scale, model.generation_config.temperature = 5.0, 0.9
     model.save_pretrained(tmp_path)
     loaded = SimbaMusicForConditionalGeneration.from_pretrained(tmp_path)
     assert loaded.generation_config.guidance_scale == 5.0 and loaded.generation_config.temperature == 0.9
-    assert build("t5")[0].generation_config.guidance_scale == 3.0  # the class default is untouched
+    assert tiny_model_and_processor("t5")[0].generation_config.guidance_scale == 3.0  # the class default is untouched

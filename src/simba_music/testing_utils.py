@@ -1,7 +1,8 @@
-"""Tiny, randomly initialised text-to-music models built from configs, for tests and offline smoke runs.
+"""Tiny, randomly initialised models built from configs, for tests and offline smoke runs (`--model random`).
 
 Nothing here is trained: the text encoder, decoder and codec are random (the codec's codebooks are drawn from real
-encoder frames so that codes vary, see `randomize_codebooks`). The audio is structured noise.
+encoder frames so that codes vary, see `randomize_codebooks`). The audio is structured noise and the prompt has no
+learned meaning; it exists so that the whole path (text -> codes -> waveform -> WAV) runs offline on any machine.
 """
 
 from __future__ import annotations
@@ -10,10 +11,64 @@ import torch
 from transformers import (BertConfig, BertModel, EncodecConfig, EncodecModel, T5Config, T5EncoderModel,
                           WavTokenizerConfig, WavTokenizerModel)
 
-from .configuration_simba_music import SimbaMusicConfig
-from .modeling.simba_music import SimbaMusicForCausalLM
-from .modeling.text_to_music import SimbaMusicForConditionalGeneration
-from .random_demo import randomize_codebooks, tiny_random_codec, tiny_random_decoder
+from .modeling.configuration_simba_music import SimbaMusicConfig
+from .modeling.decoder import SimbaMusicForCausalLM
+from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
+
+CODEBOOK_SIZE = 1024
+
+
+def _encoder_and_codebooks(codec) -> tuple[torch.nn.Module, list]:
+    """The waveform encoder and the codebooks, in residual order, of an `EncodecModel` or a `WavTokenizerModel`
+    (whose encoder and single-codebook quantizer sit under `encoder_model`)."""
+    if codec.config.model_type == "wavtokenizer":
+        return codec.encoder_model.encoder, [codec.encoder_model.quantizer.codebook]
+    return codec.encoder, [layer.codebook for layer in codec.quantizer.layers]
+
+
+@torch.no_grad()
+def randomize_codebooks(codec, seed: int = 0):
+    """Fill each codebook of an `EncodecModel` (RVQ) or `WavTokenizerModel` (one VQ) with real encoder frames of a
+    synthetic signal.
+
+    A freshly initialised codec has all-zero codebooks (every code is 0), and Gaussian codebooks are no better: one
+    entry ends up nearest to everything. Entries drawn from actual encoder outputs make the codes vary.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    rate = codec.config.sampling_rate
+    t = torch.arange(rate * 4) / rate
+    tones = sum(torch.sin(2 * torch.pi * f * t * (1 + 0.5 * t)) for f in (110.0, 220.0, 330.0, 440.0))
+    signal = (0.2 * tones + 0.05 * torch.randn(t.shape, generator=generator)).reshape(1, 1, -1)
+    encoder, codebooks = _encoder_and_codebooks(codec)
+    frames = encoder(signal.repeat(1, codec.config.audio_channels, 1))[0].T  # [frames, dim]
+    residual = frames
+    for codebook in codebooks:
+        picks = torch.randint(0, frames.shape[0], (codebook.embed.shape[0],), generator=generator)
+        entries = residual[picks] + 1e-3 * torch.randn(codebook.embed.shape, generator=generator)
+        codebook.embed.copy_(entries)
+        codebook.embed_avg.copy_(entries)
+        codebook.inited.fill_(1)
+        nearest = torch.cdist(residual, entries).argmin(-1)
+        residual = residual - entries[nearest]
+    return codec
+
+
+def tiny_random_codec(seed: int = 0) -> EncodecModel:
+    """16 kHz mono, 50 frames/s, 2 codebooks of 1024, randomly initialised with usable codebooks."""
+    torch.manual_seed(seed)
+    config = EncodecConfig(sampling_rate=16000, audio_channels=1, num_filters=8, upsampling_ratios=[8, 5, 4, 2],
+                           codebook_size=CODEBOOK_SIZE, target_bandwidths=[1.0], hidden_size=32, codebook_dim=32)
+    return randomize_codebooks(EncodecModel(config).eval(), seed)
+
+
+def tiny_random_decoder(seed: int = 0, text_hidden_size: int = 32) -> SimbaMusicForCausalLM:
+    """A Prefix SiMBA decoder (d 64, 2 blocks) over a 1024-entry codebook, randomly initialised."""
+    torch.manual_seed(seed)
+    config = SimbaMusicConfig(hidden_size=64, num_hidden_layers=2, state_size=16, head_dim=16, chunk_size=64,
+                              text_hidden_size=text_hidden_size, vocab_size=CODEBOOK_SIZE + 1,
+                              special_token_id=CODEBOOK_SIZE)
+    return SimbaMusicForCausalLM(config).eval()
+
 
 TINY_WORDS = ["ambient", "piano", "guitar", "drums", "slow", "fast", "calm", "energetic", "bach", "chorale",
               "folk", "jazz", "bass", "strings", "in", "a", "major", "minor", "key", "with", "and", "music"]
@@ -68,6 +123,19 @@ def tiny_text_to_music(text_encoder: str = "t5", num_codebooks: int = 1, seed: i
     return model.eval()
 
 
+def tiny_model_and_processor(kind: str = "t5", logit_scale: float = 20.0, **overrides):
+    """`tiny_text_to_music(kind, **overrides)` with its processor. A random decoder is nearly uniform: its heads are
+    scaled by `logit_scale` so that greedy/argmax comparisons mean something. (It also barely listens to its prefix
+    beyond the SSM convolution window, so guidance effects show only at large scales.) Returns (model, processor)."""
+    from .modeling.processing import SimbaMusicProcessor
+
+    model = tiny_text_to_music(kind, **overrides)
+    with torch.no_grad():
+        for head in model.decoder.lm_head:
+            head.weight.mul_(logit_scale)
+    return model, SimbaMusicProcessor.for_model(model, tiny_tokenizer(kind=kind))
+
+
 def tiny_tokenizer(words: list[str] | None = None, kind: str = "t5"):
     """An offline word-level `PreTrainedTokenizerFast`: ids 0 pad, 1 eos (T5-like, appended) or 1 [CLS] / 2 [SEP]
     (BERT-like), 3 unk, then the words."""
@@ -89,10 +157,10 @@ def tiny_tokenizer(words: list[str] | None = None, kind: str = "t5"):
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **names)
 
 
-def random_demo_model(seed: int = 0):
-    """The CLI's fallback when no --model is given: the tiny random decoder and 16 kHz codec of `random_demo`, a
-    random T5 encoder and a word-level tokenizer, assembled as a real composite. Returns (model, processor)."""
-    from .processing_simba_music import SimbaMusicProcessor
+def random_model(seed: int = 0):
+    """`--model random`: the tiny random decoder and 16 kHz codec above, a random T5 encoder and a word-level
+    tokenizer, assembled as a real composite. Returns (model, processor)."""
+    from .modeling.processing import SimbaMusicProcessor
 
     encoder = tiny_text_encoder("t5", hidden_size=32)
     model = SimbaMusicForConditionalGeneration(text_encoder=encoder, audio_encoder=tiny_random_codec(seed),

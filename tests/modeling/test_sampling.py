@@ -3,8 +3,11 @@ import math
 import pytest
 import torch
 
-from ..conftest import VARIANTS
-from .conftest import build
+from tests.conftest import VARIANTS
+from simba_music.testing_utils import tiny_model_and_processor
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SPECIAL = 64
 
@@ -46,7 +49,7 @@ def test_greedy_generation_matches_uncached_reference(t5_model, guidance_scale):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_decoder_variant_matches_the_reference(variant):
-    model, processor = build("t5", num_attention_heads=4, **VARIANTS[variant])
+    model, processor = tiny_model_and_processor("t5", num_attention_heads=4, **VARIANTS[variant])
     texts = ["calm piano", "fast jazz drums with bass"]
     expected = reference_greedy(model, processor, texts, 8, 3.0)
     output = model.generate(**captions(processor, *texts), max_new_tokens=8, do_sample=False, guidance_scale=3.0,
@@ -104,7 +107,7 @@ def test_batch_equals_singles(t5_model):
 
 
 def test_special_id_is_never_sampled_and_top_p_top_k_filter():
-    model, processor = build("t5")
+    model, processor = tiny_model_and_processor("t5")
     with torch.no_grad():
         model.decoder.lm_head[0].weight[SPECIAL] = 50 * model.decoder.lm_head[0].weight[0]
     inputs = captions(processor, "calm piano")
@@ -117,7 +120,7 @@ def test_special_id_is_never_sampled_and_top_p_top_k_filter():
 
 
 def test_multi_codebook_delay_pattern_is_self_consistent():
-    model, processor = build("t5", num_codebooks=2)
+    model, processor = tiny_model_and_processor("t5", num_codebooks=2)
     inputs = captions(processor, "calm piano", "jazz drums")
     output = model.generate(**inputs, max_new_tokens=10, do_sample=False, guidance_scale=1.0, progress_bar=False)
     codes = output.sequences
@@ -200,7 +203,7 @@ def test_bad_prompts_and_unknown_arguments(t5_model):
 
 
 def test_text_pad_token_id_fills_padded_caption_positions():
-    model, processor = build("t5", use_text_mask=False)  # the decoder sees padding, as converted checkpoints do
+    model, processor = tiny_model_and_processor("t5", use_text_mask=False)  # the decoder sees padding, as converted checkpoints do
     assert model.config.text_pad_token_id == 0  # for_model took the tokenizer's <pad>
     inputs = captions(processor, "calm piano")
     assert inputs["input_ids"][0].tolist() == [10, 5, 1, 0, 0, 0, 0, 0]

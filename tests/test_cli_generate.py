@@ -5,6 +5,9 @@ import soundfile
 
 from simba_music.cli import main
 
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_path, capsys):
     wav, png = tmp_path / "out.wav", tmp_path / "out.png"
@@ -21,7 +24,7 @@ def test_generate_with_a_saved_model_writes_wav_and_spectrogram(saved_dir, tmp_p
     assert (soundfile.read(again)[0] == audio).all()  # same seed, same music
 
 
-def test_generate_with_model_random_runs_the_labelled_random_demo(tmp_path, capsys):
+def test_generate_with_model_random_runs_the_labelled_random_model(tmp_path, capsys):
     wav = tmp_path / "demo.wav"
     assert main(["generate", "ambient piano", "--model", "random", "--output", str(wav), "--duration", "0.5",
                  "--quiet"]) == 0

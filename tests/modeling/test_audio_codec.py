@@ -4,10 +4,12 @@ from transformers import DacConfig, DacModel, EncodecConfig, EncodecModel
 
 from simba_music import (CallbackAudioStreamer, SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration,
                          SimbaMusicProcessor)
-from simba_music.codecs import AudioCodec
-from simba_music.demo_text_to_music import (tiny_codec, tiny_text_encoder, tiny_text_to_music, tiny_tokenizer,
-                                            tiny_wavtokenizer)
-from simba_music.random_demo import randomize_codebooks
+from simba_music.modeling.audio_codec import AudioCodec
+from simba_music.testing_utils import (randomize_codebooks, tiny_codec, tiny_text_encoder, tiny_text_to_music,
+                                       tiny_tokenizer, tiny_wavtokenizer)
+
+# Generation loops of tiny models: one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_dac():

@@ -22,13 +22,14 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from ..configuration_simba_music import SimbaMusicConfig
+from .configuration_simba_music import SimbaMusicConfig
 from .blocks import RMSNorm, SimbaMusicBlock
 from .cache import SimbaMusicCache
 from .channel_mixers import CausalEinFFT
 from .kernels import warn_if_cuda_without_kernels
 from .loading import ClearLoadingErrorsMixin
-from .positions import apply_delay_pattern, sinusoidal_positions, undo_delay_pattern
+from .delay_pattern import apply_delay_pattern, undo_delay_pattern
+from .positions import sinusoidal_positions
 from .ssm import Mamba2Mixer, MambaMixer
 
 

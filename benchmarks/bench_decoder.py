@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 
 import torch
+from timing import timed
 from transformers import LlamaConfig, LlamaForCausalLM, Mamba2Config, Mamba2ForCausalLM
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
-from timing import timed
 
 SIZES = {"medium": dict(hidden_size=512, layers=8, state_size=128), "paper": dict(hidden_size=1024, layers=24,
                                                                                    state_size=512)}
@@ -29,9 +30,10 @@ VOCAB = 1025
 
 
 def prefix_mamba(size: dict, dtype) -> SimbaMusicForCausalLM:
-    config = SimbaMusicConfig(hidden_size=size["hidden_size"], num_hidden_layers=size["layers"], block_pattern=["mamba2"],
-                              state_size=size["state_size"], head_dim=64, n_groups=1, chunk_size=256, final_norm=True,
-                              positional="none", vocab_size=VOCAB, special_token_id=VOCAB - 1)
+    config = SimbaMusicConfig(hidden_size=size["hidden_size"], num_hidden_layers=size["layers"],
+                              block_pattern=["mamba2"], state_size=size["state_size"], head_dim=64, n_groups=1,
+                              chunk_size=256, final_norm=True, positional="none", vocab_size=VOCAB,
+                              special_token_id=VOCAB - 1)
     return SimbaMusicForCausalLM(config).to(dtype).eval()
 
 
@@ -70,7 +72,7 @@ def linear_floor(model, batch: int, repeats: int) -> float:
     inputs = [torch.randn(batch, 1, m.in_features, dtype=m.weight.dtype) for m in linears]
 
     def run():
-        for module, x in zip(linears, inputs):
+        for module, x in zip(linears, inputs, strict=True):
             module(x)
     return timed(run, repeats, warmup=2)
 
@@ -110,8 +112,8 @@ def main() -> None:
             ours, theirs = prefix_mamba(size, dtype), transformers_mamba2(size, dtype)
             ids = torch.randint(0, VOCAB - 1, (1, args.length))
             with torch.no_grad():
-                t_ours = timed(lambda: ours(ids), reps_slow)
-                t_theirs = timed(lambda: theirs(ids), reps_slow)
+                t_ours = timed(partial(ours, ids), reps_slow)
+                t_theirs = timed(partial(theirs, ids), reps_slow)
             emit({"bench": "forward", "size": size_name, "dtype": dtype_name, "batch": 1, "length": args.length,
                   "ours_s": t_ours, "transformers_mamba2_s": t_theirs, "ratio": t_ours / t_theirs,
                   "target": 0.6 if size_name == "medium" else 0.4})
@@ -133,7 +135,8 @@ def main() -> None:
     llama = LlamaForCausalLM(LlamaConfig(**tiny, intermediate_size=688, num_attention_heads=4, num_key_value_heads=4,
                                          vocab_size=VOCAB, attn_implementation="sdpa")).train()
     ids = torch.randint(0, VOCAB - 1, (1, args.length))
-    t_ours, t_llama = timed(training_step_fn(ours, ids), reps_slow + 2), timed(training_step_fn(llama, ids), reps_slow + 2)
+    t_ours, t_llama = (timed(training_step_fn(ours, ids), reps_slow + 2),
+                       timed(training_step_fn(llama, ids), reps_slow + 2))
     emit({"bench": "train_step_tiny", "dtype": "float32", "length": args.length,
           "ours_params_m": sum(p.numel() for p in ours.parameters()) / 1e6,
           "llama_params_m": sum(p.numel() for p in llama.parameters()) / 1e6,

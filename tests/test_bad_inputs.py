@@ -5,7 +5,6 @@ The README's "What is refused" table summarises these cases.
 
 import json
 import os
-import re
 import subprocess
 import sys
 import warnings
@@ -17,7 +16,6 @@ import torch
 
 from simba_music.testing_utils import tiny_text_to_music
 from tests.conftest import tiny_config
-
 
 # The tiny T5 composite and its saved folder, shared with tests/text_to_music.
 
@@ -95,7 +93,8 @@ def test_prompts_through_the_pipeline(composite, name, prompt, error, parameter)
     from simba_music.pipelines import TextToMusicPipeline
 
     model, processor = composite
-    pipe = TextToMusicPipeline(model=model, tokenizer=processor.tokenizer, feature_extractor=processor.feature_extractor)
+    pipe = TextToMusicPipeline(model=model, tokenizer=processor.tokenizer,
+                               feature_extractor=processor.feature_extractor)
     with pytest.raises(error, match=parameter):
         pipe(prompt, duration=0.2)
 

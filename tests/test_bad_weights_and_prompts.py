@@ -51,8 +51,8 @@ def test_missing_decoder_weights_are_an_error_unless_not_strict(saved_dir, tmp_p
 
     folder = _copy(saved_dir, tmp_path)
     weights = load_file(str(folder / "model.safetensors"))
-    save_file({k: v for k, v in weights.items() if not k.startswith("decoder.lm_head")}, str(folder / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file({k: v for k, v in weights.items() if not k.startswith("decoder.lm_head")},
+              str(folder / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(ValueError, match=r"weights do not fit .* missing \['decoder\.lm_head"):
         AutoModelForTextToWaveform.from_pretrained(folder)
     assert AutoModelForTextToWaveform.from_pretrained(folder, strict=False) is not None

@@ -12,6 +12,7 @@ import torch
 from simba_music.cli import main
 from simba_music.io_utils import atomic_directory
 
+
 def _snapshot(folder: Path) -> dict:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -40,9 +41,9 @@ def test_atomic_directory_refuses_a_folder_it_did_not_make(tmp_path):
     mine = tmp_path / "photos"
     mine.mkdir()
     (mine / "holiday.jpg").write_bytes(b"precious")
-    with pytest.raises(ValueError, match="already holds files that simba-music did not write"):
-        with atomic_directory(mine) as temporary:
-            (temporary / "weights").write_text("new")
+    with (pytest.raises(ValueError, match="already holds files that simba-music did not write"),
+          atomic_directory(mine) as temporary):
+        (temporary / "weights").write_text("new")
     assert _snapshot(mine) == {"holiday.jpg": b"precious"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no temporary folder left
     with atomic_directory(mine, overwrite=True) as temporary:  # asked for

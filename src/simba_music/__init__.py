@@ -1,17 +1,30 @@
 """simba-music: state-space (SiMBA/Mamba) text-to-music generation for the Hugging Face ecosystem."""
 
-from transformers import (AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForCausalLM,
-                          AutoModelForTextToWaveform, AutoProcessor, EncodecFeatureExtractor)
+from transformers import (
+                          AutoConfig,
+                          AutoFeatureExtractor,
+                          AutoModel,
+                          AutoModelForCausalLM,
+                          AutoModelForTextToWaveform,
+                          AutoProcessor,
+                          EncodecFeatureExtractor,
+)
 
+from .modeling import (
+                          SimbaMusicCache,
+                          SimbaMusicForCausalLM,
+                          SimbaMusicModel,
+                          force_fast_path,
+                          force_slow_path,
+                          kernel_report,
+)
 from .modeling.audio_codec import AudioCodec
-from .modeling.configuration_simba_music import SimbaMusicConfig, SimbaMusicForConditionalGenerationConfig
-from .modeling import (SimbaMusicCache, SimbaMusicForCausalLM, SimbaMusicModel, force_fast_path,
-                       force_slow_path, kernel_report)
-from .modeling.sampling import TextToMusicOutput
 from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
+from .modeling.configuration_simba_music import SimbaMusicConfig, SimbaMusicForConditionalGenerationConfig
 from .modeling.processing import SimbaMusicProcessor
-from .shipped import demo_model_path
+from .modeling.sampling import TextToMusicOutput
 from .modeling.streaming import AudioIteratorStreamer, CallbackAudioStreamer
+from .shipped import demo_model_path
 
 __version__ = "0.1.0"
 
@@ -27,7 +40,7 @@ AutoModelForTextToWaveform.register(SimbaMusicForConditionalGenerationConfig, Si
 AutoFeatureExtractor.register(SimbaMusicForConditionalGenerationConfig, EncodecFeatureExtractor, exist_ok=True)
 AutoProcessor.register(SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor, exist_ok=True)
 
-from . import pipelines  # noqa: E402  (registers the "text-to-music" task)
+from . import pipelines  # noqa: E402, F401  (imported for its side effect: registers the "text-to-music" task)
 
 __all__ = ["AudioCodec", "AudioIteratorStreamer", "CallbackAudioStreamer", "SimbaMusicCache", "SimbaMusicConfig",
            "SimbaMusicForCausalLM", "SimbaMusicForConditionalGeneration", "SimbaMusicForConditionalGenerationConfig",

@@ -79,8 +79,8 @@ def _check_destinations(args: argparse.Namespace) -> tuple[str, str]:
 def _generate(args: argparse.Namespace) -> int:
     import soundfile
 
-    from .io_utils import atomic_path, terminate_as_exception
     from .audio.files import WavFileStreamer, write_spectrogram
+    from .io_utils import atomic_path, terminate_as_exception
     from .modeling.processing import check_prompts
 
     check_prompts(args.prompt)
@@ -91,12 +91,13 @@ def _generate(args: argparse.Namespace) -> int:
 
     # The audio is streamed to a temporary file while generating (flat memory at any length) and renamed over
     # --output only when generation succeeded; SIGTERM, like Ctrl-C, removes the temporary file.
-    with terminate_as_exception(), atomic_path(args.output, suffix=f".{sound_format.lower()}") as temporary:
-        with soundfile.SoundFile(str(temporary), "w", samplerate=rate, channels=channels, subtype=subtype,
-                                 format=sound_format) as sound_file:
-            writer = WavFileStreamer(sound_file)
-            model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
-                           streamer=writer, return_audio=False, progress_bar=not args.quiet)
+    with (terminate_as_exception(),
+          atomic_path(args.output, suffix=f".{sound_format.lower()}") as temporary,
+          soundfile.SoundFile(str(temporary), "w", samplerate=rate, channels=channels, subtype=subtype,
+                              format=sound_format) as sound_file):
+        writer = WavFileStreamer(sound_file)
+        model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
+                       streamer=writer, return_audio=False, progress_bar=not args.quiet)
     # The spectrogram comes after the audio is in place: a failure there never costs the finished audio.
     if args.spectrogram is not None:
         audio, _ = soundfile.read(args.output, dtype="float32")
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .shipped import DEMO_MODEL
 
     saved = saved_generation_defaults()
-    from_config = f"default: the model's saved generation config; the shipped demo's is {{}}"
+    from_config = "default: the model's saved generation config; the shipped demo's is {}"
     parser = argparse.ArgumentParser(prog="simba-music", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="text -> audio file",

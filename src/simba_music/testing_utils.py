@@ -8,12 +8,20 @@ learned meaning; it exists so that the whole path (text -> codes -> waveform -> 
 from __future__ import annotations
 
 import torch
-from transformers import (BertConfig, BertModel, EncodecConfig, EncodecModel, T5Config, T5EncoderModel,
-                          WavTokenizerConfig, WavTokenizerModel)
+from transformers import (
+    BertConfig,
+    BertModel,
+    EncodecConfig,
+    EncodecModel,
+    T5Config,
+    T5EncoderModel,
+    WavTokenizerConfig,
+    WavTokenizerModel,
+)
 
+from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
 from .modeling.configuration_simba_music import SimbaMusicConfig
 from .modeling.decoder import SimbaMusicForCausalLM
-from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
 
 CODEBOOK_SIZE = 1024
 

@@ -1,6 +1,7 @@
 """The demo app's logic without a browser: input checks, saved defaults, streamed generation and written files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,7 +64,7 @@ def test_stream_yields_chunks_that_add_up_to_the_written_wav(tmp_path):
     audio, rate = soundfile.read(wav, dtype="int16")
     assert rate == 16000 and audio.shape == (16000,)
     np.testing.assert_array_equal(audio, np.concatenate(chunks))
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_importing_the_library_never_imports_gradio():

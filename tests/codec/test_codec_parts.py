@@ -3,8 +3,8 @@ import argparse
 import pytest
 import torch
 
-from simba_music.codec.config import small_encodec_config
 from simba_music.audio import mel_filterbank
+from simba_music.codec.config import small_encodec_config
 from simba_music.codec.losses import multiscale_mel_loss, si_sdr
 from simba_music.codec.quantizer import kmeans, kmeans_init_quantizer, quantize_for_training
 

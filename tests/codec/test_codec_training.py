@@ -3,8 +3,9 @@ import json
 import pytest
 import torch
 
-from .conftest import tiny_train_config
 from simba_music.codec.transcription import transcription_unavailable_reason
+
+from .conftest import tiny_train_config
 
 pytestmark = pytest.mark.slow  # codec training runs
 
@@ -59,7 +60,7 @@ def test_exported_model_loads_with_stock_encodec_and_round_trips(trained_run):
     model = EncodecModel.from_pretrained(output_dir / "model").eval()
     assert model.quantizer.layers[0].codebook.embed.abs().sum() > 0  # trained codebooks, not the zero init
     audio = 0.1 * torch.randn(2, 1, 16000, generator=torch.Generator().manual_seed(0))
-    for bandwidth, codebooks in zip(model.config.target_bandwidths, (1, 2, 3, 4)):
+    for bandwidth, codebooks in zip(model.config.target_bandwidths, (1, 2, 3, 4), strict=True):
         encoded = model.encode(audio, bandwidth=bandwidth)
         assert encoded.audio_codes.shape == (1, 2, codebooks, 50)
         assert int(encoded.audio_codes.max()) < 64
@@ -148,8 +149,8 @@ def test_sigterm_stops_with_a_checkpoint(synthetic_manifest, tmp_path):
     import signal
     import threading
 
-    from simba_music.training.checkpoints import latest_checkpoint, load_trainer_state
     from simba_music.codec.train import train_codec
+    from simba_music.training.checkpoints import latest_checkpoint, load_trainer_state
 
     done = threading.Event()
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import SAMPLE_RATE, _melody, tiny_train_config
 from simba_music.codec.comb import comb_strength
 from simba_music.codec.transcription import transcription_unavailable_reason
+
+from .conftest import SAMPLE_RATE, _melody, tiny_train_config
 
 TINY_WAVTOKENIZER = dict(codec_format="wavtokenizer", decoder_hidden_size=32, decoder_intermediate_size=64,
                          decoder_num_layers=2, batch_size=2, max_steps=8, quantizer_warmup_steps=2, checkpoint_steps=4)

@@ -122,8 +122,7 @@ def test_a_pickled_payload_is_refused_and_never_runs(tmp_path):
 def test_full_text_to_music_model_with_t5_weights_from_the_checkpoint(tmp_path):
     from transformers import AutoModelForTextToWaveform, T5Config, T5EncoderModel
 
-    from simba_music.testing_utils import tiny_tokenizer
-    from simba_music.testing_utils import tiny_random_codec
+    from simba_music.testing_utils import tiny_random_codec, tiny_tokenizer
 
     t5 = T5EncoderModel(T5Config(vocab_size=64, d_model=768, d_kv=8, d_ff=32, num_layers=1, num_heads=2)).eval()
     (tmp_path / "t5").mkdir()

@@ -3,10 +3,10 @@ import argparse
 import numpy as np
 import pytest
 
+from simba_music.audio import normalize_loudness
 from simba_music.corpus.builder import TEMPO_RANGES, choose_renderings
 from simba_music.corpus.captions import make_caption
 from simba_music.corpus.manifest import split_for_work, write_manifest
-from simba_music.audio import normalize_loudness
 from simba_music.corpus.render import cut_clips
 from simba_music.corpus.sources import list_scores
 
@@ -52,8 +52,10 @@ def test_renderings_are_distinct_instruments_with_tempi_in_range():
 
 
 def test_captions_are_deterministic_and_use_several_templates():
-    captions = [make_caption(f"clip{i}", "flute", 96, "D minor", "3/4", 1, "folk song", "traditional") for i in range(60)]
-    assert captions == [make_caption(f"clip{i}", "flute", 96, "D minor", "3/4", 1, "folk song", "traditional") for i in range(60)]
+    captions = [make_caption(f"clip{i}", "flute", 96, "D minor", "3/4", 1, "folk song", "traditional")
+                for i in range(60)]
+    assert captions == [make_caption(f"clip{i}", "flute", 96, "D minor", "3/4", 1, "folk song", "traditional")
+                        for i in range(60)]
     assert len(set(captions)) >= 4
     assert all("flute" in caption.lower() and "D minor" in caption for caption in captions)
     with pytest.raises(ValueError, match="num_parts"):

@@ -77,11 +77,11 @@ def test_load_names_the_missing_folder(tmp_path):
 def test_training_through_a_codec_hears_the_round_trip(manifest, tmp_path):
     from transformers import EncodecModel
 
-    from simba_music.modeling.audio_codec import AudioCodec
     from simba_music.corpus.manifest import read_manifest
-    from simba_music.testing_utils import tiny_codec
     from simba_music.evaluation.features import load_audio
     from simba_music.evaluation.instrument_training import clip_features, round_trip, train_instrument_classifier
+    from simba_music.modeling.audio_codec import AudioCodec
+    from simba_music.testing_utils import tiny_codec
 
     codec_dir = tmp_path / "codec"
     tiny_codec(sampling_rate=RATE).save_pretrained(codec_dir)

@@ -14,7 +14,7 @@ def hand_cross_entropy(model, processor, codes, captions):
     """Each example alone (no padding): -log softmax(logits)[next code], summed over all predicted codes."""
     special = model.config.decoder.special_token_id
     total, count = 0.0, 0
-    for row, caption in zip(codes, captions):
+    for row, caption in zip(codes, captions, strict=True):
         text = processor([caption])
         row = torch.tensor(row)
         row = row[None] if row.dim() == 1 else row  # [K, T]

@@ -2,11 +2,22 @@ import pytest
 import torch
 from transformers import DacConfig, DacModel, EncodecConfig, EncodecModel
 
-from simba_music import (CallbackAudioStreamer, SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration,
-                         SimbaMusicProcessor)
+from simba_music import (
+    CallbackAudioStreamer,
+    SimbaMusicConfig,
+    SimbaMusicForCausalLM,
+    SimbaMusicForConditionalGeneration,
+    SimbaMusicProcessor,
+)
 from simba_music.modeling.audio_codec import AudioCodec
-from simba_music.testing_utils import (randomize_codebooks, tiny_codec, tiny_text_encoder, tiny_text_to_music,
-                                       tiny_tokenizer, tiny_wavtokenizer)
+from simba_music.testing_utils import (
+    randomize_codebooks,
+    tiny_codec,
+    tiny_text_encoder,
+    tiny_text_to_music,
+    tiny_tokenizer,
+    tiny_wavtokenizer,
+)
 
 # Generation loops of tiny models: one thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -129,7 +140,8 @@ def test_wavtokenizer_streaming_error_falls_with_context():
     errors = []
     for left, lookahead in ((0, 0), (13, 4), (50, 25)):
         chunks = []
-        model.generate(**inputs, duration=8.0, seed=0, progress_bar=False, streamer=CallbackAudioStreamer(chunks.append),
+        model.generate(**inputs, duration=8.0, seed=0, progress_bar=False,
+                       streamer=CallbackAudioStreamer(chunks.append),
                        stream_left_context_frames=left, stream_lookahead_frames=lookahead)
         streamed = torch.cat(chunks, dim=-1)
         assert streamed.shape == full.shape

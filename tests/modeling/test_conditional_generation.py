@@ -2,11 +2,14 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForTextToWaveform, AutoProcessor
 
-from simba_music import (SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration,
-                         SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor)
-from simba_music.testing_utils import tiny_codec, tiny_text_encoder, tiny_tokenizer
-
-from simba_music.testing_utils import tiny_model_and_processor
+from simba_music import (
+    SimbaMusicConfig,
+    SimbaMusicForCausalLM,
+    SimbaMusicForConditionalGeneration,
+    SimbaMusicForConditionalGenerationConfig,
+    SimbaMusicProcessor,
+)
+from simba_music.testing_utils import tiny_codec, tiny_model_and_processor, tiny_text_encoder, tiny_tokenizer
 
 # Generation loops of tiny models: one thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -83,7 +86,7 @@ def test_save_load_round_trip_through_auto_classes(tmp_path, kind, request):
     from safetensors import safe_open
 
     with safe_open(tmp_path / "model.safetensors", "pt") as handle:
-        prefixes = {key.split(".")[0] for key in handle.keys()}
+        prefixes = {key.split(".")[0] for key in handle.keys()}  # noqa: SIM118  (safe_open handles are not iterable)
     assert prefixes == {"text_encoder", "audio_encoder", "decoder"}
 
     assert isinstance(AutoConfig.from_pretrained(tmp_path), SimbaMusicForConditionalGenerationConfig)

@@ -11,11 +11,12 @@ def test_save_load_round_trip_is_exact(tmp_path):
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists()
     loaded = SimbaMusicForCausalLM.from_pretrained(tmp_path).eval()
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     ids, text = torch.randint(0, 64, (2, 12)), torch.randn(2, 3, 24)
     with torch.no_grad():
-        assert torch.equal(model(ids, encoder_hidden_states=text).logits, loaded(ids, encoder_hidden_states=text).logits)
+        assert torch.equal(model(ids, encoder_hidden_states=text).logits,
+                           loaded(ids, encoder_hidden_states=text).logits)
 
 
 def test_auto_classes(tmp_path):

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from simba_music import SimbaMusicForCausalLM
-from simba_music.modeling.cache import SimbaMusicCache
 from tests.conftest import tiny_config
 
 STEPS = 15_000

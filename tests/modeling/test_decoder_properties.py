@@ -1,7 +1,6 @@
 """Property tests of the decoder (hypothesis): any valid config builds, runs and round-trips; any invalid one is a
 ValueError; cached decoding equals the full forward for any length and batch."""
 
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,7 +47,7 @@ def test_valid_configs_build_run_and_round_trip(tmp_path_factory, config, batch,
     directory = tmp_path_factory.mktemp("saved")
     model.save_pretrained(directory)
     loaded = SimbaMusicForCausalLM.from_pretrained(directory).eval()
-    for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items()):
+    for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(saved, restored), name
     with torch.no_grad():
         # Bit-identical weights; threaded FFT/matmul reductions may still differ in the last bits.

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from tests.conftest import VARIANTS
 from simba_music.testing_utils import tiny_model_and_processor
+from tests.conftest import VARIANTS
 
 # Generation loops of tiny models: one thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -203,7 +203,8 @@ def test_bad_prompts_and_unknown_arguments(t5_model):
 
 
 def test_text_pad_token_id_fills_padded_caption_positions():
-    model, processor = tiny_model_and_processor("t5", use_text_mask=False)  # the decoder sees padding, as converted checkpoints do
+    # the decoder sees padding, as converted checkpoints do
+    model, processor = tiny_model_and_processor("t5", use_text_mask=False)
     assert model.config.text_pad_token_id == 0  # for_model took the tokenizer's <pad>
     inputs = captions(processor, "calm piano")
     assert inputs["input_ids"][0].tolist() == [10, 5, 1, 0, 0, 0, 0, 0]

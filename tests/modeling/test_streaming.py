@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from simba_music import AudioIteratorStreamer, CallbackAudioStreamer
-
 from simba_music.testing_utils import tiny_model_and_processor
 
 # Generation loops of tiny models: one thread (see tests/conftest.py).

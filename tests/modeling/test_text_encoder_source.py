@@ -8,7 +8,6 @@ from safetensors import safe_open
 
 from simba_music import SimbaMusicForConditionalGeneration
 from simba_music.modeling.conditional_generation import resolve_text_encoder_source
-
 from simba_music.testing_utils import tiny_model_and_processor
 
 # Generation loops of tiny models: one thread (see tests/conftest.py).

@@ -114,7 +114,7 @@ def test_scan_gradients_match_the_recurrence():
         leaves = [t.clone().float().requires_grad_() for t in inputs]
         (scan(*leaves) * weights.float()).sum().backward()
         grads.append([leaf.grad for leaf in leaves])
-    for ours, reference in zip(*grads):
+    for ours, reference in zip(*grads, strict=True):
         torch.testing.assert_close(ours, reference.float(), atol=1e-4, rtol=1e-4)
 
 
@@ -139,7 +139,7 @@ def test_selective_scan_gradients_match_the_recurrence():
         leaves = [t.clone().requires_grad_() for t in inputs]
         scan(*leaves).square().sum().backward()
         grads.append([leaf.grad for leaf in leaves])
-    for ours, reference in zip(*grads):
+    for ours, reference in zip(*grads, strict=True):
         torch.testing.assert_close(ours, reference)
 
 
@@ -167,5 +167,5 @@ def test_ssd_backward_matches_autograd_through_the_forward(length):
         y, state = scan(*leaves)
         ((y * weights[0]).sum() + (state * weights[1]).sum()).backward()
         grads.append([leaf.grad for leaf in leaves])
-    for ours, reference in zip(*grads):
+    for ours, reference in zip(*grads, strict=True):
         torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)

@@ -62,7 +62,8 @@ def test_cached_steps_give_the_hidden_states_of_the_full_forward():
                                    atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("options", [dict(), dict(do_sample=True), dict(num_beams=2), dict(num_beams=2, do_sample=True)],
+@pytest.mark.parametrize("options",
+                         [dict(), dict(do_sample=True), dict(num_beams=2), dict(num_beams=2, do_sample=True)],
                          ids=["greedy", "sample", "beam_search", "beam_sample"])
 def test_generate_returns_per_step_hidden_states(options):
     model = SimbaMusicForCausalLM(issue_config()).eval()

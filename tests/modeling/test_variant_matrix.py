@@ -112,7 +112,8 @@ def test_safetensors_round_trip_gives_identical_logits(variant, codebooks, tmp_p
     assert (tmp_path / "model.safetensors").exists()
     loaded = SimbaMusicForCausalLM.from_pretrained(tmp_path).eval()
     with torch.no_grad():
-        assert torch.equal(model(ids, encoder_hidden_states=text).logits, loaded(ids, encoder_hidden_states=text).logits)
+        assert torch.equal(model(ids, encoder_hidden_states=text).logits,
+                           loaded(ids, encoder_hidden_states=text).logits)
 
 
 @pytest.mark.parametrize("kind", sorted(SUBLAYER_CLASSES))
@@ -130,5 +131,5 @@ def test_sublayer_gradients_pass_finite_differences(kind):
     text = torch.randn(2, 5, 32, dtype=torch.float64, requires_grad=True)
 
     def run(x, text, *values):
-        return functional_call(op, dict(zip(names, values)), (x,), {"text_states": text})
+        return functional_call(op, dict(zip(names, values, strict=True)), (x,), {"text_states": text})
     assert torch.autograd.gradcheck(run, (x, text, *params), fast_mode=True)

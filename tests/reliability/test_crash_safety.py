@@ -19,10 +19,9 @@ def _leftovers(folder):
 def test_atomic_path_keeps_the_previous_file(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"previous")
-    with pytest.raises(Boom):
-        with atomic_path(target) as temporary:
-            temporary.write_bytes(b"half-writ")
-            raise Boom
+    with pytest.raises(Boom), atomic_path(target) as temporary:
+        temporary.write_bytes(b"half-writ")
+        raise Boom
     assert target.read_bytes() == b"previous" and not _leftovers(tmp_path)
     with atomic_path(target) as temporary:
         temporary.write_bytes(b"new")
@@ -49,10 +48,9 @@ def test_atomic_directory_keeps_the_previous_folder(tmp_path):
     target = tmp_path / "model"
     with atomic_directory(target) as folder:
         (folder / "weights").write_text("v1")
-    with pytest.raises(Boom):
-        with atomic_directory(target) as folder:
-            (folder / "weights").write_text("v2 partial")
-            raise Boom
+    with pytest.raises(Boom), atomic_directory(target) as folder:
+        (folder / "weights").write_text("v2 partial")
+        raise Boom
     assert (target / "weights").read_text() == "v1" and not _leftovers(tmp_path)
     with atomic_directory(target) as folder:
         (folder / "weights").write_text("v2")

@@ -4,8 +4,13 @@ import json
 
 import pytest
 
-from simba_music.training.checkpoints import (checkpoint_dirs, latest_checkpoint, load_trainer_state, save_checkpoint,
-                                              write_trainer_state)
+from simba_music.training.checkpoints import (
+    checkpoint_dirs,
+    latest_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+    write_trainer_state,
+)
 
 
 class FakeAccelerator:

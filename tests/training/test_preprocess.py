@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import soundfile
-import torch
 
 from simba_music.modeling.audio_codec import AudioCodec
 from simba_music.testing_utils import tiny_random_codec

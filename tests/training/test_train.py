@@ -74,7 +74,8 @@ def test_interrupted_and_resumed_run_reproduces_the_losses(dataset_dir, monkeypa
     logged = [json.loads(line) for line in (dataset_dir / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logged] == list(range(1, len(reference) + 1))
     assert [r["loss"] for r in logged] == reference
-    assert all(later["train_seconds"] >= earlier["train_seconds"] > 0 for earlier, later in zip(logged, logged[1:]))
+    assert all(later["train_seconds"] >= earlier["train_seconds"] > 0
+               for earlier, later in zip(logged, logged[1:], strict=False))
 
 
 def test_warmup_then_cosine_to_the_floor():

@@ -67,6 +67,7 @@ class MusicSession:
         from transformers import AutoModelForTextToWaveform, AutoProcessor
 
         import simba_music  # noqa: F401  (registers the auto classes)
+
         from ..shipped import demo_model_path
 
         self.model_dir = Path(model_dir) if model_dir is not None else demo_model_path()

@@ -15,7 +15,8 @@ def _run_train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     config = dataclass_from_arguments(CodecTrainConfig, args)
     state = train_codec(config)
-    print(json.dumps({"step": state["step"], "validation": state.get("validation"), "last_train": state.get("last_train")}))
+    print(json.dumps({"step": state["step"], "validation": state.get("validation"),
+                      "last_train": state.get("last_train")}))
     return 0
 
 
@@ -33,7 +34,8 @@ def add_subcommands(subparsers) -> None:
     codec = subparsers.add_parser("codec", help="train and evaluate a small EnCodec- or WavTokenizer-format codec")
     commands = codec.add_subparsers(dest="codec_command", required=True)
 
-    train = commands.add_parser("train", help="train an EncodecModel or WavTokenizerModel on a manifest; exports OUTPUT_DIR/model")
+    train = commands.add_parser("train", help="train an EncodecModel or WavTokenizerModel on a manifest; "
+                                              "exports OUTPUT_DIR/model")
     from simba_music.codec.train import CodecTrainConfig
 
     add_dataclass_arguments(train, CodecTrainConfig, positional=("manifest", "output_dir"), options={
@@ -41,7 +43,8 @@ def add_subcommands(subparsers) -> None:
         "output_dir": {"help": "checkpoints/, model/ (save_pretrained) and train_log.jsonl go here"},
         "first_codebook_only": {"help": "share of steps decoding codebook 1 alone"},
         "codec_format": {"help": "encodec (RVQ) or wavtokenizer (one codebook, Vocos decoder)"},
-        "stft_weight": {"help": "multi-resolution STFT-magnitude loss weight (default: 1 for wavtokenizer, 0 for encodec)"},
+        "stft_weight": {"help": "multi-resolution STFT-magnitude loss weight "
+                                "(default: 1 for wavtokenizer, 0 for encodec)"},
         "eval_note_f1": {"help": "basic-pitch note F1 of the held-out crops at each checkpoint (eval_log.jsonl)"},
         "quantizer_warmup_steps": {"help": "autoencoder steps before k-means"},
         "threads": {"help": "torch.set_num_threads (1 for a background run)"},
@@ -53,10 +56,11 @@ def add_subcommands(subparsers) -> None:
         "report", help="mel distance, SI-SDR, chroma, note F1, comb strength vs mu-law and telephone baselines"
     )
     report.add_argument("model_dir", help="a save_pretrained EncodecModel or WavTokenizerModel folder")
-    report.add_argument("manifest")
+    report.add_argument("manifest", help="corpus manifest.jsonl (audio, split, work_id)")
     report.add_argument("output_dir", help="report.json, report.md and spectrograms.png")
-    report.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    report.add_argument("--max-clips", type=int, default=40)
+    report.add_argument("--split", default="test", choices=["train", "validation", "test"],
+                        help="manifest split of the held-out clips")
+    report.add_argument("--max-clips", type=int, default=40, help="clips evaluated, spread over the works")
     report.add_argument("--overwrite", action="store_true",
                         help="write into output_dir even if it holds files the report did not write")
     report.set_defaults(func=_run_report)

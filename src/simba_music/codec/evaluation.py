@@ -28,7 +28,7 @@ def held_out_metrics(reconstructions: np.ndarray, originals: np.ndarray, sample_
     }
     if transcriber is not None:
         counts = np.zeros(3, dtype=np.int64)
-        for reconstruction, original in zip(reconstructions, originals):
+        for reconstruction, original in zip(reconstructions, originals, strict=True):
             agreement = note_f1(transcriber.transcribe(original, sample_rate),
                                 transcriber.transcribe(reconstruction, sample_rate))
             counts += [agreement[k] for k in ("matched", "reference_notes", "estimated_notes")]

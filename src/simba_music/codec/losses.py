@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from simba_music.audio.spectrogram import mel_spectrogram
-
 
 DEFAULT_SCALES = ((256, 32), (512, 64), (1024, 80), (2048, 80))
 

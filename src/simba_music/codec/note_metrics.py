@@ -36,7 +36,7 @@ def match_notes(reference, estimate, onset_tolerance: float = 0.05) -> list[tupl
     pairs = min(len(reference), len(estimate))
     cost = np.where(admissible, distance / (onset_tolerance + 1e-9) / (pairs + 1), 1.0)
     rows, columns = linear_sum_assignment(cost)
-    return [(int(r), int(c)) for r, c in zip(rows, columns) if admissible[r, c]]
+    return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True) if admissible[r, c]]
 
 
 def note_f1(reference, estimate, onset_tolerance: float = 0.05) -> dict:

@@ -17,7 +17,8 @@ def pretrained_codec_path(name: str = CHORALE_CODEC) -> Path:
 
 
 def export_half_precision(model_dir: str | os.PathLike, destination: str | os.PathLike, model_card: str) -> Path:
-    """Re-save an ``EncodecModel`` or ``WavTokenizerModel`` folder with float16 tensors, a float32 ``dtype`` in its config, and a README.
+    """Re-save an ``EncodecModel`` or ``WavTokenizerModel`` folder with float16 tensors, a float32 ``dtype`` in its
+    config, and a README.
 
     The config's ``dtype`` is what transformers 5 loads to by default, so the stored float16 tensors come back as
     float32 parameters. Written to a temp folder and swapped in (``export_model_atomically``).

@@ -74,7 +74,8 @@ def kmeans_init_quantizer(
 def _ema_update(codebook, vectors: torch.Tensor, indices: torch.Tensor, decay: float, epsilon: float) -> None:
     num_codes = codebook.embed.shape[0]
     counts = _all_reduce_sum(torch.bincount(indices, minlength=num_codes).to(codebook.cluster_size.dtype))
-    sums = _all_reduce_sum(torch.zeros_like(codebook.embed_avg).index_add_(0, indices, vectors.to(codebook.embed.dtype)))
+    sums = _all_reduce_sum(torch.zeros_like(codebook.embed_avg).index_add_(0, indices,
+                                                                           vectors.to(codebook.embed.dtype)))
     codebook.cluster_size.mul_(decay).add_(counts, alpha=1 - decay)
     codebook.embed_avg.mul_(decay).add_(sums, alpha=1 - decay)
     total = codebook.cluster_size.sum()

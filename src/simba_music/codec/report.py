@@ -27,7 +27,6 @@ from simba_music.codec.transcription import NoteTranscriber, transcription_unava
 from simba_music.corpus.manifest import atomic_write_bytes, read_manifest
 from simba_music.io_utils import check_output_directory, claim_output_directory
 
-
 NOTE_F1_DEFINITION = (
     "Note F1: basic-pitch (ONNX) transcription of each output against that of the original; a note matches when the "
     "MIDI pitch is equal and the onsets are within 50 ms, offsets ignored, one-to-one (maximum matching). "
@@ -65,7 +64,7 @@ def _plot(path: Path, signals: dict[str, np.ndarray], sample_rate: int) -> None:
     from PIL import Image
 
     figure, axes = plt.subplots(len(signals), 1, figsize=(10, 2.4 * len(signals)), sharex=True)
-    for axis, (name, signal) in zip(axes, signals.items()):
+    for axis, (name, signal) in zip(axes, signals.items(), strict=True):
         axis.specgram(signal, NFFT=1024, Fs=sample_rate, noverlap=768, cmap="magma", vmin=-120)
         axis.set_ylabel("Hz")
         axis.set_title(name)

@@ -22,8 +22,14 @@ from simba_music.codec.formats import CODEC_FORMATS, codec_encoder, codec_quanti
 from simba_music.codec.losses import multiresolution_stft_loss, multiscale_mel_loss, time_l1_loss
 from simba_music.codec.quantizer import kmeans_init_quantizer, quantize_for_training
 from simba_music.io_utils import check_output_directory, write_output_marker
-from simba_music.training.checkpoints import (CHECKPOINTS, export_model_atomically, latest_checkpoint,
-                                              load_trainer_state, save_checkpoint, write_trainer_state)
+from simba_music.training.checkpoints import (
+    CHECKPOINTS,
+    export_model_atomically,
+    latest_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+    write_trainer_state,
+)
 
 logger = logging.getLogger(__name__)
 WRITER = "simba-music codec train"  # the run folder's output marker
@@ -152,7 +158,8 @@ class CodecTrainingModule(nn.Module):
         }
 
 
-def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float, first_only: float = 0.0) -> int:
+def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float,
+                      first_only: float = 0.0) -> int:
     """Quantizer dropout. With probability ``first_only`` only the first codebook (the one the language model
     predicts, so its decoding matters most); otherwise with probability ``dropout`` a uniform prefix length; else all.
     """
@@ -228,7 +235,8 @@ def data_dependent_init(model, audio: torch.Tensor) -> dict:
         model.head.linear.bias[:magnitude_bins] += math.log(target_rms / output_rms)
         factors["head.magnitude"] = round(target_rms / output_rms, 3)
         return factors
-    conv_indices = [i for i, layer in enumerate(model.decoder.layers) if isinstance(layer, (EncodecConv1d, EncodecConvTranspose1d))]
+    conv_indices = [i for i, layer in enumerate(model.decoder.layers)
+                    if isinstance(layer, (EncodecConv1d, EncodecConvTranspose1d))]
     for index, layer in enumerate(model.decoder.layers):
         hidden = layer(hidden)
         if index in conv_indices:

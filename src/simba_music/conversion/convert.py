@@ -10,8 +10,14 @@ import torch
 from ..io_utils import atomic_directory, check_output_directory
 from ..modeling import SimbaMusicForCausalLM
 from .reference import original_forward
-from .ssm_ttm import (config_from_original, convert_decoder_state, decoder_state_dict, infer_layers,
-                      load_lightning_checkpoint, text_encoder_state_dict)
+from .ssm_ttm import (
+    config_from_original,
+    convert_decoder_state,
+    decoder_state_dict,
+    infer_layers,
+    load_lightning_checkpoint,
+    text_encoder_state_dict,
+)
 
 # The released inference pads captions to at least 60 tokens with id 1, and the prefix path never masks them.
 MIN_TEXT_TOKENS = 60

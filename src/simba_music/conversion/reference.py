@@ -46,7 +46,8 @@ def _mamba2(x, state, prefix, d_state, headdim=64, ngroups=1):
     h = torch.zeros(batch, heads, headdim, d_state, dtype=x.dtype)
     ys = []
     for t in range(length):
-        h = h * torch.exp(dt[:, t] * A)[..., None, None] + (dt[:, t, :, None] * xs[:, t])[..., None] * B[:, t, None, None, :]
+        h = (h * torch.exp(dt[:, t] * A)[..., None, None]
+             + (dt[:, t, :, None] * xs[:, t])[..., None] * B[:, t, None, None, :])
         ys.append((h * C[:, t, None, None, :]).sum(-1) + state[f"{prefix}D"][:, None] * xs[:, t])
     y = torch.stack(ys, 1).reshape(batch, length, d_inner)
     y = _rms(y * F.silu(z), state[f"{prefix}norm.weight"])

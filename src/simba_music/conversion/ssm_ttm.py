@@ -18,7 +18,6 @@ allow-listed (as an inert dict stand-in, without importing Lightning).
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import torch
@@ -96,7 +95,8 @@ def config_from_original(model_config: dict, state: dict) -> SimbaMusicConfig:
         raise ValueError("checkpoint: missing music_model.condition_linear.weight; not an SSM-TTM decoder")
     text_hidden = int(state["condition_linear.weight"].shape[1])
     common = dict(vocab_size=vocab, special_token_id=vocab - 1, hidden_size=d_model, num_hidden_layers=layers,
-                  state_size=int(model_config.get("d_state", 128)), num_codebooks=int(model_config.get("codec_layer", 1)),
+                  state_size=int(model_config.get("d_state", 128)),
+                  num_codebooks=int(model_config.get("codec_layer", 1)),
                   dropout=float(model_config.get("drop_p", 0.0)), text_hidden_size=text_hidden,
                   num_attention_heads=int(model_config.get("num_heads", 16)), intermediate_size=2 * d_model,
                   **ORIGINAL_FIXED)
@@ -168,7 +168,8 @@ def convert_decoder_state(state: dict, config: SimbaMusicConfig, expected_shapes
         lines = ["checkpoint does not match the SSM-TTM variant implied by its config "
                  f"(block_pattern={config.block_pattern}, conditioning={config.conditioning!r}, "
                  f"hybrid_attention_layers={config.hybrid_attention_layers}); nothing was written."]
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shapes)):
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                             ("wrong shapes", wrong_shapes)):
             if items:
                 lines.append(f"{title} ({len(items)}): " + ", ".join(DECODER_PREFIX + i if ":" not in i else i
                                                                      for i in items[:20])

@@ -11,9 +11,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from simba_music.audio.loudness import is_silent, normalize_loudness
 from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
 from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, write_manifest
-from simba_music.audio.loudness import is_silent, normalize_loudness
 from simba_music.corpus.render import cut_clips, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
 from simba_music.corpus.sources import ScoreRef, list_scores
@@ -101,7 +101,8 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
                 continue
             clip = normalize_loudness(clip)
             clip_id = f"{ref.score_id}:p{program}:t{tempo}:c{clip_index}"
-            relative = Path("audio") / _safe_name(ref.score_id) / f"p{program:03d}_t{tempo}_c{clip_index}.{config.audio_format}"
+            relative = (Path("audio") / _safe_name(ref.score_id)
+                        / f"p{program:03d}_t{tempo}_c{clip_index}.{config.audio_format}")
             _write_audio_atomically(Path(config.output_dir) / relative, clip, config.sample_rate, config.audio_format)
             instrument = INSTRUMENTS[program]
             rows.append(
@@ -208,7 +209,8 @@ def build_corpus(config: CorpusConfig) -> dict:
         "clips": len(rows),
         "hours": round(len(rows) * config.clip_seconds / 3600, 4),
         "clips_per_split": {s: sum(r["split"] == s for r in rows) for s in ("train", "validation", "test")},
-        "works_per_split": {s: len({r["work_id"] for r in rows if r["split"] == s}) for s in ("train", "validation", "test")},
+        "works_per_split": {s: len({r["work_id"] for r in rows if r["split"] == s})
+                            for s in ("train", "validation", "test")},
         "failures": failures,
         "seconds": round(time.time() - started, 2),
     }

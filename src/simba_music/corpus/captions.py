@@ -37,7 +37,8 @@ TEMPLATES = (
     "{Genre} in {key} for {instrument}, {tempo_word} tempo ({tempo} BPM), {meter} meter, {parts_phrase}.",
     "{Instrument} performs a {tempo_word} {genre} {by_composer} in {key}; {meter}, {tempo} BPM.",
     "Solo {instrument} rendition of a {genre}, {parts_phrase}, in {key} at a {tempo_word} {tempo} BPM, {meter} time.",
-    "{Tempo_word} {meter} {genre} in {key} at {tempo} BPM, {parts_phrase}, performed on {instrument}; composer: {composer}.",
+    "{Tempo_word} {meter} {genre} in {key} at {tempo} BPM, {parts_phrase}, performed on {instrument}; "
+    "composer: {composer}.",
 )
 
 

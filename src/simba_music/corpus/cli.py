@@ -45,7 +45,7 @@ def add_subcommands(subparsers) -> None:
     })
     build.set_defaults(func=_run_build)
     recaption = corpus_commands.add_parser("recaption", help="rewrite a manifest's captions from its metadata")
-    recaption.add_argument("manifest")
+    recaption.add_argument("manifest", help="manifest.jsonl written by corpus build (rewritten in place)")
     recaption.set_defaults(func=_run_recaption)
 
 

@@ -104,7 +104,8 @@ def _abc_tunes(folder: Path, collection: str, prefix: str, skip_prefixes: tuple[
     return refs
 
 
-def list_scores(collections: list[str] | tuple[str, ...] = ("bach-chorales",), max_works: int | None = None) -> list[ScoreRef]:
+def list_scores(collections: list[str] | tuple[str, ...] = ("bach-chorales",),
+                max_works: int | None = None) -> list[ScoreRef]:
     """Scores of the chosen collections, in a fixed order; ``max_works`` keeps the first works of each collection."""
     unknown = [c for c in collections if c not in COLLECTION_LICENSES]
     if unknown:

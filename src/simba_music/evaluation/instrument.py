@@ -94,7 +94,8 @@ class InstrumentClassifier(nn.Module):
     def predict(self, audio, rate: int) -> tuple[str, dict[str, float]]:
         """Audio -> (most likely label, {label: probability})."""
         probabilities = self.probabilities(instrument_features(audio, rate))
-        return self.labels[int(np.argmax(probabilities))], dict(zip(self.labels, map(float, probabilities)))
+        return (self.labels[int(np.argmax(probabilities))],
+                dict(zip(self.labels, map(float, probabilities), strict=True)))
 
     def fit(self, features: np.ndarray, targets: np.ndarray, epochs: int = 400, learning_rate: float = 0.01,
             weight_decay: float = 1e-3, seed: int = 0) -> list[float]:
@@ -133,7 +134,7 @@ class InstrumentClassifier(nn.Module):
             (temporary / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
 
     @classmethod
-    def load(cls, directory: str | Path | None = None) -> "InstrumentClassifier":
+    def load(cls, directory: str | Path | None = None) -> InstrumentClassifier:
         """From a folder written by `save` (default: the classifier shipped with simba-music)."""
         from safetensors.torch import load_file
 

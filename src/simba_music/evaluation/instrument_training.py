@@ -87,7 +87,6 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path, per_class
     `output_dir` has no default: a trainer never writes into the installed package unless told to (the shipped
     classifier's folder is `simba_music.evaluation.instrument.PRETRAINED_DIR`)."""
     from ..corpus.manifest import read_manifest
-
     from ..io_utils import check_output_directory
 
     if not Path(manifest).is_file():

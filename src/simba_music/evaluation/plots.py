@@ -33,7 +33,7 @@ def plot_evaluation(result: dict, path: str | Path, labels: list[str]) -> None:
         for offset, (name, field) in enumerate(series):
             values = [np.nan if row[field] is None else float(row[field]) for row in rows]
             container = bars.bar(positions + (offset - 1) * 0.27, values, width=0.27, label=name)
-            zeros = [p for p, v in zip(positions, values) if v == 0]  # a zero bar is invisible: mark it
+            zeros = [p for p, v in zip(positions, values, strict=True) if v == 0]  # a zero bar is invisible: mark it
             bars.scatter(np.asarray(zeros) + (offset - 1) * 0.27, [0.01] * len(zeros), marker="x", s=18,
                          color=container.patches[0].get_facecolor() if container.patches else None)
         bars.set_xticks(positions, [str(row["index"]) for row in rows], fontsize=7)

@@ -85,7 +85,7 @@ class SimbaMusicCache:
         """Select batch rows (beam search, or dropping finished rows)."""
         self._map_tensors(lambda t: t.index_select(0, beam_idx.to(t.device)))
 
-    def to(self, *args, **kwargs) -> "SimbaMusicCache":
+    def to(self, *args, **kwargs) -> SimbaMusicCache:
         self._map_tensors(lambda t: t.to(*args, **kwargs))
         return self
 

@@ -45,7 +45,8 @@ class CausalEinFFT(nn.Module):
 
     @staticmethod
     def _complex_blockwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("...bi,bio->...bo", x, torch.complex(weight[0], weight[1])) + torch.complex(bias[0], bias[1])
+        return (torch.einsum("...bi,bio->...bo", x, torch.complex(weight[0], weight[1]))
+                + torch.complex(bias[0], bias[1]))
 
     def forward(self, hidden_states: torch.Tensor, **_) -> torch.Tensor:
         dtype = hidden_states.dtype

@@ -16,10 +16,10 @@ from transformers import AutoModel, AutoModelForTextEncoding, PreTrainedModel
 
 from .audio_codec import AudioCodec
 from .configuration_simba_music import SimbaMusicForConditionalGenerationConfig
-from .hub import AUTO_MAP, bundle_remote_code, model_card
-from .sampling import TextToMusicGenerationMixin, default_generation_config
-from .loading import ClearLoadingErrorsMixin
 from .decoder import SimbaMusicCausalLMOutput, SimbaMusicForCausalLM
+from .hub import AUTO_MAP, bundle_remote_code, model_card
+from .loading import ClearLoadingErrorsMixin
+from .sampling import TextToMusicGenerationMixin, default_generation_config
 
 
 class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGenerationMixin, PreTrainedModel):
@@ -107,7 +107,7 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
     def from_sub_models_pretrained(cls, text_encoder_pretrained_model_name_or_path: str | None = None,
                                    audio_encoder_pretrained_model_name_or_path: str | None = None,
                                    decoder_pretrained_model_name_or_path: str | None = None,
-                                   **kwargs) -> "SimbaMusicForConditionalGeneration":
+                                   **kwargs) -> SimbaMusicForConditionalGeneration:
         """Assemble the composite from three separately saved models (local folders or Hub ids).
 
         Keyword arguments prefixed with `text_encoder_`, `audio_encoder_` or `decoder_` go to that sub-model's

@@ -217,7 +217,8 @@ class SimbaMusicConfig(PretrainedConfig):
                  f"{self.special_token_id - 1} plus the special id), got {self.vocab_size}")
         if "mamba2" in self.block_pattern:
             if self.intermediate_ssm_size % self.head_dim:
-                fail("head_dim", f"must divide expand * hidden_size = {self.intermediate_ssm_size}, got {self.head_dim}")
+                fail("head_dim", f"must divide expand * hidden_size = {self.intermediate_ssm_size}, "
+                                 f"got {self.head_dim}")
             if self.num_ssm_heads % self.n_groups:
                 fail("n_groups", f"must divide the number of SSM heads ({self.num_ssm_heads}), got {self.n_groups}")
         uses_attention = ({"attention", "cross_attention"} & set(self.block_pattern)) or self.hybrid_attention_layers
@@ -265,7 +266,8 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
         "text_encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5", init_kwargs=dict(
             vocab_size=32128, d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_heads=12,
             feed_forward_proj="gated-gelu", tie_word_embeddings=False)),
-        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac", init_kwargs=dict(sampling_rate=44100)),
+        "audio_encoder": SubConfigSpec(config_class=AutoConfig, model_type="dac",
+                                       init_kwargs=dict(sampling_rate=44100)),
         "decoder": SimbaMusicConfig,
     }
 
@@ -287,7 +289,8 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             raise ValueError(f"max_duration_s: must be > 0 seconds, got {self.max_duration_s}")
         if self.text_encoder_source is not None and not (isinstance(self.text_encoder_source, str)
                                                          and self.text_encoder_source.strip()):
-            raise ValueError(f"text_encoder_source: must be a non-empty string or None, got {self.text_encoder_source!r}")
+            raise ValueError("text_encoder_source: must be a non-empty string or None, "
+                             f"got {self.text_encoder_source!r}")
         if isinstance(self.text_max_length, bool) or not isinstance(self.text_max_length, int) \
                 or self.text_max_length < 1:
             raise ValueError(f"text_max_length: must be a positive integer, got {self.text_max_length!r}")

@@ -22,13 +22,13 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .configuration_simba_music import SimbaMusicConfig
 from .blocks import RMSNorm, SimbaMusicBlock
 from .cache import SimbaMusicCache
 from .channel_mixers import CausalEinFFT
+from .configuration_simba_music import SimbaMusicConfig
+from .delay_pattern import apply_delay_pattern, undo_delay_pattern
 from .kernels import warn_if_cuda_without_kernels
 from .loading import ClearLoadingErrorsMixin
-from .delay_pattern import apply_delay_pattern, undo_delay_pattern
 from .positions import sinusoidal_positions
 from .ssm import Mamba2Mixer, MambaMixer
 
@@ -91,7 +91,8 @@ class SimbaMusicPreTrainedModel(ClearLoadingErrorsMixin, PreTrainedModel):
         if new_num_tokens is None:
             new_num_tokens = config.vocab_size
         if pad_to_multiple_of is not None:
-            if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
+            if (isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int)
+                    or pad_to_multiple_of < 1):
                 raise ValueError(f"pad_to_multiple_of: must be a positive integer, got {pad_to_multiple_of!r}")
             new_num_tokens = -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
         if isinstance(new_num_tokens, bool) or not isinstance(new_num_tokens, int) or new_num_tokens < 2:

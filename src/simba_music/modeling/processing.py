@@ -45,7 +45,7 @@ class SimbaMusicProcessor(ProcessorMixin):
         super().__init__(feature_extractor, tokenizer, **kwargs)
 
     @classmethod
-    def for_model(cls, model, tokenizer) -> "SimbaMusicProcessor":
+    def for_model(cls, model, tokenizer) -> SimbaMusicProcessor:
         """A processor matching `model`'s codec and caption length; also stores the tokenizer's empty caption (the
         unconditional input of classifier-free guidance) and pad id in the model config, so that captions built by
         `generate()` itself are padded as the tokenizer pads."""
@@ -117,7 +117,7 @@ class SimbaMusicProcessor(ProcessorMixin):
         caption, i.e. unconditional music: refused like an empty prompt. A prompt cut to `max_length` is warned
         about once, with the number of tokens kept."""
         token_ids = self.tokenizer(prompts, truncation=False, verbose=False)["input_ids"]
-        for index, (prompt, ids) in enumerate(zip(prompts, token_ids)):
+        for index, (prompt, ids) in enumerate(zip(prompts, token_ids, strict=True)):
             if not _visible(self.tokenizer.decode(ids, skip_special_tokens=True)):  # unknown tokens are special
                 raise ValueError(f"text[{index}]: the prompt {prompt[:40]!r} tokenises to nothing the text encoder "
                                  "knows; prompts must be non-empty strings (use guidance_scale=0 for unconditional "

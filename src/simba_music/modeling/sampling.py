@@ -16,9 +16,9 @@ from transformers import GenerationConfig
 from transformers.utils import ModelOutput
 
 from .audio_prompt import prepare_audio_prompt
-from .streaming import ChunkedAudioDecoder
 from .cache import SimbaMusicCache
 from .delay_pattern import undo_delay_pattern
+from .streaming import ChunkedAudioDecoder
 
 # Paper defaults (SSM-TTM, pl_inference.py): top-k 250, temperature 1.2, CFG scale 3.
 PAPER_GENERATION_DEFAULTS = dict(do_sample=True, top_k=250, top_p=1.0, temperature=1.2, guidance_scale=3.0)

@@ -14,10 +14,17 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import initialization as init
 
-from .kernels import (causal_conv1d, causal_conv1d_step, selective_scan, selective_state_step, settle, ssd_scan,
-                      ssd_state_step)
-from .torch_kernels import accumulation_dtype
 from .cache import SimbaMusicCache, SSMState
+from .kernels import (
+    causal_conv1d,
+    causal_conv1d_step,
+    selective_scan,
+    selective_state_step,
+    settle,
+    ssd_scan,
+    ssd_state_step,
+)
+from .torch_kernels import accumulation_dtype
 
 
 class GatedRMSNorm(nn.Module):
@@ -151,7 +158,8 @@ class Mamba2Mixer(_SSMMixer):
 
     @torch.no_grad()
     def reset_ssm_parameters(self):
-        init.copy_(self.A_log, torch.log(torch.arange(1, self.heads + 1, dtype=torch.float32, device=self.A_log.device)))
+        init.copy_(self.A_log,
+                   torch.log(torch.arange(1, self.heads + 1, dtype=torch.float32, device=self.A_log.device)))
         init.ones_(self.D)
         init.copy_(self.dt_bias, _inverse_softplus_time_steps(self.heads, self.config, self.dt_bias.device))
 

@@ -54,7 +54,8 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     else:
         history = torch.cat([conv_state[..., 1:].to(x.dtype), x], dim=-1)
     out = F.conv1d(history, weight.unsqueeze(1).to(x.dtype), bias, groups=x.shape[1])
-    new_state = history[..., -kernel:] if history.shape[-1] >= kernel else F.pad(history, (kernel - history.shape[-1], 0))
+    new_state = (history[..., -kernel:] if history.shape[-1] >= kernel
+                 else F.pad(history, (kernel - history.shape[-1], 0)))
     return F.silu(out[..., -seq_len:]), new_state.contiguous()
 
 
@@ -237,7 +238,7 @@ class DeferredUpdates:
     count: int = 0
 
     @classmethod
-    def empty(cls, state: torch.Tensor, groups: int, window: int = SSD_DEFERRED_STEPS) -> "DeferredUpdates":
+    def empty(cls, state: torch.Tensor, groups: int, window: int = SSD_DEFERRED_STEPS) -> DeferredUpdates:
         batch, heads, head_dim, state_size = state.shape
         rows, per_group = batch * groups, heads // groups
         new = lambda *shape: torch.zeros(rows, window, *shape, dtype=torch.float32, device=state.device)  # noqa: E731

@@ -13,7 +13,8 @@ from ..modeling.processing import check_prompts
 
 
 class SimbaMusicDiffusionPipeline(DiffusionPipeline):
-    """`pipe(prompt, duration=10.0, guidance_scale=3.0, seed=0)` -> `AudioPipelineOutput(audios=[B, channels, samples])`.
+    """`pipe(prompt, duration=10.0, guidance_scale=3.0, seed=0)` ->
+    `AudioPipelineOutput(audios=[B, channels, samples])`.
 
     Components: `model` (SimbaMusicForConditionalGeneration) and `processor` (SimbaMusicProcessor)."""
 

@@ -12,8 +12,8 @@ from transformers import AutoModelForTextToWaveform, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from ..modeling.processing import check_prompts
-from ..shipped import demo_model_path
 from ..modeling.streaming import CallbackAudioStreamer
+from ..shipped import demo_model_path
 
 _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
                        "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate")

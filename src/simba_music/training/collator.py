@@ -59,7 +59,7 @@ class SimbaMusicCollator:
 
         if "text_states" in rows[0]:
             states = []
-            for row, drop in zip(rows, dropped):
+            for row, drop in zip(rows, dropped, strict=True):
                 if drop:
                     if self.empty_text_states is None:
                         raise ValueError("caption_dropout with cached text_states needs empty_text_states "
@@ -75,7 +75,7 @@ class SimbaMusicCollator:
                 mask[i, :s.shape[0]] = 1
             batch["encoder_hidden_states"], batch["encoder_attention_mask"] = hidden, mask
         elif "caption" in rows[0] and self.tokenizer is not None:
-            captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped)]
+            captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped, strict=True)]
             padding = "max_length" if self.pad_text_to_max_length else True
             tokens = self.tokenizer(captions, padding=padding, truncation=True, max_length=self.max_text_length,
                                     return_tensors="pt")

@@ -114,8 +114,8 @@ def _without_parametrizations(model: torch.nn.Module) -> torch.nn.Module:
 def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, min_seconds: float = 2.0,
                text_encoder=None, tokenizer=None, batch_size: int = 8, num_proc: int = 1,
                progress: bool = True, overwrite: bool = False) -> dict:
-    """Encode `dataset` (a `datasets.Dataset`, or a list of manifest rows, with `audio` paths and `caption`) with `codec` (an `AudioCodec`) into
-    `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
+    """Encode `dataset` (a `datasets.Dataset`, or a list of manifest rows, with `audio` paths and `caption`) with
+    `codec` (an `AudioCodec`) into `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
     from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
 
     if isinstance(dataset, list):  # manifest rows (`simba_music.corpus.manifest.read_manifest`)
@@ -185,7 +185,8 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
 
     summary = {
         # A skipped file leaves exactly one row, holding its reason.
-        "files": len(dataset), "files_encoded": len(dataset) - sum(skipped.values()), "skipped": skipped, "segments": len(encoded),
+        "files": len(dataset), "files_encoded": len(dataset) - sum(skipped.values()), "skipped": skipped,
+        "segments": len(encoded),
         "hours_encoded": len(encoded) * segment / rate / 3600, "splits": {k: len(v) for k, v in splits.items()},
         "sampling_rate": rate, "frame_rate": codec.frame_rate, "num_codebooks": codec.num_codebooks,
         "segment_seconds": segment_seconds,
@@ -205,7 +206,7 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
 def _text_states(captions, tokenizer, encoder) -> list:
     tokens = tokenizer(list(captions), padding=True, return_tensors="pt")
     hidden = encoder(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
-    return [h[: int(m.sum())].tolist() for h, m in zip(hidden, tokens["attention_mask"])]
+    return [h[: int(m.sum())].tolist() for h, m in zip(hidden, tokens["attention_mask"], strict=True)]
 
 
 def run(args: PreprocessArguments) -> dict:

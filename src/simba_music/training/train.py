@@ -22,9 +22,9 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from ..modeling.configuration_simba_music import SimbaMusicConfig
 from ..io_utils import atomic_directory, atomic_path, check_output_directory, read_output_marker, write_output_marker
 from ..modeling import SimbaMusicForCausalLM
+from ..modeling.configuration_simba_music import SimbaMusicConfig
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
 from .collator import SimbaMusicCollator
 from .data import load_training_data
@@ -145,7 +145,8 @@ def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Pat
         if changed:
             what = {"config_sha256": "decoder config", "dataset_sha256": "dataset"}
             raise ValueError(f"--resume: the run in {str(output)!r} was started with another "
-                             f"{' and '.join(what[key] for key in changed)} (its dataset: {recorded.get('dataset')!r}); "
+                             f"{' and '.join(what[key] for key in changed)} "
+                             f"(its dataset: {recorded.get('dataset')!r}); "
                              "resume with the same --config/--init-from and --dataset, or start a new --output-dir")
         return existing
     if existing is not None and not args.overwrite:
@@ -264,7 +265,8 @@ def train(args: TrainArguments) -> dict:
     eval_loader = (torch.utils.data.DataLoader(data.validation, batch_size=args.batch_size, collate_fn=collator)
                    if data.validation is not None else None)
     no_decay = lambda name: name.endswith("bias") or "norm" in name or "embed" in name  # noqa: E731
-    groups = [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": args.weight_decay},
+    groups = [{"params": [p for n, p in model.named_parameters() if not no_decay(n)],
+               "weight_decay": args.weight_decay},
               {"params": [p for n, p in model.named_parameters() if no_decay(n)], "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, eps=args.adam_epsilon, betas=(0.9, 0.999))
     floor = args.min_learning_rate / args.learning_rate

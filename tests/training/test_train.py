@@ -102,6 +102,22 @@ def test_collator_pads_with_the_special_id_and_drops_captions():
     assert torch.equal(batch["encoder_hidden_states"][dropped][:, 0], torch.zeros(int(dropped.sum()), 4))
 
 
+def test_caption_dropout_is_one_rule_for_the_collator_and_the_training_loop():
+    from simba_music.training.collator import caption_drop_mask, drop_captions
+
+    generator = torch.Generator().manual_seed(0)
+    drop = caption_drop_mask(4000, 0.1, generator)
+    assert abs(float(drop.float().mean()) - 0.1) < 0.02
+    assert not caption_drop_mask(8, 0.0, generator).any() and caption_drop_mask(8, 1.0, generator).all()
+    hidden, mask = torch.ones(3, 2, 4), torch.ones(3, 2, dtype=torch.long)
+    empty = torch.full((3, 4), 7.0)  # longer than the batch's captions: the text axis grows, nothing is cut
+    new_hidden, new_mask = drop_captions(hidden, mask, torch.tensor([False, True, False]), empty)
+    assert new_hidden.shape == (3, 3, 4) and new_mask.tolist() == [[1, 1, 0], [1, 1, 1], [1, 1, 0]]
+    assert torch.equal(new_hidden[1], empty) and torch.equal(new_hidden[0, :2], hidden[0])
+    same = drop_captions(hidden, mask, torch.zeros(3, dtype=torch.bool), empty)
+    assert same[0] is hidden and same[1] is mask
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_accelerate_launch_two_cpu_processes(dataset_dir):

@@ -10,9 +10,33 @@ path ignored, so its dropout did nothing).
 from __future__ import annotations
 
 import contextlib
-import random
 
 import torch
+
+
+def caption_drop_mask(batch_size: int, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Which rows of a batch lose their caption (classifier-free guidance training): each with `probability`."""
+    if probability <= 0:
+        return torch.zeros(batch_size, dtype=torch.bool)
+    return torch.rand(batch_size, generator=generator) < probability
+
+
+def drop_captions(hidden: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor,
+                  empty_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoded captions `hidden` [B, S, H] / `mask` [B, S] with the rows in `drop` replaced by the empty caption's
+    encoding `empty_states` [S0, H]: exactly the unconditional input that sampling uses. The text axis grows to S0 if
+    the empty caption is longer; nothing is cut."""
+    if not bool(drop.any()):
+        return hidden, mask
+    empty = empty_states.to(hidden)
+    width = max(hidden.shape[1], empty.shape[0])
+    hidden = torch.nn.functional.pad(hidden, (0, 0, 0, width - hidden.shape[1]))
+    mask = torch.nn.functional.pad(mask, (0, width - mask.shape[1]))
+    drop = drop.to(hidden.device)
+    hidden[drop], mask[drop] = 0, 0
+    hidden[drop, :empty.shape[0]] = empty
+    mask[drop, :empty.shape[0]] = 1
+    return hidden, mask
 
 
 class SimbaMusicCollator:
@@ -30,7 +54,11 @@ class SimbaMusicCollator:
         # token, to what a composite model with `text_max_length` sees at inference.
         self.pad_text_to_max_length = pad_text_to_max_length
         # A private generator: dropout decisions are reproducible and do not disturb the global RNG.
-        self.rng = random.Random(seed)
+        self.generator = torch.Generator()
+        if seed is not None:
+            self.generator.manual_seed(seed)
+        else:
+            self.generator.seed()
 
     @contextlib.contextmanager
     def without_dropout(self):
@@ -40,9 +68,6 @@ class SimbaMusicCollator:
             yield self
         finally:
             self.caption_dropout = saved
-
-    def _drop(self) -> bool:
-        return self.caption_dropout > 0 and self.rng.random() < self.caption_dropout
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         codes = [torch.as_tensor(row["codes"], dtype=torch.long) for row in rows]
@@ -55,27 +80,24 @@ class SimbaMusicCollator:
             input_ids[i, ..., :c.shape[-1]] = c
             labels[i, ..., :c.shape[-1]] = c
         batch = {"input_ids": input_ids, "labels": labels}
-        dropped = [self._drop() for _ in rows]
+        dropped = caption_drop_mask(len(rows), self.caption_dropout, self.generator)
 
         if "text_states" in rows[0]:
-            states = []
-            for row, drop in zip(rows, dropped, strict=True):
-                if drop:
-                    if self.empty_text_states is None:
-                        raise ValueError("caption_dropout with cached text_states needs empty_text_states "
-                                         "(the encoder's output for the empty caption)")
-                    states.append(self.empty_text_states)
-                else:
-                    states.append(torch.as_tensor(row["text_states"], dtype=torch.float32))
+            if bool(dropped.any()) and self.empty_text_states is None:
+                raise ValueError("caption_dropout with cached text_states needs empty_text_states "
+                                 "(the encoder's output for the empty caption)")
+            states = [torch.as_tensor(row["text_states"], dtype=torch.float32) for row in rows]
             text_length = max(s.shape[0] for s in states)
             hidden = torch.zeros(len(states), text_length, states[0].shape[-1])
             mask = torch.zeros(len(states), text_length, dtype=torch.long)
             for i, s in enumerate(states):
                 hidden[i, :s.shape[0]] = s
                 mask[i, :s.shape[0]] = 1
+            if self.empty_text_states is not None:
+                hidden, mask = drop_captions(hidden, mask, dropped, self.empty_text_states)
             batch["encoder_hidden_states"], batch["encoder_attention_mask"] = hidden, mask
         elif "caption" in rows[0] and self.tokenizer is not None:
-            captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped, strict=True)]
+            captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped.tolist(), strict=True)]
             padding = "max_length" if self.pad_text_to_max_length else True
             tokens = self.tokenizer(captions, padding=padding, truncation=True, max_length=self.max_text_length,
                                     return_tensors="pt")

@@ -26,7 +26,7 @@ from ..io_utils import atomic_directory, atomic_path, check_output_directory, re
 from ..modeling import SimbaMusicForCausalLM
 from ..modeling.configuration_simba_music import SimbaMusicConfig
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
-from .collator import SimbaMusicCollator
+from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
 from .data import load_training_data
 from .plots import plot_training_curves
 
@@ -158,7 +158,9 @@ def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Pat
 
 class TextConditioner:
     """Turns a batch into `encoder_hidden_states`: cached states, or a frozen encoder run on the tokenized caption.
-    Caption dropout replaces whole rows by the empty caption's encoding."""
+    Caption dropout (`collator.drop_captions`) replaces whole rows by the empty caption's encoding. The loop decides
+    which rows here, with its own checkpointed generator, rather than in the collator: Accelerate's loader collates
+    one batch ahead, so a collator's generator state would be one batch off at a checkpoint and resume inexact."""
 
     def __init__(self, empty_states: torch.Tensor | None, encoder=None):
         self.empty_states, self.encoder = empty_states, encoder
@@ -169,13 +171,10 @@ class TextConditioner:
             states = self.encoder(input_ids=batch.pop("text_input_ids"),
                                   attention_mask=batch["text_attention_mask"]).last_hidden_state
             batch["encoder_hidden_states"], batch["encoder_attention_mask"] = states, batch.pop("text_attention_mask")
-        if drop.any() and "encoder_hidden_states" in batch:
-            states, mask = batch["encoder_hidden_states"].clone(), batch["encoder_attention_mask"].clone()
-            empty = self.empty_states.to(states)
-            states[drop], mask[drop] = 0, 0
-            states[drop, :empty.shape[0]] = empty[: states.shape[1]]
-            mask[drop, :empty.shape[0]] = 1
-            batch["encoder_hidden_states"], batch["encoder_attention_mask"] = states, mask
+        if "encoder_hidden_states" in batch:
+            batch["encoder_hidden_states"], batch["encoder_attention_mask"] = drop_captions(
+                batch["encoder_hidden_states"].clone(), batch["encoder_attention_mask"].clone(), drop,
+                self.empty_states)
         return batch
 
 
@@ -300,7 +299,7 @@ def train(args: TrainArguments) -> dict:
         started = time.perf_counter()
         for batch in loader:
             state.batches_into_epoch += 1
-            drop = torch.rand(batch["input_ids"].shape[0], generator=state.dropout_rng) < args.caption_dropout
+            drop = caption_drop_mask(batch["input_ids"].shape[0], args.caption_dropout, state.dropout_rng)
             batch = conditioner(batch, drop.to(batch["input_ids"].device))
             with accelerator.accumulate(model):
                 loss = model(**batch).loss

@@ -20,8 +20,8 @@ COMMANDS = {
     "corpus": "build the offline captioned music corpus",
     "codec": "train and evaluate a small EnCodec-format codec",
     "evaluate": "offline evaluation of a saved model -> JSON and a plot",
-    "train-instrument-classifier": "train the evaluation's instrument classifier",
-    "validate-estimators": "key and tempo estimator accuracy on real clips",
+    "classifier": "train the evaluation's instrument classifier",
+    "estimators": "check the key and tempo estimators on real clips",
     "convert": "an SSM-TTM Lightning checkpoint -> a simba-music model folder",
 }
 

@@ -45,7 +45,7 @@ def test_balanced_subset():
 
 def test_train_save_load_predict(manifest, tmp_path, capsys):
     output = tmp_path / "classifier"
-    status = main(["train-instrument-classifier", manifest, "--output-dir", str(output), "--per-class", "5",
+    status = main(["classifier", "train", manifest, "--output-dir", str(output), "--per-class", "5",
                    "--epochs", "150", "--quiet"])
     assert status == 0
     printed = json.loads(capsys.readouterr().out)
@@ -102,7 +102,7 @@ def test_training_without_an_output_dir_is_refused_and_the_package_is_untouched(
 
     before = {path.name: path.stat().st_mtime_ns for path in PRETRAINED_DIR.iterdir()}
     with pytest.raises(SystemExit) as raised:
-        main(["train-instrument-classifier", manifest, "--per-class", "5", "--epochs", "5", "--quiet"])
+        main(["classifier", "train", manifest, "--per-class", "5", "--epochs", "5", "--quiet"])
     assert raised.value.code == 2 and "--output-dir" in capsys.readouterr().err
     with pytest.raises(TypeError, match="output_dir"):
         train_instrument_classifier(manifest, per_class=5, epochs=5, progress=False)

@@ -1,5 +1,5 @@
 """How good are the key and tempo estimators on real audio? Run them on corpus clips whose manifest rows carry the
-score's key and tempo (`simba-music validate-estimators`): their accuracy there is the ceiling for prompt adherence.
+score's key and tempo (`simba-music estimators check`): their accuracy there is the ceiling for prompt adherence.
 
 Note that the manifest key is music21's analysis of the whole score, while a clip is a 10 s excerpt, so a modulating
 excerpt can disagree with its label even when the estimate is musically right.

@@ -126,7 +126,7 @@ class InstrumentClassifier(nn.Module):
 
         from ..io_utils import atomic_directory
 
-        with atomic_directory(directory, "simba-music train-instrument-classifier", overwrite) as temporary:
+        with atomic_directory(directory, "simba-music classifier train", overwrite) as temporary:
             save_file({name: tensor.contiguous() for name, tensor in self.state_dict().items()},
                       str(temporary / WEIGHTS_FILE))
             config = {"labels": self.labels, "feature_size": int(self.feature_mean.numel()),
@@ -141,7 +141,7 @@ class InstrumentClassifier(nn.Module):
         directory = Path(directory) if directory is not None else PRETRAINED_DIR
         if not (directory / WEIGHTS_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
             raise ValueError(f"instrument_classifier: {str(directory)!r} has no {WEIGHTS_FILE} and {CONFIG_FILE} "
-                             "(train one with `simba-music train-instrument-classifier`)")
+                             "(train one with `simba-music classifier train`)")
         config = json.loads((directory / CONFIG_FILE).read_text())
         model = cls(config["labels"], config["feature_size"], config["hidden_size"])
         model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))

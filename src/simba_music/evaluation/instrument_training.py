@@ -1,4 +1,4 @@
-"""Training the instrument classifier on the corpus renders (`simba-music train-instrument-classifier`).
+"""Training the instrument classifier on the corpus renders (`simba-music classifier train`).
 
 The corpus manifest's `split` is by work, so the test clips come from works the classifier never heard. Training uses
 a class-balanced subset of the train split (`per_class` clips per instrument, drawn with a seed), which keeps feature

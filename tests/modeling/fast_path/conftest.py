@@ -3,7 +3,7 @@
 The fast path's Triton kernels run under Triton's interpreter; the kernels that exist only as compiled CUDA code
 (`selective_scan_fn`, `causal_conv1d_fn`, `causal_conv1d_update`) are replaced by their packages' `_ref` functions,
 called through the real function's signature so that our argument order is still checked. What this proves and what
-it does not: README, "Kernels".
+it does not: README ("A short tour") and docs/REFERENCE.md, "Kernels".
 
 The shims are applied by a package-scoped fixture, not at import: pytest imports every conftest at collection, and
 nothing outside this folder may see them. Around the folder the fixture also clears `kernels`' lazily imported

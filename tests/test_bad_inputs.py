@@ -1,6 +1,6 @@
 """The bad-input catalogue: every case raises the stated exception, names the parameter, and leaves no file behind.
 
-The "What is refused" table of docs/REFERENCE.md summarises these cases.
+The "Bad input and safety" table of docs/REFERENCE.md summarises these cases.
 """
 
 import json

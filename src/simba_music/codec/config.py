@@ -5,6 +5,14 @@ from __future__ import annotations
 import math
 
 
+def _hop(sample_rate: int, upsampling_ratios: tuple[int, ...]) -> int:
+    """Samples per frame; the sample rate must be a whole number of frames per second of them."""
+    hop = math.prod(upsampling_ratios)
+    if sample_rate % hop:
+        raise ValueError(f"sample_rate {sample_rate} must be a multiple of the hop {hop} (upsampling_ratios)")
+    return hop
+
+
 def small_encodec_config(
     sample_rate: int = 16000,
     upsampling_ratios: tuple[int, ...] = (8, 5, 4, 2),
@@ -24,9 +32,7 @@ def small_encodec_config(
         raise ValueError(f"num_codebooks must be >= 1, got {num_codebooks}")
     if codebook_size < 2 or codebook_size & (codebook_size - 1):
         raise ValueError(f"codebook_size must be a power of two >= 2, got {codebook_size}")
-    hop = math.prod(upsampling_ratios)
-    if sample_rate % hop:
-        raise ValueError(f"sample_rate {sample_rate} must be a multiple of the hop {hop} (upsampling_ratios)")
+    hop = _hop(sample_rate, upsampling_ratios)
     frame_rate = sample_rate // hop
     kbps_per_codebook = frame_rate * math.log2(codebook_size) / 1000
     bandwidths = [round(kbps_per_codebook * n, 6) for n in range(1, num_codebooks + 1)]
@@ -64,9 +70,7 @@ def small_wavtokenizer_config(
 
     if codebook_size < 2:
         raise ValueError(f"codebook_size must be >= 2, got {codebook_size}")
-    hop = math.prod(upsampling_ratios)
-    if sample_rate % hop:
-        raise ValueError(f"sample_rate {sample_rate} must be a multiple of the hop {hop} (upsampling_ratios)")
+    _hop(sample_rate, upsampling_ratios)
     groups = math.gcd(32, decoder_hidden_size)  # GroupNorm groups must divide the width
     return WavTokenizerConfig(
         sampling_rate=sample_rate,

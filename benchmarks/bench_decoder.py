@@ -1,6 +1,7 @@
 """Decoder benchmarks: ratios against a baseline measured in the same process, printed as JSON.
 
     python benchmarks/bench_decoder.py [--threads 2] [--dtypes float32 bfloat16] [--sizes medium paper] [--quick]
+                                       [--benches forward decode floor users train] [--busy]
 
 Measures (issue targets in brackets):
 - same math, same size: Prefix Mamba (pure mamba2 blocks) vs transformers' Mamba2ForCausalLM
@@ -8,6 +9,10 @@ Measures (issue targets in brackets):
   - decode step at batch 2              [<= 0.6]
 - the paper-size Prefix SiMBA decode step vs its linear layers alone at batch 2   [<= 1.3]
 - a tiny (d 256 x 4) training step at L=1500 vs a same-size LlamaForCausalLM (SDPA)   [<= 1.5]
+- the Prefix Mamba as users build it (`users`): the default config (text prefix, sinusoidal positions) at
+  d 512 x 8, d_state 128, vs transformers' Mamba2 of that size: forward at L=1500, batch 1, and `generate` of 100
+  tokens at batch 2   [<= 0.5 both]
+`--busy` runs one CPU-burning process beside the measurement (issue 16: the busy ratio <= 2x the quiet one).
 Random weights throughout: speed does not depend on them.
 """
 
@@ -19,7 +24,7 @@ import sys
 from functools import partial
 
 import torch
-from timing import timed
+from timing import cpu_burner, timed
 from transformers import LlamaConfig, LlamaForCausalLM, Mamba2Config, Mamba2ForCausalLM
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
@@ -77,6 +82,34 @@ def linear_floor(model, batch: int, repeats: int) -> float:
     return timed(run, repeats, warmup=2)
 
 
+def users_prefix_mamba(dtype) -> SimbaMusicForCausalLM:
+    """The default config (text prefix, sinusoidal positions, its default chunk size) at the medium size."""
+    size = SIZES["medium"]
+    config = SimbaMusicConfig(hidden_size=size["hidden_size"], num_hidden_layers=size["layers"],
+                              block_pattern=["mamba2"], state_size=size["state_size"], vocab_size=VOCAB,
+                              special_token_id=VOCAB - 1)
+    return SimbaMusicForCausalLM(config).to(dtype).eval()
+
+
+@torch.no_grad()
+def users_benches(dtype, length: int, repeats: int) -> list[dict]:
+    ours, theirs = users_prefix_mamba(dtype), transformers_mamba2(SIZES["medium"], dtype)
+    text = torch.randn(1, 32, ours.config.text_hidden_size, dtype=dtype)
+    ids = torch.randint(0, VOCAB - 1, (1, length))
+    t_ours = timed(lambda: ours(ids, encoder_hidden_states=text), repeats)
+    t_theirs = timed(lambda: theirs(ids), repeats)
+    start = torch.randint(0, VOCAB - 1, (2, 1))
+    greedy = dict(max_new_tokens=100, min_new_tokens=100, do_sample=False)
+    g_ours = timed(lambda: ours.generate(start, encoder_hidden_states=text.expand(2, -1, -1), **greedy), repeats)
+    g_theirs = timed(lambda: theirs.generate(start, **greedy), repeats)
+    return [{"bench": "users_prefix_mamba_forward", "dtype": str(dtype).split(".")[1], "batch": 1, "length": length,
+             "text_tokens": 32, "ours_s": t_ours, "transformers_mamba2_s": t_theirs, "ratio": t_ours / t_theirs,
+             "target": 0.5},
+            {"bench": "users_prefix_mamba_generate", "dtype": str(dtype).split(".")[1], "batch": 2,
+             "new_tokens": 100, "ours_s": g_ours, "transformers_mamba2_s": g_theirs, "ratio": g_ours / g_theirs,
+             "target": 0.5}]
+
+
 def training_step_fn(model, ids):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
@@ -88,6 +121,9 @@ def training_step_fn(model, ids):
     return step
 
 
+BENCHES = ("forward", "decode", "floor", "users", "train")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
@@ -95,52 +131,67 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["medium", "paper"], choices=list(SIZES))
     parser.add_argument("--length", type=int, default=1500)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--benches", nargs="+", default=list(BENCHES), choices=BENCHES, help="which measurements")
+    parser.add_argument("--busy", action="store_true", help="run one CPU-burning process beside the measurement")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     reps_slow, reps_fast = (1, 5) if args.quick else (3, 20)
-    report = {"threads": args.threads, "torch": torch.__version__, "length": args.length, "results": []}
+    report = {"threads": args.threads, "torch": torch.__version__, "length": args.length, "busy": args.busy,
+              "results": []}
 
     def emit(entry):
+        entry["busy"] = args.busy
         report["results"].append(entry)
         print(json.dumps(entry), file=sys.stderr, flush=True)
 
-    for dtype_name in args.dtypes:
-        dtype = getattr(torch, dtype_name)
-        for size_name in args.sizes:
-            size = SIZES[size_name]
-            ours, theirs = prefix_mamba(size, dtype), transformers_mamba2(size, dtype)
+    with cpu_burner(args.busy):
+        for dtype_name in args.dtypes:
+            dtype = getattr(torch, dtype_name)
+            for size_name in args.sizes if {"forward", "decode"} & set(args.benches) else ():
+                size = SIZES[size_name]
+                ours, theirs = prefix_mamba(size, dtype), transformers_mamba2(size, dtype)
+                if "forward" in args.benches:
+                    ids = torch.randint(0, VOCAB - 1, (1, args.length))
+                    with torch.no_grad():
+                        t_ours = timed(partial(ours, ids), reps_slow)
+                        t_theirs = timed(partial(theirs, ids), reps_slow)
+                    emit({"bench": "forward", "size": size_name, "dtype": dtype_name, "batch": 1,
+                          "length": args.length, "ours_s": t_ours, "transformers_mamba2_s": t_theirs,
+                          "ratio": t_ours / t_theirs, "target": 0.6 if size_name == "medium" else 0.4})
+                if "decode" in args.benches:
+                    s_ours, s_theirs = ours_decode_step(ours, 2, reps_fast), theirs_decode_step(theirs, 2, reps_fast)
+                    emit({"bench": "decode_step", "size": size_name, "dtype": dtype_name, "batch": 2,
+                          "ours_ms": 1e3 * s_ours, "transformers_mamba2_ms": 1e3 * s_theirs,
+                          "ratio": s_ours / s_theirs, "target": 0.5 if size_name == "medium" else 0.6})
+                del ours, theirs
+            if "users" in args.benches:
+                for entry in users_benches(dtype, args.length, reps_slow):
+                    emit(entry)
+            if "floor" in args.benches:
+                simba = prefix_simba(dtype)
+                step, floor = ours_decode_step(simba, 2, reps_fast), linear_floor(simba, 2, reps_fast)
+                emit({"bench": "paper_prefix_simba_decode_vs_linear_floor", "dtype": dtype_name, "batch": 2,
+                      "params_m": sum(p.numel() for p in simba.parameters()) / 1e6, "step_ms": 1e3 * step,
+                      "linear_floor_ms": 1e3 * floor, "ratio": step / floor,
+                      "target": 1.2 if dtype_name == "float32" else 1.3})
+                del simba
+
+        if "train" in args.benches:
+            tiny = dict(hidden_size=256, num_hidden_layers=4)
+            ours = SimbaMusicForCausalLM(SimbaMusicConfig(**tiny, state_size=64, vocab_size=VOCAB,
+                                                          special_token_id=VOCAB - 1,
+                                                          block_pattern=["mamba2", "mlp"])).train()
+            llama = LlamaForCausalLM(LlamaConfig(**tiny, intermediate_size=688, num_attention_heads=4,
+                                                 num_key_value_heads=4, vocab_size=VOCAB,
+                                                 attn_implementation="sdpa")).train()
             ids = torch.randint(0, VOCAB - 1, (1, args.length))
-            with torch.no_grad():
-                t_ours = timed(partial(ours, ids), reps_slow)
-                t_theirs = timed(partial(theirs, ids), reps_slow)
-            emit({"bench": "forward", "size": size_name, "dtype": dtype_name, "batch": 1, "length": args.length,
-                  "ours_s": t_ours, "transformers_mamba2_s": t_theirs, "ratio": t_ours / t_theirs,
-                  "target": 0.6 if size_name == "medium" else 0.4})
-            s_ours, s_theirs = ours_decode_step(ours, 2, reps_fast), theirs_decode_step(theirs, 2, reps_fast)
-            emit({"bench": "decode_step", "size": size_name, "dtype": dtype_name, "batch": 2, "ours_ms": 1e3 * s_ours,
-                  "transformers_mamba2_ms": 1e3 * s_theirs, "ratio": s_ours / s_theirs, "target": 0.6})
-            del ours, theirs
-
-        simba = prefix_simba(dtype)
-        step, floor = ours_decode_step(simba, 2, reps_fast), linear_floor(simba, 2, reps_fast)
-        emit({"bench": "paper_prefix_simba_decode_vs_linear_floor", "dtype": dtype_name, "batch": 2,
-              "params_m": sum(p.numel() for p in simba.parameters()) / 1e6, "step_ms": 1e3 * step,
-              "linear_floor_ms": 1e3 * floor, "ratio": step / floor, "target": 1.3})
-        del simba
-
-    tiny = dict(hidden_size=256, num_hidden_layers=4)
-    ours = SimbaMusicForCausalLM(SimbaMusicConfig(**tiny, state_size=64, vocab_size=VOCAB, special_token_id=VOCAB - 1,
-                                                  block_pattern=["mamba2", "mlp"])).train()
-    llama = LlamaForCausalLM(LlamaConfig(**tiny, intermediate_size=688, num_attention_heads=4, num_key_value_heads=4,
-                                         vocab_size=VOCAB, attn_implementation="sdpa")).train()
-    ids = torch.randint(0, VOCAB - 1, (1, args.length))
-    t_ours, t_llama = (timed(training_step_fn(ours, ids), reps_slow + 2),
-                       timed(training_step_fn(llama, ids), reps_slow + 2))
-    emit({"bench": "train_step_tiny", "dtype": "float32", "length": args.length,
-          "ours_params_m": sum(p.numel() for p in ours.parameters()) / 1e6,
-          "llama_params_m": sum(p.numel() for p in llama.parameters()) / 1e6,
-          "ours_s": t_ours, "llama_s": t_llama, "ratio": t_ours / t_llama, "target": 1.5})
+            t_ours, t_llama = (timed(training_step_fn(ours, ids), reps_slow + 2),
+                               timed(training_step_fn(llama, ids), reps_slow + 2))
+            emit({"bench": "train_step_tiny", "dtype": "float32", "length": args.length,
+                  "ours_params_m": sum(p.numel() for p in ours.parameters()) / 1e6,
+                  "llama_params_m": sum(p.numel() for p in llama.parameters()) / 1e6,
+                  "ours_s": t_ours, "llama_s": t_llama, "ratio": t_ours / t_llama, "target": 1.5})
     print(json.dumps(report, indent=1))
 
 

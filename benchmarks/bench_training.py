@@ -20,6 +20,7 @@ import threading
 import time
 
 import torch
+from timing import cpu_burner
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
 
@@ -87,11 +88,6 @@ def peak_memory_mb(config, length: int, threads: int) -> tuple[float, float]:
     return peak
 
 
-def _burn(stop):
-    while not stop.is_set():
-        sum(i * i for i in range(10_000))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
@@ -104,13 +100,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    burner = stop = None
-    if args.busy:
-        stop = multiprocessing.get_context("spawn").Event()
-        burner = multiprocessing.get_context("spawn").Process(target=_burn, args=(stop,), daemon=True)
-        burner.start()
     results = []
-    try:
+    with cpu_burner(args.busy):
         for size in args.sizes:
             entry = {"size": size, "length": args.length, "threads": args.threads, "busy": args.busy,
                      "compile": args.compile}
@@ -135,10 +126,6 @@ def main() -> None:
             del steps
             results.append(entry)
             print(json.dumps(entry), flush=True)
-    finally:
-        if burner is not None:
-            stop.set()
-            burner.join()
     print(json.dumps(results, indent=1))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import statistics
 import time
 
@@ -16,3 +18,26 @@ def timed(fn, repeats: int, warmup: int = 1) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def _burn(stop) -> None:
+    while not stop.is_set():
+        sum(i * i for i in range(10_000))
+
+
+@contextlib.contextmanager
+def cpu_burner(enabled: bool = True):
+    """One CPU-burning process beside the measurement while the block runs (the shared-machine case)."""
+    if not enabled:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    burner = context.Process(target=_burn, args=(stop,), daemon=True)
+    burner.start()
+    time.sleep(0.5)  # let it take its core before anything is timed
+    try:
+        yield
+    finally:
+        stop.set()
+        burner.join()

@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests compare runs number for number; the thread count, and with it float32 summation order, must not follow the
+# machine's load. tests/modeling/test_threads.py turns the fitting on where it tests it.
+os.environ.setdefault("SIMBA_MUSIC_FIT_THREADS", "0")
 
 from types import SimpleNamespace  # noqa: E402
 

@@ -31,6 +31,7 @@ from .kernels import warn_if_cuda_without_kernels
 from .loading import ClearLoadingErrorsMixin
 from .positions import sinusoidal_positions
 from .ssm import Mamba2Mixer, MambaMixer
+from .threads import threads_fitted_to_machine
 
 
 @dataclass
@@ -163,6 +164,13 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
                 encoder_attention_mask: torch.Tensor | None = None, cache: SimbaMusicCache | None = None,
                 use_cache: bool | None = None, output_hidden_states: bool | None = None,
                 return_dict: bool | None = None, **kwargs) -> SimbaMusicModelOutput | tuple:
+        # Fewer threads while other processes hold cores: the many small ops of the SSM path collapse otherwise.
+        with threads_fitted_to_machine(input_ids.device):
+            return self._forward(input_ids, encoder_hidden_states, encoder_attention_mask, cache, use_cache,
+                                 output_hidden_states, return_dict)
+
+    def _forward(self, input_ids, encoder_hidden_states, encoder_attention_mask, cache, use_cache,
+                 output_hidden_states, return_dict):
         config = self.config
         output_hidden_states = (output_hidden_states if output_hidden_states is not None
                                 else config.output_hidden_states)

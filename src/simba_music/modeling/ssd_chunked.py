@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .threads import threads_fitted_to_machine
+
 
 class _Chunks:
     """The padded, chunked views of one scan's inputs, shared by the forward and the backward."""
@@ -107,6 +109,11 @@ class SSDScanFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y, grad_final):
+        with threads_fitted_to_machine((grad_y if grad_y is not None else grad_final).device):
+            return SSDScanFunction._backward(ctx, grad_y, grad_final)
+
+    @staticmethod
+    def _backward(ctx, grad_y, grad_final):
         x, dt, A, B, C, initial_state = ctx.saved_tensors
         ch = _Chunks(x, dt, A, B, C, ctx.Q)
         b, c, Q, g, h, P, N = ch.batch, ch.chunks, ch.Q, ch.groups, ch.per_group, ch.head_dim, ch.state_size

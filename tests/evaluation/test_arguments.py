@@ -48,3 +48,4 @@ def test_the_commands_parse_into_the_dataclasses_defaults():
     assert (args.per_class, args.epochs, args.hidden_size, args.quiet, args.overwrite) == (150, 400, 64, False, False)
     args = parser.parse_args(["evaluate", "model", "--no-codec-round-trip"])
     assert (args.output_dir, args.codec_round_trip, args.reference_clips) == ("evaluation", False, 64)
+    assert parser.parse_args(["evaluate", "model", "--prompts", "freeform"]).prompts == "freeform"

@@ -56,6 +56,8 @@ def test_cli_writes_evaluation_json_and_plot(workspace, capsys):
     adherence = result["adherence"]
     assert adherence["instrument"]["clips"] == 1 and adherence["tempo"]["clips"] == 2
     assert adherence["key"]["chance_exact"] == pytest.approx(1 / 24)
+    assert adherence["tempo_band"]["clips"] == 2 and adherence["mode"]["clips"] == 1  # bands from the BPMs
+    assert result["adherence_by_set"] == {"prompts": adherence}  # one set, named after the file
     distance = result["distance"]
     assert distance["reference_clips"] == 3 and distance["generated_clips"] == 3  # the train clip is not used
     assert distance["frechet_mel_distance"] > 0 and np.isfinite(distance["frechet_codec_latent_distance"])

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from simba_music.audio.loudness import is_silent, normalize_loudness
-from simba_music.corpus.captions import INSTRUMENTS, make_caption, stable_fraction
+from simba_music.corpus.captions import INSTRUMENTS, check_caption_style, make_caption, stable_fraction
 from simba_music.corpus.manifest import atomic_write_bytes, split_for_work, write_manifest
 from simba_music.corpus.render import cut_clips, render_midi, resolve_soundfont
 from simba_music.corpus.score import read_score, to_pretty_midi
@@ -45,6 +45,8 @@ class CorpusConfig:
     workers: int = 1
     progress: bool = True
     audio_format: str = "flac"
+    caption_style: str = "templates"  # templates (fixed sentences) or paraphrases (free-form wording, partial labels)
+    caption_seed: int = 0  # which paraphrase variant each clip gets (caption_style paraphrases)
     overwrite: bool = False  # write into an output_dir that holds files the builder did not write
     extra: dict = field(default_factory=dict)
 
@@ -59,6 +61,7 @@ class CorpusConfig:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.audio_format not in ("flac", "wav"):
             raise ValueError(f"audio_format must be 'flac' or 'wav', got {self.audio_format!r}")
+        check_caption_style(self.caption_style)
         split_for_work("x", self.validation_fraction, self.test_fraction)
 
 
@@ -104,51 +107,62 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
             relative = (Path("audio") / _safe_name(ref.score_id)
                         / f"p{program:03d}_t{tempo}_c{clip_index}.{config.audio_format}")
             _write_audio_atomically(Path(config.output_dir) / relative, clip, config.sample_rate, config.audio_format)
-            instrument = INSTRUMENTS[program]
-            rows.append(
-                {
-                    "audio": relative.as_posix(),
-                    "caption": make_caption(
-                        clip_id, instrument, tempo, info.key, info.meter, info.num_parts, ref.genre, ref.composer
-                    ),  # the same call as caption_for_row, before the row exists
-                    "clip_id": clip_id,
-                    "work_id": ref.work_id,
-                    "score_id": ref.score_id,
-                    "title": info.title,
-                    "collection": ref.collection,
-                    "genre": ref.genre,
-                    "composer": ref.composer,
-                    "instrument": instrument,
-                    "program": program,
-                    "tempo_bpm": tempo,
-                    "key": info.key,
-                    "meter": info.meter,
-                    "num_parts": info.num_parts,
-                    "clip_index": clip_index,
-                    "start_seconds": round(start_s, 3),
-                    "duration_seconds": config.clip_seconds,
-                    "sample_rate": config.sample_rate,
-                    "split": split,
-                    "license": ref.license,
-                }
-            )
+            row = {
+                "audio": relative.as_posix(),
+                "clip_id": clip_id,
+                "work_id": ref.work_id,
+                "score_id": ref.score_id,
+                "title": info.title,
+                "collection": ref.collection,
+                "genre": ref.genre,
+                "composer": ref.composer,
+                "instrument": INSTRUMENTS[program],
+                "program": program,
+                "tempo_bpm": tempo,
+                "key": info.key,
+                "meter": info.meter,
+                "num_parts": info.num_parts,
+                "clip_index": clip_index,
+                "start_seconds": round(start_s, 3),
+                "duration_seconds": config.clip_seconds,
+                "sample_rate": config.sample_rate,
+                "split": split,
+                "license": ref.license,
+            }
+            if config.caption_style != "templates":  # template manifests keep their old fields, byte for byte
+                row.update(caption_style=config.caption_style, caption_seed=config.caption_seed)
+            row["caption"] = caption_for_row(row)
+            rows.append(row)
     return rows
 
 
 def caption_for_row(row: dict) -> str:
+    """The caption of a manifest row from its metadata, in the row's own `caption_style` with its `caption_seed`
+    (rows without them are template captions)."""
+    style, seed = row.get("caption_style", "templates"), row.get("caption_seed", 0)
     return make_caption(
         row["clip_id"], row["instrument"], row["tempo_bpm"], row["key"], row["meter"], row["num_parts"],
-        row["genre"], row["composer"],
+        row["genre"], row["composer"], style=style, seed=seed,
     )  # fmt: skip
 
 
-def recaption_manifest(manifest_path: str | os.PathLike) -> int:
-    """Rewrite every caption from its row's metadata (templates may change; the audio does not). Returns the
-    number of captions that changed."""
+def recaption_manifest(manifest_path: str | os.PathLike, caption_style: str | None = None,
+                       caption_seed: int | None = None) -> int:
+    """Rewrite every caption from its row's metadata (templates may change; the audio does not), in `caption_style`
+    with `caption_seed` (default: each row's own, templates for rows that name none). Returns the number of captions
+    that changed."""
+    if caption_style is not None:
+        check_caption_style(caption_style)
     path = Path(manifest_path)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     changed = 0
     for row in rows:
+        style = row.get("caption_style", "templates") if caption_style is None else caption_style
+        seed = row.get("caption_seed", 0) if caption_seed is None else caption_seed
+        row.pop("caption_style", None)
+        row.pop("caption_seed", None)
+        if style != "templates":
+            row.update(caption_style=style, caption_seed=seed)
         caption = caption_for_row(row)
         changed += caption != row["caption"]
         row["caption"] = caption

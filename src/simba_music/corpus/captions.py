@@ -1,12 +1,16 @@
 """Deterministic captions from score and rendering metadata.
 
-Several templates keep the text model from keying on one sentence shape; the template is chosen by a hash of the
-clip id, so the same corpus build always yields the same captions (no global RNG involved).
+Two styles. "templates" (the default, and what the shipped demo was trained on): every label in one of five sentence
+shapes, the template chosen by a hash of the clip id, so the same corpus build always yields the same captions (no
+global RNG involved). "paraphrases" (`paraphrases.py`): a subset of the labels in free word order with synonyms, keys
+and tempi written several ways, chosen by a hash of the clip id and a seed; another seed gives another variant.
 """
 
 from __future__ import annotations
 
 import hashlib
+
+from .paraphrases import paraphrase_caption
 
 # General MIDI programs used for renders, with the name a caption uses.
 INSTRUMENTS = {
@@ -30,6 +34,7 @@ INSTRUMENTS = {
     109: "bagpipe",
 }
 
+CAPTION_STYLES = ("templates", "paraphrases")
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 TEMPLATES = (
@@ -46,6 +51,11 @@ def stable_fraction(text: str) -> float:
     """A number in [0, 1) fixed by ``text`` alone, stable across Python versions and processes."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def check_caption_style(style: str) -> None:
+    if style not in CAPTION_STYLES:
+        raise ValueError(f"caption_style must be one of {', '.join(CAPTION_STYLES)}, got {style!r}")
 
 
 def tempo_word(tempo_bpm: float) -> str:
@@ -67,9 +77,15 @@ def make_caption(
     num_parts: int,
     genre: str,
     composer: str,
+    style: str = "templates",
+    seed: int = 0,
 ) -> str:
+    """The caption of one clip in `style` (see the module docstring); `seed` picks the paraphrase variant."""
+    check_caption_style(style)
     if num_parts < 1:
         raise ValueError(f"num_parts must be >= 1, got {num_parts}")
+    if style == "paraphrases":
+        return paraphrase_caption(clip_id, instrument, tempo_bpm, key, meter, num_parts, genre, seed)
     template = TEMPLATES[int(stable_fraction("template:" + clip_id) * len(TEMPLATES))]
     parts_word = f"{NUMBER_WORDS.get(num_parts, str(num_parts))}-part"
     parts_phrase = "a single melodic line" if num_parts == 1 else f"{NUMBER_WORDS.get(num_parts, num_parts)} voices"

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from simba_music.cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+from simba_music.corpus.captions import CAPTION_STYLES
 from simba_music.corpus.sources import COLLECTION_LICENSES
 
 
@@ -21,7 +22,7 @@ def _run_build(args: argparse.Namespace) -> int:
 def _run_recaption(args: argparse.Namespace) -> int:
     from simba_music.corpus.builder import recaption_manifest
 
-    print(f"{recaption_manifest(args.manifest)} captions changed")
+    print(f"{recaption_manifest(args.manifest, args.caption_style, args.caption_seed)} captions changed")
     return 0
 
 
@@ -42,10 +43,15 @@ def add_subcommands(subparsers) -> None:
         "max_works": {"help": "first N works of each collection (tiny CI builds)"},
         "workers": {"help": "parallel render processes"},
         "audio_format": {"choices": ["flac", "wav"]},
+        "caption_style": {"choices": list(CAPTION_STYLES)},
     })
     build.set_defaults(func=_run_build)
     recaption = corpus_commands.add_parser("recaption", help="rewrite a manifest's captions from its metadata")
     recaption.add_argument("manifest", help="manifest.jsonl written by corpus build (rewritten in place)")
+    recaption.add_argument("--caption-style", choices=CAPTION_STYLES, default=None,
+                           help="templates or paraphrases (default: each row's own; templates where a row names none)")
+    recaption.add_argument("--caption-seed", type=int, default=None,
+                           help="paraphrase variant: another seed gives other wordings (default: each row's own, or 0)")
     recaption.set_defaults(func=_run_recaption)
 
 

@@ -18,6 +18,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     keywords = function_keywords(arguments)
     result = evaluate(**keywords)
     headline = {"validation": result["validation"], "adherence": result["adherence"],
+                "adherence_by_set": result["adherence_by_set"],
                 "distance": result["distance"], "real_time_factor": result["speed"]["real_time_factor"]}
     print(json.dumps(headline, indent=1))
     print(f"wrote {arguments.output_dir}/evaluation.json", file=sys.stderr)
@@ -51,7 +52,9 @@ def add_subcommands(subparsers) -> None:
     """Register `evaluate`, `classifier train` and `estimators check` on the top-level `simba-music` subparsers."""
     evaluate = subparsers.add_parser("evaluate", help="offline evaluation of a saved model -> JSON and a plot")
     add_dataclass_arguments(evaluate, EvaluateArguments, positional=("model_dir",), options={
-        "prompts": {"help": "JSONL: caption and optional instrument, key, tempo_bpm (default: the 32 demo prompts)"},
+        "prompts": {"help": "a shipped set: templates (the 32 demo prompts, the default), freeform (35 hand-written "
+                            "prompts) or all (both, scored per set); or a JSONL file: caption and optional "
+                            "instrument, key, mode, tempo_bpm, tempo_band"},
     })
     evaluate.set_defaults(func=_run_evaluate)
 

@@ -26,9 +26,10 @@ from .distance import codec_latent_embedding, frechet_distance, reconstruct_with
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
 from .instrument import InstrumentClassifier
-from .key import KEY_CHANCE, estimate_key, key_score
+from ..corpus.vocabulary import MODES, TEMPO_BANDS, tempo_band
+from .key import KEY_CHANCE, estimate_key, key_score, parse_key
 from .perplexity import decoder_cross_entropy
-from .prompts import DEMO_PROMPTS, read_prompts
+from .prompts import DEMO_PROMPTS, PROMPT_SETS, read_prompts
 from .tempo import METRICAL_FACTORS, TOLERANCE, estimate_tempo, tempo_correct
 
 RESULT_FILE, PLOT_FILE = "evaluation.json", "evaluation.png"
@@ -62,15 +63,27 @@ def analyse(audio, rate: int, classifier: InstrumentClassifier) -> dict:
             "mel_statistics": mel_statistics(mono)}
 
 
+def expected_mode(expected: dict) -> str | None:
+    """The mode a prompt states: its key's, else its `mode` (from a mood or "a minor key"), else None."""
+    return parse_key(expected["key"])[1] if expected.get("key") else expected.get("mode")
+
+
+def expected_band(expected: dict) -> str | None:
+    """The tempo band a prompt states: its `tempo_band`, else the band of its `tempo_bpm`, else None."""
+    return expected.get("tempo_band") or (tempo_band(expected["tempo_bpm"]) if expected.get("tempo_bpm") else None)
+
+
 def adherence(found: dict, expected: dict) -> dict:
-    """Per-clip scores against the expected `instrument`, `key` and `tempo_bpm` (None where none is expected)."""
+    """Per-clip scores against the expected `instrument`, `key`, mode, `tempo_bpm` and tempo band (None where the
+    prompt states none). The band is the estimate's own, without octave folding: a slow/fast call must be right."""
+    mode, band, tempo = expected_mode(expected), expected_band(expected), found["estimated_tempo_bpm"]
     return {"instrument_correct": (found["predicted_instrument"] == expected["instrument"]
                                    if expected.get("instrument") else None),
             "key_score": key_score(found["estimated_key"], expected["key"]) if expected.get("key") else None,
-            "tempo_correct": (tempo_correct(found["estimated_tempo_bpm"], expected["tempo_bpm"])
-                              if expected.get("tempo_bpm") else None),
-            "tempo_ratio": (round(found["estimated_tempo_bpm"] / expected["tempo_bpm"], 4)
-                            if expected.get("tempo_bpm") else None)}
+            "mode_correct": parse_key(found["estimated_key"])[1] == mode if mode else None,
+            "tempo_correct": (tempo_correct(tempo, expected["tempo_bpm"]) if expected.get("tempo_bpm") else None),
+            "tempo_ratio": (round(tempo / expected["tempo_bpm"], 4) if expected.get("tempo_bpm") else None),
+            "tempo_band_correct": (tempo > 0 and tempo_band(tempo) == band) if band else None}
 
 
 def _mean(values) -> float | None:
@@ -79,21 +92,36 @@ def _mean(values) -> float | None:
 
 
 def summarise(rows: list[dict], labels: int) -> dict:
-    """Accuracies over the rows that state each expectation, with chance levels."""
-    instrument = [r["instrument_correct"] for r in rows if r["instrument_correct"] is not None]
-    keys = [r["key_score"] for r in rows if r["key_score"] is not None]
-    tempi = [r["tempo_correct"] for r in rows if r["tempo_correct"] is not None]
+    """Accuracies over the rows that state each expectation, with the chance level of each (1 / classes)."""
+    def stated(name):
+        return [r[name] for r in rows if r.get(name) is not None]
+
+    keys = stated("key_score")
     metrical = [tempo_correct(r["tempo_ratio"], 1.0, factors=METRICAL_FACTORS) for r in rows
                 if r["tempo_ratio"] is not None]
     return {
-        "instrument": {"accuracy": _mean(instrument), "clips": len(instrument), "chance": 1.0 / labels},
+        "instrument": {"accuracy": _mean(stated("instrument_correct")), "clips": len(stated("instrument_correct")),
+                       "chance": 1.0 / labels},
         "key": {"exact_accuracy": _mean(k == 1.0 for k in keys), "weighted_score": _mean(keys), "clips": len(keys),
                 "chance_exact": KEY_CHANCE,
                 "scoring": "1 exact; 0.5 relative major/minor or a fifth away in the same mode; else 0"},
-        "tempo": {"accuracy": _mean(tempi), "clips": len(tempi),
+        "mode": {"accuracy": _mean(stated("mode_correct")), "clips": len(stated("mode_correct")),
+                 "chance": 1.0 / len(MODES), "rule": "the estimated key's mode against the stated key's or mood's"},
+        "tempo": {"accuracy": _mean(stated("tempo_correct")), "clips": len(stated("tempo_correct")),
                   "rule": f"within {TOLERANCE:.0%} of the expected tempo, or of 2x or 0.5x of it",
                   "accuracy_allowing_3_2": _mean(metrical)},
+        "tempo_band": {"accuracy": _mean(stated("tempo_band_correct")), "clips": len(stated("tempo_band_correct")),
+                       "chance": 1.0 / len(TEMPO_BANDS),
+                       "rule": "the estimated tempo in the stated band: " + ", ".join(
+                           f"{name} [{low:g}, {high:g})" for name, (low, high) in TEMPO_BANDS.items())},
     }
+
+
+def summarise_by_set(rows: list[dict], labels: int) -> dict:
+    """`summarise` per prompt set (templates, freeform, ...), in the order the sets first appear."""
+    names = list(dict.fromkeys(row.get("prompt_set", "prompts") for row in rows))
+    return {name: summarise([row for row in rows if row.get("prompt_set", "prompts") == name], labels)
+            for name in names}
 
 
 def _check_instruments(prompts: list[dict], classifier: InstrumentClassifier) -> None:
@@ -186,7 +214,8 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
     """Evaluate the model saved in `model_dir`; returns the report, also written to `output_dir/evaluation.json`
     (with `evaluation.png`, and the generated WAVs under `audio/` with `save_audio`) when `output_dir` is given.
 
-    `prompts`: a JSONL path or a list of prompt dicts (see `prompts.py`); `dataset`: a `simba-music preprocess`
+    `prompts`: a shipped set ("templates", "freeform", or "all": both, reported per set in `adherence_by_set`), a
+    JSONL path or a list of prompt dicts (see `prompts.py`); `dataset`: a `simba-music preprocess`
     folder for cross-entropy; `reference_manifest`: a corpus manifest whose `reference_split` clips (at most
     `reference_clips`, drawn with `seed`) are the real side of the Frechet distances; `guidance`: None keeps the
     model's generation config; `instrument_classifier`: a folder (default: the shipped classifier)."""
@@ -200,7 +229,9 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
     _check_instruments(prompt_rows, classifier)
     output = None
     if output_dir is not None:
-        inputs = (model_dir, prompts if isinstance(prompts, (str, Path)) else None, dataset, reference_manifest)
+        named = isinstance(prompts, str) and prompts in (*PROMPT_SETS, "all")
+        inputs = (model_dir, prompts if isinstance(prompts, (str, Path)) and not named else None, dataset,
+                  reference_manifest)
         check_output_directory(output_dir, "--output-dir", overwrite, inputs)
     model, processor = load_model(model_dir, device)
     if output_dir is not None:  # written only once the model has loaded
@@ -229,6 +260,7 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
     rows, generated_mels, generated_latents = _generate_all(model, processor, prompt_rows, classifier, duration, seed,
                                                             guidance, audio_dir, progress)
     result["adherence"] = summarise(rows, len(classifier.labels))
+    result["adherence_by_set"] = summarise_by_set(rows, len(classifier.labels))
     generation, audio_seconds = sum(r["generation_seconds"] for r in rows), sum(r["audio_seconds"] for r in rows)
     result["speed"] = {"real_time_factor": generation / audio_seconds, "generation_seconds": generation,
                        "audio_seconds": audio_seconds,
@@ -267,4 +299,5 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
     return result
 
 
-__all__ = ["adherence", "analyse", "evaluate", "load_model", "summarise"]
+__all__ = ["adherence", "analyse", "evaluate", "expected_band", "expected_mode", "load_model", "summarise",
+           "summarise_by_set"]

@@ -71,9 +71,9 @@ class CodecTrainConfig:
     quantizer_warmup_steps: int = 200
     # The GAN stage (codec/adversarial.py); switching it on for a resumed run is allowed, see train_codec.
     adversarial_start_step: int | None = None  # first step with a discriminator and its losses (None: never)
-    adversarial_weight: float = 1.0  # least-squares adversarial loss weight, once adversarial_start_step is reached
-    feature_matching_weight: float = 2.0  # discriminator feature-matching L1 weight, likewise
-    discriminator_learning_rate: float = 2e-4  # AdamW, constant
+    adversarial_weight: float = 1.0  # least-squares adversarial loss weight, from adversarial_start_step on
+    feature_matching_weight: float = 2.0  # discriminator feature-matching L1 weight, from adversarial_start_step on
+    discriminator_learning_rate: float = 2e-4  # the discriminator's AdamW learning rate (constant)
     checkpoint_minutes: float = 10.0
     checkpoint_steps: int | None = None
     keep_checkpoints: int = 3

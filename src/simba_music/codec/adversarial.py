@@ -46,8 +46,12 @@ class AdversarialStage:
         return step >= self.config.adversarial_start_step
 
     def discriminator_step(self, real: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
-        """One optimizer step of the discriminator on real vs generated audio (no gradient reaches the codec)."""
-        loss = discriminator_loss(self.discriminator(real), self.discriminator(generated.detach()))
+        """One optimizer step of the discriminator on real vs generated audio (no gradient reaches the codec).
+
+        Both go through one forward call: a DDP-wrapped module must not be called twice before its backward."""
+        verdicts = self.discriminator(torch.cat([real, generated.detach()]))
+        real_verdicts, generated_verdicts = _split_batch(verdicts, real.shape[0])
+        loss = discriminator_loss(real_verdicts, generated_verdicts)
         self.optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
         if self.config.grad_clip > 0:
@@ -75,3 +79,12 @@ class AdversarialStage:
     def weighted(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         return (self.config.adversarial_weight * losses["adversarial_loss"]
                 + self.config.feature_matching_weight * losses["feature_matching_loss"])
+
+
+def _split_batch(verdicts: list, size: int) -> tuple[list, list]:
+    """Verdicts on ``cat([a, b])`` -> (verdicts on ``a``, verdicts on ``b``), ``a`` holding ``size`` items."""
+    first, second = [], []
+    for logits, features in verdicts:
+        first.append((logits[:size], [f[:size] for f in features]))
+        second.append((logits[size:], [f[size:] for f in features]))
+    return first, second

@@ -336,7 +336,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
         accelerator.load_state(str(checkpoint))
         if adversarial is not None and not has_discriminator:
             adversarial.prepare(accelerator)  # after load_state: the checkpoint has none, this one starts fresh
-            logger.info("the checkpoint has no discriminator: a new one starts at step %d", step)
+            logger.info("the checkpoint has no discriminator: a new one trains from step %d",
+                        max(saved_state["step"], config.adversarial_start_step))
         trainer_state = saved_state
         step = trainer_state["step"]
         # The run may continue with other settings (e.g. a bigger manifest, or the adversarial stage switched on or

@@ -49,6 +49,9 @@ def add_subcommands(subparsers) -> None:
         "quantizer_warmup_steps": {"help": "autoencoder steps before k-means"},
         "threads": {"help": "torch.set_num_threads (1 for a background run)"},
         "resume": {"help": "continue from the newest complete checkpoint"},
+        "adversarial_start_step": {"help": "first step that trains a discriminator (multi-period + multi-resolution "
+                                           "spectrogram) and adds its losses; None: never. May be set or moved at a "
+                                           "--resume, also for a run started without one"},
     })
     train.set_defaults(func=_run_train)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from simba_music.codec.adversarial import LOSS_NAMES as ADVERSARIAL_LOSSES
+from simba_music.codec.adversarial import AdversarialStage
 from simba_music.codec.config import small_encodec_config, small_wavtokenizer_config
 from simba_music.codec.data import CropSampler
 from simba_music.codec.evaluation import held_out_metrics
@@ -67,6 +69,11 @@ class CodecTrainConfig:
     dead_code_fraction: float = 0.25
     kmeans_batches: int = 16
     quantizer_warmup_steps: int = 200
+    # The GAN stage (codec/adversarial.py); switching it on for a resumed run is allowed, see train_codec.
+    adversarial_start_step: int | None = None  # first step with a discriminator and its losses (None: never)
+    adversarial_weight: float = 1.0  # least-squares adversarial loss weight, from adversarial_start_step on
+    feature_matching_weight: float = 2.0  # discriminator feature-matching L1 weight, from adversarial_start_step on
+    discriminator_learning_rate: float = 2e-4  # the discriminator's AdamW learning rate (constant)
     checkpoint_minutes: float = 10.0
     checkpoint_steps: int | None = None
     keep_checkpoints: int = 3
@@ -100,6 +107,14 @@ class CodecTrainConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.adversarial_start_step is not None and self.adversarial_start_step < 0:
+            raise ValueError(f"adversarial_start_step must be >= 0 (or None: no adversarial stage), "
+                             f"got {self.adversarial_start_step}")
+        for name in ("adversarial_weight", "feature_matching_weight"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not 0 < self.discriminator_learning_rate < math.inf:
+            raise ValueError(f"discriminator_learning_rate must be > 0, got {self.discriminator_learning_rate}")
         hop = math.prod(self.upsampling_ratios)
         if round(self.segment_seconds * self.sample_rate) % hop:
             raise ValueError(f"segment_seconds * sample_rate must be a multiple of the hop {hop}")
@@ -308,18 +323,31 @@ def train_codec(config: CodecTrainConfig) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _learning_rate_factor(s, config.warmup_steps))
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
     unwrapped = accelerator.unwrap_model(module)
+    adversarial = AdversarialStage(config) if config.adversarial_start_step is not None else None
 
     step = 0
     trainer_state: dict = {"config": asdict(config), "history": []}
     checkpoint = latest_checkpoint(output_dir / CHECKPOINTS) if config.resume else None
     if checkpoint is not None:
+        saved_state = load_trainer_state(checkpoint)
+        has_discriminator = saved_state.get("discriminator", False)
+        if adversarial is not None and has_discriminator:
+            adversarial.prepare(accelerator)  # before load_state: it restores the discriminator too
         accelerator.load_state(str(checkpoint))
-        trainer_state = load_trainer_state(checkpoint)
+        if adversarial is not None and not has_discriminator:
+            adversarial.prepare(accelerator)  # after load_state: the checkpoint has none, this one starts fresh
+            logger.info("the checkpoint has no discriminator: a new one trains from step %d",
+                        max(saved_state["step"], config.adversarial_start_step))
+        trainer_state = saved_state
         step = trainer_state["step"]
-        # The run may continue with other settings (e.g. a bigger manifest); keep the trail.
-        trainer_state.setdefault("resumes", []).append({"step": step, "manifest": config.manifest})
+        # The run may continue with other settings (e.g. a bigger manifest, or the adversarial stage switched on or
+        # rescheduled: its fields are a schedule, not part of the codec, so no resume refuses them); keep the trail.
+        trainer_state.setdefault("resumes", []).append({"step": step, "manifest": config.manifest,
+                                                        "adversarial_start_step": config.adversarial_start_step})
         trainer_state["config"] = asdict(config)
         logger.info("resumed from %s at step %d", checkpoint, step)
+    elif adversarial is not None:
+        adversarial.prepare(accelerator)
     elif config.resume:
         logger.info("no checkpoint in %s; starting fresh", output_dir)
 
@@ -335,6 +363,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
         unwrapped.model.to(accelerator.device)
         logger.info("codebooks initialised by k-means at step %d", step)
 
+    trainer_state["discriminator"] = adversarial is not None  # what the checkpoints written from now on hold
     if checkpoint is None:
         calibration = train_data.batch(0, config.batch_size, stream=2).to(accelerator.device)
         logger.info("data-dependent init factors: %s", data_dependent_init(unwrapped.model, calibration))
@@ -355,6 +384,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
     last_checkpoint_time = time.time()
     running: dict[str, float] = {}
     window = 0
+    adversarial_running: dict[str, float] = {}
+    adversarial_window = 0
 
     def write_checkpoint(current_step: int) -> None:
         trainer_state.update(
@@ -397,6 +428,11 @@ def train_codec(config: CodecTrainConfig) -> dict:
                 num_active = 0
         audio = train_data.batch(step, config.batch_size).to(accelerator.device)
         out = module(audio, num_active, update_codebooks=True, generator=step_generator)
+        adversarial_active = adversarial is not None and adversarial.active(step)
+        if adversarial_active:
+            out["discriminator_loss"] = adversarial.discriminator_step(audio, out["reconstruction"])
+            out.update(adversarial.generator_losses(audio, out["reconstruction"]))
+            out["loss"] = out["loss"] + adversarial.weighted(out)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(out["loss"])
         if config.grad_clip > 0:
@@ -409,17 +445,23 @@ def train_codec(config: CodecTrainConfig) -> dict:
             running[name] = running.get(name, 0.0) + float(out[name].detach())
         running["dead_restarts"] = running.get("dead_restarts", 0.0) + out["dead_restarts"]
         running["codes_used_first"] = running.get("codes_used_first", 0.0) + out["codes_used_first"]
+        if adversarial_active:
+            adversarial_window += 1
+            for name in ADVERSARIAL_LOSSES:
+                adversarial_running[name] = adversarial_running.get(name, 0.0) + float(out[name].detach())
         bar.update(1)
         if step % config.log_every == 0 or step == config.max_steps:
             record = {"step": step, **{k: round(v / window, 5) for k, v in running.items()}}
             record["dead_restarts"] = int(running["dead_restarts"])
+            # Averaged over the window's adversarial steps only; absent before adversarial_start_step.
+            record.update({k: round(v / adversarial_window, 5) for k, v in adversarial_running.items()})
             record["seconds"] = round(elapsed_before + time.time() - started, 1)
             bar.set_postfix(loss=record["loss"], mel=record["mel_loss"])
             if accelerator.is_main_process:
                 with open(log_path, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
             trainer_state["last_train"] = record
-            running, window = {}, 0
+            running, window, adversarial_running, adversarial_window = {}, 0, {}, 0
         due_by_steps = config.checkpoint_steps is not None and step % config.checkpoint_steps == 0
         due_by_time = time.time() - last_checkpoint_time >= config.checkpoint_minutes * 60
         if due_by_steps or due_by_time:

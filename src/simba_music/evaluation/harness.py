@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from ..audio import write_wav
+from ..corpus.vocabulary import MODES, TEMPO_BANDS, tempo_band
 from ..io_utils import atomic_path, check_output_directory, claim_output_directory
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
 from .instrument import InstrumentClassifier
-from ..corpus.vocabulary import MODES, TEMPO_BANDS, tempo_band
 from .key import KEY_CHANCE, estimate_key, key_score, parse_key
 from .perplexity import decoder_cross_entropy
 from .prompts import DEMO_PROMPTS, PROMPT_SETS, read_prompts

@@ -24,6 +24,7 @@ from .kernels import (
     ssd_scan,
     ssd_state_step,
 )
+from .recompute import recomputed
 from .torch_kernels import accumulation_dtype
 
 
@@ -37,8 +38,13 @@ class GatedRMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, hidden_states: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        x = (hidden_states * F.silu(gate)).unflatten(-1, (-1, self.group_size))
-        return self.weight.to(x.dtype) * F.rms_norm(x, (self.group_size,), eps=self.eps).flatten(-2)
+        # Training saves only the inputs; silu(gate), the product and the normed product are recomputed in backward.
+        return recomputed(_gated_rms_norm, hidden_states, gate, self.weight, self.group_size, self.eps)
+
+
+def _gated_rms_norm(hidden_states, gate, weight, group_size: int, eps: float) -> torch.Tensor:
+    x = (hidden_states * F.silu(gate)).unflatten(-1, (-1, group_size))
+    return weight.to(x.dtype) * F.rms_norm(x, (group_size,), eps=eps).flatten(-2)
 
 
 def _inverse_softplus_time_steps(count: int, config, device) -> torch.Tensor:

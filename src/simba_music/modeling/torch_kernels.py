@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .recompute import recomputed
+from .causal_conv import causal_conv1d_silu
 from .ssd_chunked import SSDScanFunction, ssd_forward
 from .threads import threads_fitted_to_machine
 
@@ -52,20 +52,15 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     kernel = weight.shape[-1]
     seq_len = x.shape[-1]
     if conv_state is None:
-        history = F.pad(x, (kernel - 1, 0))
-        # Training saves only x: the padded copy and the pre-activation are recomputed in backward.
-        out = recomputed(_causal_conv1d_silu, x, weight, bias)
+        # The layers' activations are [B, L, C]: x is a transposed view of them, and so is the result.
+        out = causal_conv1d_silu(x.transpose(1, 2), weight, bias).transpose(1, 2)
+        history = x[..., -kernel:]
     else:
         history = torch.cat([conv_state[..., 1:].to(x.dtype), x], dim=-1)
         out = F.silu(F.conv1d(history, weight.unsqueeze(1).to(x.dtype), bias, groups=x.shape[1])[..., -seq_len:])
     new_state = (history[..., -kernel:] if history.shape[-1] >= kernel
                  else F.pad(history, (kernel - history.shape[-1], 0)))
     return out, new_state.contiguous()
-
-
-def _causal_conv1d_silu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    padded = F.pad(x, (weight.shape[-1] - 1, 0))
-    return F.silu(F.conv1d(padded, weight.unsqueeze(1).to(x.dtype), bias, groups=x.shape[1]))
 
 
 def causal_conv1d_step(x: torch.Tensor, conv_state: torch.Tensor, weight: torch.Tensor,

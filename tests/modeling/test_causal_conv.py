@@ -17,12 +17,13 @@ def reference(x_blc, weight, bias):
 
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("taps", [2, 4])
-def test_values_and_gradients_equal_conv1d(use_bias, taps):
-    x = torch.randn(2, 23, 6, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("length", [23, 2])
+def test_values_and_gradients_equal_conv1d(use_bias, taps, length):
+    x = torch.randn(2, length, 6, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(6, taps, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(6, dtype=torch.float64, requires_grad=True) if use_bias else None
     inputs = [t for t in (x, weight, bias) if t is not None]
-    grad = torch.randn(2, 23, 6, dtype=torch.float64)
+    grad = torch.randn(2, length, 6, dtype=torch.float64)
     ours, theirs = causal_conv1d_silu(x, weight, bias), reference(x, weight, bias)
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
     for got, want in zip(torch.autograd.grad(ours, inputs, grad), torch.autograd.grad(theirs, inputs, grad),

@@ -14,19 +14,19 @@ import torch
 import torch.nn.functional as F
 
 
-def _pre_activation(padded: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, length: int):
-    """bias + sum_k weight[:, k] * x[t - (K-1) + k] over the left-padded input [B, L + K - 1, C]."""
-    taps = weight.shape[-1]
-    pre = padded[:, taps - 1:] * weight[:, -1]
+def _pre_activation(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """bias + sum_k weight[:, k] * x[t - (K-1) + k], x before the start counting as 0; no padded copy of x."""
+    taps, length = weight.shape[-1], x.shape[1]
+    pre = x * weight[:, -1]
     for k in range(taps - 1):
-        pre.addcmul_(padded[:, k:k + length], weight[:, k])
+        shift = taps - 1 - k
+        if shift < length:
+            pre[:, shift:].addcmul_(x[:, :length - shift], weight[:, k])
     return pre if bias is None else pre.add_(bias)
 
 
 def _conv_silu(x, weight, bias):
-    weight = weight.to(x.dtype)
-    padded = F.pad(x, (0, 0, weight.shape[-1] - 1, 0))
-    return F.silu(_pre_activation(padded, weight, None if bias is None else bias.to(x.dtype), x.shape[1]))
+    return F.silu(_pre_activation(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype)))
 
 
 class CausalConv1dSiLU(torch.autograd.Function):
@@ -40,20 +40,26 @@ class CausalConv1dSiLU(torch.autograd.Function):
         x, weight, bias = ctx.saved_tensors
         taps, length = weight.shape[-1], x.shape[1]
         cast_weight = weight.to(x.dtype)
-        padded = F.pad(x, (0, 0, taps - 1, 0))
-        pre = _pre_activation(padded, cast_weight, None if bias is None else bias.to(x.dtype), length)
+        pre = _pre_activation(x, cast_weight, None if bias is None else bias.to(x.dtype))
         sigmoid = torch.sigmoid(pre)
-        # d silu(p) / dp = s (1 + p (1 - s))
-        grad_pre = grad_output * sigmoid * pre.mul_(1 - sigmoid).add_(1)
+        grad_pre = grad_output * sigmoid
+        # d silu(p) / dp = s (1 + p (1 - s)), built in the buffers already held
+        grad_pre.mul_(pre.mul_(sigmoid.neg_().add_(1)).add_(1))
+        del pre, sigmoid
         grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_padded = F.pad(grad_pre, (0, 0, 0, taps - 1))  # x[s] feeds outputs s .. s + K - 1
-            grad_x = grad_padded[:, :length] * cast_weight[:, -1]
+        if ctx.needs_input_grad[0]:  # x[s] fed outputs s .. s + K - 1
+            grad_x = grad_pre * cast_weight[:, -1]
             for k in range(taps - 1):
-                grad_x.addcmul_(grad_padded[:, taps - 1 - k:taps - 1 - k + length], cast_weight[:, k])
+                shift = taps - 1 - k
+                if shift < length:
+                    grad_x[:, :length - shift].addcmul_(grad_pre[:, shift:], cast_weight[:, k])
         if ctx.needs_input_grad[1]:
-            grad_weight = torch.stack([(grad_pre * padded[:, k:k + length]).sum((0, 1)) for k in range(taps)],
-                                      dim=-1).to(weight.dtype)
+            columns = []
+            for k in range(taps):
+                shift = taps - 1 - k
+                columns.append((grad_pre[:, shift:] * x[:, :length - shift]).sum((0, 1)) if shift < length
+                               else grad_pre.new_zeros(grad_pre.shape[-1]))
+            grad_weight = torch.stack(columns, dim=-1).to(weight.dtype)
         if bias is not None and ctx.needs_input_grad[2]:
             grad_bias = grad_pre.sum((0, 1)).to(bias.dtype)
         return grad_x, grad_weight, grad_bias

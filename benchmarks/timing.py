@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import statistics
 import time
 
@@ -20,8 +21,9 @@ def timed(fn, repeats: int, warmup: int = 1) -> float:
     return statistics.median(samples)
 
 
-def _burn(stop) -> None:
-    while not stop.is_set():
+def _burn(stop, parent: int) -> None:
+    # Also stop when the benchmark dies without cleaning up (killed): an orphaned burner would skew every later run.
+    while not stop.is_set() and os.getppid() == parent:
         sum(i * i for i in range(10_000))
 
 
@@ -33,7 +35,7 @@ def cpu_burner(enabled: bool = True):
         return
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    burner = context.Process(target=_burn, args=(stop,), daemon=True)
+    burner = context.Process(target=_burn, args=(stop, os.getpid()), daemon=True)
     burner.start()
     time.sleep(0.5)  # let it take its core before anything is timed
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .threads import threads_fitted_to_machine
+from .threads import backward_on_fitted_threads
 
 
 class _Chunks:
@@ -108,12 +108,8 @@ class SSDScanFunction(torch.autograd.Function):
         return y, final
 
     @staticmethod
+    @backward_on_fitted_threads
     def backward(ctx, grad_y, grad_final):
-        with threads_fitted_to_machine((grad_y if grad_y is not None else grad_final).device):
-            return SSDScanFunction._backward(ctx, grad_y, grad_final)
-
-    @staticmethod
-    def _backward(ctx, grad_y, grad_final):
         x, dt, A, B, C, initial_state = ctx.saved_tensors
         ch = _Chunks(x, dt, A, B, C, ctx.Q)
         b, c, Q, g, h, P, N = ch.batch, ch.chunks, ch.Q, ch.groups, ch.per_group, ch.head_dim, ch.state_size

@@ -16,6 +16,7 @@ every call.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 
@@ -79,7 +80,7 @@ class MachineLoad:
         return self.other_cores
 
 
-_machine_load = MachineLoad()
+_machine_load: MachineLoad | None = None  # made at first use, not at import: it reads /proc
 
 
 def fitting_thread_count(requested: int, load: MachineLoad | None = None) -> int:
@@ -87,7 +88,11 @@ def fitting_thread_count(requested: int, load: MachineLoad | None = None) -> int
 
     A core counts as free when other processes use less than half of it, so light background work keeps the count.
     """
-    load = load or _machine_load
+    global _machine_load
+    if load is None:
+        if _machine_load is None:
+            _machine_load = MachineLoad()
+        load = _machine_load
     free_cores = len(load.cpus) - load.update()
     return max(1, min(requested, int(free_cores + 0.5)))
 
@@ -112,3 +117,13 @@ def threads_fitted_to_machine(device: torch.device):
         yield
     finally:
         torch.set_num_threads(requested)
+
+
+def backward_on_fitted_threads(backward):
+    """Decorate an autograd Function's `backward(ctx, *grads)` to run under `threads_fitted_to_machine`."""
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        device = next(grad.device for grad in grads if grad is not None)
+        with threads_fitted_to_machine(device):
+            return backward(ctx, *grads)
+    return wrapper

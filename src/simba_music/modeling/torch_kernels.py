@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .causal_conv import causal_conv1d_silu
 from .ssd_chunked import SSDScanFunction, ssd_forward
-from .threads import threads_fitted_to_machine
+from .threads import backward_on_fitted_threads
 
 # Steps of the Mamba recurrence materialised at once: 16 beat 8, 32 and 64 (benchmarks/bench_kernels.py).
 SELECTIVE_SCAN_BLOCK = 16
@@ -128,12 +128,8 @@ class SelectiveScanFunction(torch.autograd.Function):
         return y, final.clone()
 
     @staticmethod
+    @backward_on_fitted_threads
     def backward(ctx, grad_y, grad_final):
-        with threads_fitted_to_machine((grad_y if grad_y is not None else grad_final).device):
-            return SelectiveScanFunction._backward(ctx, grad_y, grad_final)
-
-    @staticmethod
-    def _backward(ctx, grad_y, grad_final):
         u, delta, A, B, C, boundaries = ctx.saved_tensors
         batch, channels, seq_len = u.shape
         grad_y = torch.zeros_like(u) if grad_y is None else grad_y

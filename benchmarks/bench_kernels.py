@@ -1,11 +1,13 @@
 """Slow-path scan alternatives, measured in one process; prints JSON.
 
-    python benchmarks/bench_kernels.py [--threads 2] [--length 1500]
+    python benchmarks/bench_kernels.py [--threads 2] [--length 1500] [--only ssd selective_scan linear]
 
 - SSD (Mamba2) chunk length: our chunked scan at Q in {32, 64, 128, 256}, against transformers' PyTorch
   `mamba2_chunk_scan` at its Q=256, at the medium (H 16, N 128) and paper (H 32, N 512) sizes.
 - Selective scan (Mamba): our cache-blocked recurrence at blocks of {8, 16, 32, 64} steps, against transformers'
   PyTorch `mamba_selective_scan` fallback.
+- Few-row linear (`modeling/linear.py`): `F.linear` (x @ W^T) against the weight-major W @ x^T for 1-64 rows, on
+  weights that do not fit in cache (16 distinct ones in turn), float32 and bfloat16, decode-size shapes.
 Inputs are random; only time is measured (correctness is in tests/modeling/test_torch_kernels.py).
 """
 
@@ -21,18 +23,27 @@ from transformers.models.mamba.modeling_mamba import mamba_selective_scan
 from transformers.models.mamba2.modeling_mamba2 import mamba2_chunk_scan
 
 from simba_music.modeling import torch_kernels
+from simba_music.modeling.linear import WEIGHT_MAJOR_MAX_ROWS
+
+SECTIONS = ("ssd", "selective_scan", "linear")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--length", type=int, default=1500)
+    parser.add_argument("--only", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    L = args.length
-    report = {"threads": args.threads, "length": L, "ssd": [], "selective_scan": []}
+    report = {"threads": args.threads, "length": args.length}
+    for section in args.only:
+        report[section] = globals()[f"bench_{section}"](args.length)
+    print(json.dumps(report, indent=1))
 
+
+def bench_ssd(L: int) -> list[dict]:
+    entries = []
     for name, heads, state in (("medium", 16, 128), ("paper", 32, 512)):
         x, dt = torch.randn(1, L, heads, 64), torch.rand(1, L, heads) * 0.1
         A, D = -torch.rand(heads) * 4, torch.randn(heads)
@@ -45,9 +56,12 @@ def main() -> None:
             torch_kernels.SSD_CPU_CHUNK = saved
             entry[f"ours_chunk{chunk}_s"] = ours
             entry[f"ratio_chunk{chunk}"] = ours / baseline
-        report["ssd"].append(entry)
+        entries.append(entry)
         print(json.dumps(entry), flush=True)
+    return entries
 
+
+def bench_selective_scan(L: int) -> list[dict]:
     channels, state = 1024, 16
     u, delta = torch.randn(1, channels, L), torch.rand(1, channels, L) * 0.1
     A, D = -torch.rand(channels, state) * 4, torch.randn(channels)
@@ -59,9 +73,27 @@ def main() -> None:
         ours = timed(partial(torch_kernels.selective_scan, u, delta, A, B, C, D, z, block=block), 3)
         entry[f"ours_block{block}_s"] = ours
         entry[f"ratio_block{block}"] = ours / baseline
-    report["selective_scan"].append(entry)
     print(json.dumps(entry), flush=True)
-    print(json.dumps(report, indent=1))
+    return [entry]
+
+
+def bench_linear(_length: int, distinct: int = 16) -> list[dict]:
+    entries = []
+    # The medium Mamba2 in_proj, an out_proj, and the paper size's in_proj.
+    for dtype, (out_features, in_features) in ((d, s) for d in (torch.float32, torch.bfloat16)
+                                                for s in ((2320, 512), (512, 1024), (5152, 1024))):
+        weights = [torch.randn(out_features, in_features, dtype=dtype) for _ in range(distinct)]
+        for rows in (1, 2, 4, 8, 16, 32, 64):
+            x = torch.randn(rows, in_features, dtype=dtype)
+            standard = timed(lambda: [torch.nn.functional.linear(x, w) for w in weights], 5) / distinct  # noqa: B023
+            weight_major = timed(lambda: [torch.mm(w, x.t()).t() for w in weights], 5) / distinct  # noqa: B023
+            entry = {"dtype": str(dtype).removeprefix("torch."), "weight": [out_features, in_features], "rows": rows,
+                     "f_linear_us": standard * 1e6, "weight_major_us": weight_major * 1e6,
+                     "ratio_weight_major": weight_major / standard,
+                     "library_uses_weight_major": dtype == torch.float32 and 1 < rows <= WEIGHT_MAJOR_MAX_ROWS}
+            entries.append(entry)
+            print(json.dumps(entry), flush=True)
+    return entries
 
 
 if __name__ == "__main__":

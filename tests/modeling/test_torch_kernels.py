@@ -157,15 +157,16 @@ def test_ssd_backward_passes_finite_differences():
 
 
 @pytest.mark.parametrize("length", [37, 64])
-def test_ssd_backward_matches_autograd_through_the_forward(length):
+def test_ssd_backward_matches_autograd_through_the_recurrence(length):
+    """float32 chunks of 16 (padding, several chunks) against autograd through the float64 step-by-step recurrence."""
     inputs = _ssd_inputs(length, h=8, p=4, n=6, dtype=torch.float32)
     weights = torch.randn(2, length, 8, 4), torch.randn(2, 8, 4, 6)
-    grads = []
-    for scan in (lambda *a: ssd_chunked.SSDScanFunction.apply(*a, 16),
-                 lambda *a: ssd_chunked.ssd_forward(*a[:5], 16, a[5])):  # plain autograd through the forward
-        leaves = [t.clone().requires_grad_() for t in inputs]
+    ours = [t.clone().requires_grad_() for t in inputs]
+    reference = [t.double().requires_grad_() for t in inputs]
+    no_skip = torch.zeros(8, dtype=torch.float64)
+    for scan, leaves in ((lambda *a: ssd_chunked.SSDScanFunction.apply(*a, 16), ours),
+                         (lambda *a: naive_ssd(*a[:5], no_skip, a[5]), reference)):
         y, state = scan(*leaves)
-        ((y * weights[0]).sum() + (state * weights[1]).sum()).backward()
-        grads.append([leaf.grad for leaf in leaves])
-    for ours, reference in zip(*grads, strict=True):
-        torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+        ((y * weights[0].to(y.dtype)).sum() + (state * weights[1].to(y.dtype)).sum()).backward()
+    for leaf, reference_leaf in zip(ours, reference, strict=True):
+        torch.testing.assert_close(leaf.grad.double(), reference_leaf.grad, atol=1e-4, rtol=1e-4)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cache import CrossKVState, KVState, SimbaMusicCache
+from .linear import Linear
 
 
 class _Attention(nn.Module):
@@ -19,9 +20,9 @@ class _Attention(nn.Module):
         self.cache_key = cache_key
         self.heads = config.num_attention_heads
         self.head_dim = config.hidden_size // self.heads
-        self.q_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
-        self.kv_proj = nn.Linear(config.hidden_size, 2 * config.hidden_size, bias=False)
-        self.out_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=True)
+        self.q_proj = Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.kv_proj = Linear(config.hidden_size, 2 * config.hidden_size, bias=False)
+        self.out_proj = Linear(config.hidden_size, config.hidden_size, bias=True)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)

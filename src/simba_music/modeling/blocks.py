@@ -9,6 +9,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention import CrossAttention, SelfAttention
 from .channel_mixers import MLP, CausalEinFFT
+from .linear import Linear
 from .ssm import Mamba2Mixer, MambaMixer
 
 SUBLAYER_CLASSES = {
@@ -63,7 +64,7 @@ class SimbaMusicBlock(GradientCheckpointingLayer):
         if layer_idx in config.hybrid_attention_layers:
             self.hybrid_index = next(i for i, k in enumerate(config.block_pattern) if k in ("mamba", "mamba2"))
             self.hybrid_attention = ResidualSublayer(config, "attention", f"{layer_idx}.hybrid")
-            self.fusion_gate = nn.Linear(2 * config.hidden_size, config.hidden_size)
+            self.fusion_gate = Linear(2 * config.hidden_size, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor, cache=None, text_states=None, text_mask=None) -> torch.Tensor:
         context = {"cache": cache, "text_states": text_states, "text_mask": text_mask}

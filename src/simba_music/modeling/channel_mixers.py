@@ -7,16 +7,18 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
+from .linear import Linear
+
 
 class MLP(nn.Module):
     """Linear(d, 2d) -> activation -> dropout -> Linear(2d, d), the paper's feed-forward."""
 
     def __init__(self, config, cache_key: str = ""):
         super().__init__()
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.up_proj = Linear(config.hidden_size, config.intermediate_size)
         self.act = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.dropout)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.down_proj = Linear(config.intermediate_size, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor, **_) -> torch.Tensor:
         return self.down_proj(self.dropout(self.act(self.up_proj(hidden_states))))

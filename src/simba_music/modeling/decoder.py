@@ -28,6 +28,7 @@ from .channel_mixers import CausalEinFFT
 from .configuration_simba_music import SimbaMusicConfig
 from .delay_pattern import apply_delay_pattern, undo_delay_pattern
 from .kernels import warn_if_cuda_without_kernels
+from .linear import Linear
 from .loading import ClearLoadingErrorsMixin
 from .positions import sinusoidal_positions
 from .ssm import Mamba2Mixer, MambaMixer
@@ -132,7 +133,7 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = nn.ModuleList(nn.Embedding(config.vocab_size, config.hidden_size)
                                           for _ in range(config.num_codebooks))
-        self.text_projection = nn.Linear(config.text_hidden_size, config.hidden_size)
+        self.text_projection = Linear(config.text_hidden_size, config.hidden_size)
         self.text_norm = nn.LayerNorm(config.hidden_size)
         self.layers = nn.ModuleList(SimbaMusicBlock(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps) if config.final_norm else None
@@ -225,7 +226,7 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
     def __init__(self, config: SimbaMusicConfig):
         super().__init__(config)
         self.model = SimbaMusicModel(config)
-        self.lm_head = nn.ModuleList(nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = nn.ModuleList(Linear(config.hidden_size, config.vocab_size, bias=False)
                                      for _ in range(config.num_codebooks))
         self.post_init()
         # The special id is a start/pad marker, never an audio code.

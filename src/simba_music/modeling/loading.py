@@ -1,13 +1,36 @@
-"""`from_pretrained` errors that say which folder is broken and how, and strict weight loading."""
+"""`from_pretrained` errors that say which folder is broken and how, strict weight loading, aligned weights."""
 
 from __future__ import annotations
 
+import torch
 from safetensors import SafetensorError
+
+# PyTorch's CPU allocator aligns to 64 bytes; weights read from a file can land anywhere.
+CPU_ALIGNMENT = 64
+
+
+@torch.no_grad()
+def align_cpu_weights(model: torch.nn.Module) -> None:
+    """Give every CPU parameter and buffer storage of its own aligned like PyTorch's, in place.
+
+    MKL's matrix products take a different summation order for unaligned operands, so the same weights gave logits
+    1e-6 apart depending on where the loader put them (`modeling/linear.py`'s weight-major product): a model saved and
+    loaded again would no longer reproduce itself bit for bit. Tensors that share storage stay shared."""
+    moved: dict[tuple[int, torch.Size], torch.Tensor] = {}
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.device.type != "cpu" or tensor.data_ptr() % CPU_ALIGNMENT == 0:
+            continue
+        key = (tensor.data_ptr(), tensor.shape)
+        if key not in moved:
+            moved[key] = tensor.data.clone(memory_format=torch.contiguous_format)
+        tensor.data = moved[key]
 
 
 class ClearLoadingErrorsMixin:
     """A truncated or corrupt safetensors file otherwise surfaces as safetensors' own error ("incomplete metadata"),
     naming neither the folder nor the fix. Put before `PreTrainedModel` in the bases.
+
+    Loaded CPU weights are realigned (`align_cpu_weights`), so that a saved model reproduces its outputs exactly.
 
     Loading is strict: a checkpoint missing weights the model has (say `lm_head`, left random) or holding weights it
     does not have (a foreign `pytorch_model.bin`) is refused, where transformers would only log a table and the model
@@ -28,4 +51,5 @@ class ClearLoadingErrorsMixin:
                              f"not fit {cls.__name__}: {len(missing)} missing {missing[:5]}, {len(unexpected)} "
                              f"unexpected {unexpected[:5]}; pass strict=False to load anyway (missing weights stay "
                              "random)")
+        align_cpu_weights(model)
         return (model, info) if wants_info else model

@@ -24,6 +24,7 @@ from .kernels import (
     ssd_scan,
     ssd_state_step,
 )
+from .linear import Linear
 from .recompute import recomputed
 from .torch_kernels import accumulation_dtype
 
@@ -106,12 +107,12 @@ class MambaMixer(_SSMMixer):
         super().__init__(config, cache_key, inner)
         self.inner = inner
         self.time_step_rank = config.time_step_rank
-        self.in_proj = nn.Linear(config.hidden_size, 2 * inner, bias=config.use_bias)
-        self.x_proj = nn.Linear(inner, config.time_step_rank + 2 * config.state_size, bias=False)
-        self.dt_proj = nn.Linear(config.time_step_rank, inner, bias=True)
+        self.in_proj = Linear(config.hidden_size, 2 * inner, bias=config.use_bias)
+        self.x_proj = Linear(inner, config.time_step_rank + 2 * config.state_size, bias=False)
+        self.dt_proj = Linear(config.time_step_rank, inner, bias=True)
         self.A_log = nn.Parameter(torch.empty(inner, config.state_size))
         self.D = nn.Parameter(torch.empty(inner))
-        self.out_proj = nn.Linear(inner, config.hidden_size, bias=config.use_bias)
+        self.out_proj = Linear(inner, config.hidden_size, bias=config.use_bias)
         self._reset_unless_meta()
 
     @torch.no_grad()
@@ -154,12 +155,12 @@ class Mamba2Mixer(_SSMMixer):
         self.inner, self.heads, self.head_dim = inner, config.num_ssm_heads, config.head_dim
         self.groups, self.state_size, self.conv_channels = config.n_groups, config.state_size, conv_channels
         self.chunk_size = config.chunk_size
-        self.in_proj = nn.Linear(config.hidden_size, inner + conv_channels + self.heads, bias=config.use_bias)
+        self.in_proj = Linear(config.hidden_size, inner + conv_channels + self.heads, bias=config.use_bias)
         self.dt_bias = nn.Parameter(torch.empty(self.heads))
         self.A_log = nn.Parameter(torch.empty(self.heads))
         self.D = nn.Parameter(torch.empty(self.heads))
         self.norm = GatedRMSNorm(inner, inner // self.groups, config.rms_norm_eps)
-        self.out_proj = nn.Linear(inner, config.hidden_size, bias=config.use_bias)
+        self.out_proj = Linear(inner, config.hidden_size, bias=config.use_bias)
         self._reset_unless_meta()
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from .attention import CrossAttention, SelfAttention
 from .channel_mixers import MLP, CausalEinFFT
 from .linear import Linear
+from .recompute import linear_of_recomputed
 from .ssm import Mamba2Mixer, MambaMixer
 
 SUBLAYER_CLASSES = {
@@ -22,6 +23,11 @@ SUBLAYER_CLASSES = {
 }
 
 
+def _rms_norm(hidden_states: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    # The fused kernel matters when decoding: one op instead of seven, in every sublayer of every step.
+    return F.rms_norm(hidden_states, (hidden_states.shape[-1],), weight.to(hidden_states.dtype), eps)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, hidden_size: int, eps: float):
         super().__init__()
@@ -29,8 +35,12 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        # The fused kernel matters when decoding: one op instead of seven, in every sublayer of every step.
-        return F.rms_norm(hidden_states, (hidden_states.shape[-1],), self.weight.to(hidden_states.dtype), self.eps)
+        return _rms_norm(hidden_states, self.weight, self.eps)
+
+    def then(self, layer: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`layer(self(hidden_states))`; training keeps `hidden_states` (which the residual keeps anyway) instead of
+        the normed copy, and recomputes the norm in backward."""
+        return linear_of_recomputed(layer, _rms_norm, hidden_states, self.weight, self.eps)
 
 
 class ResidualSublayer(nn.Module):
@@ -43,7 +53,10 @@ class ResidualSublayer(nn.Module):
 
     def branch(self, hidden_states: torch.Tensor, **context) -> torch.Tensor:
         """The sublayer's contribution, before the residual is added."""
-        out = self.op(self.norm(hidden_states), **context)
+        if self.op.takes_input_norm:  # its first layer is one linear: the norm is folded into it (RMSNorm.then)
+            out = self.op(hidden_states, input_norm=self.norm, **context)
+        else:
+            out = self.op(self.norm(hidden_states), **context)
         # Skipping the no-op dropout call matters when decoding: a step is ~70 small ops per layer.
         return self.dropout(out) if self.training and self.dropout.p > 0 else out
 

@@ -8,6 +8,7 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from .linear import Linear
+from .recompute import linear_of_recomputed
 
 
 class MLP(nn.Module):
@@ -20,8 +21,16 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.down_proj = Linear(config.intermediate_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, **_) -> torch.Tensor:
-        return self.down_proj(self.dropout(self.act(self.up_proj(hidden_states))))
+    takes_input_norm = True
+
+    def forward(self, hidden_states: torch.Tensor, input_norm=None, **_) -> torch.Tensor:
+        """`input_norm`, if given (an `RMSNorm` from the block), is applied first, folded into up_proj."""
+        hidden = input_norm.then(self.up_proj, hidden_states) if input_norm is not None else self.up_proj(hidden_states)
+        if self.training and self.dropout.p > 0:
+            return self.down_proj(self.dropout(self.act(hidden)))
+        # Without dropout (whose mask a recomputation would not reproduce), down_proj's input, act(hidden), is
+        # recomputed in backward instead of saved.
+        return linear_of_recomputed(self.down_proj, self.act, hidden)
 
 
 class CausalEinFFT(nn.Module):
@@ -31,6 +40,8 @@ class CausalEinFFT(nn.Module):
     over the channel-block axis of each token only: FFT -> complex block-diagonal weight + bias -> ReLU on real and
     imaginary parts -> second complex weight + bias -> softshrink -> inverse FFT.
     """
+
+    takes_input_norm = False
 
     def __init__(self, config, cache_key: str = ""):
         super().__init__()

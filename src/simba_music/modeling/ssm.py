@@ -25,7 +25,7 @@ from .kernels import (
     ssd_state_step,
 )
 from .linear import Linear
-from .recompute import recomputed
+from .recompute import linear_of_recomputed, recomputed
 from .torch_kernels import accumulation_dtype
 
 
@@ -38,9 +38,14 @@ class GatedRMSNorm(nn.Module):
         self.group_size = group_size
         self.eps = eps
 
-    def forward(self, hidden_states: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        # Training saves only the inputs; silu(gate), the product and the normed product are recomputed in backward.
-        return recomputed(_gated_rms_norm, hidden_states, gate, self.weight, self.group_size, self.eps)
+    def forward(self, hidden_states: torch.Tensor, gate: torch.Tensor, projection: nn.Module | None = None
+                ) -> torch.Tensor:
+        """The norm, then `projection` if given. Training saves only the inputs: silu(gate), the product and the
+        normed product (the projection's input) are recomputed in backward."""
+        arguments = (hidden_states, gate, self.weight, self.group_size, self.eps)
+        if projection is None:
+            return recomputed(_gated_rms_norm, *arguments)
+        return linear_of_recomputed(projection, _gated_rms_norm, *arguments)
 
 
 def _gated_rms_norm(hidden_states, gate, weight, group_size: int, eps: float) -> torch.Tensor:
@@ -82,13 +87,20 @@ class _SSMMixer(nn.Module):
     def _conv_step(self, x: torch.Tensor, state: SSMState) -> torch.Tensor:
         return causal_conv1d_step(x, state.conv_state, self.conv1d.weight.squeeze(1), self.conv1d.bias)
 
-    def forward(self, hidden_states: torch.Tensor, cache: SimbaMusicCache | None = None, **_) -> torch.Tensor:
+    takes_input_norm = True
+
+    def forward(self, hidden_states: torch.Tensor, cache: SimbaMusicCache | None = None, input_norm=None,
+                **_) -> torch.Tensor:
+        """`input_norm`, if given (an `RMSNorm` from the block), is applied to `hidden_states` first, folded into
+        in_proj (`RMSNorm.then`)."""
         state = cache.states.get(self.cache_key) if cache is not None else None
         if state is not None and hidden_states.shape[1] == 1:
-            return self.step(hidden_states, state)
+            return self.step(input_norm(hidden_states) if input_norm is not None else hidden_states, state)
         if state is not None:
             settle(state)  # the scan starts from ssm_state alone
-        output, conv_window, ssm_state = self.scan(hidden_states, state)
+        projected = (input_norm.then(self.in_proj, hidden_states) if input_norm is not None
+                     else self.in_proj(hidden_states))
+        output, conv_window, ssm_state = self.scan(projected, state)
         if cache is not None:
             cache.states[self.cache_key] = SSMState(conv_window, ssm_state.to(self._state_dtype(hidden_states)))
         return output
@@ -128,8 +140,8 @@ class MambaMixer(_SSMMixer):
                                                dim=-1)
         return F.softplus(self.dt_proj(time_step)), B, C
 
-    def scan(self, hidden_states, state):
-        x, z = self.in_proj(hidden_states).chunk(2, dim=-1)
+    def scan(self, projected, state):
+        x, z = projected.chunk(2, dim=-1)
         x, conv_window = self._conv(x, state)
         delta, B, C = self._ssm_inputs(x)
         y, ssm_state = selective_scan(
@@ -176,9 +188,9 @@ class Mamba2Mixer(_SSMMixer):
     def _split_conv_output(self, xBC):
         return xBC.split([self.inner, self.groups * self.state_size, self.groups * self.state_size], dim=-1)
 
-    def scan(self, hidden_states, state):
-        batch, seq_len, _ = hidden_states.shape
-        z, xBC, dt = self._split(self.in_proj(hidden_states))
+    def scan(self, projected, state):
+        batch, seq_len, _ = projected.shape
+        z, xBC, dt = self._split(projected)
         xBC, conv_window = self._conv(xBC, state)
         x, B, C = self._split_conv_output(xBC)
         y, ssm_state = ssd_scan(
@@ -186,8 +198,7 @@ class Mamba2Mixer(_SSMMixer):
             self._decay_rates(), B.reshape(batch, seq_len, self.groups, self.state_size),
             C.reshape(batch, seq_len, self.groups, self.state_size), self.D, self.chunk_size,
             state.ssm_state if state is not None else None)
-        y = self.norm(y.reshape(batch, seq_len, self.inner), z)
-        return self.out_proj(y), conv_window, ssm_state
+        return self.norm(y.reshape(batch, seq_len, self.inner), z, self.out_proj), conv_window, ssm_state
 
     def step(self, hidden_states, state):
         batch = hidden_states.shape[0]

@@ -22,7 +22,8 @@ def test_the_generator_losses_reach_the_decoder_and_leave_the_discriminator_alon
 
     from simba_music.codec.adversarial import AdversarialStage
     from simba_music.codec.data import CropSampler
-    from simba_music.codec.train import CodecTrainingModule, build_model
+    from simba_music.codec.initialization import build_model
+    from simba_music.codec.train import CodecTrainingModule
 
     torch.set_num_threads(1)
     config = tiny_train_config(synthetic_manifest, tmp_path, adversarial_start_step=0, **TINY_WAVTOKENIZER)

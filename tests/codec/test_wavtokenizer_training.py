@@ -120,7 +120,7 @@ def test_report_on_a_one_codebook_codec(synthetic_manifest, wavtokenizer_run, tm
 def test_data_dependent_init_rescales_the_encoder_and_sets_the_output_level(synthetic_manifest, tmp_path):
     from simba_music.codec.data import CropSampler
     from simba_music.codec.formats import codec_encoder, decode_latents
-    from simba_music.codec.train import build_model, data_dependent_init
+    from simba_music.codec.initialization import build_model, data_dependent_init
 
     model = build_model(tiny_train_config(synthetic_manifest, tmp_path, **TINY_WAVTOKENIZER))
     audio = CropSampler(str(synthetic_manifest), "train", SAMPLE_RATE, 8000).batch(0, 4)

@@ -189,3 +189,14 @@ def test_block_norm_folded_into_the_first_linear_keeps_every_gradient(kind):
     torch.testing.assert_close(folded, unfolded, rtol=1e-12, atol=1e-12)
     for (name, _), a, b in zip([("x", x), *sublayer.named_parameters()], got, expected, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9, msg=name)
+
+
+def test_linear_of_recomputed_trains_the_layer_alone_when_its_inputs_are_frozen():
+    """Partial fine-tuning: frozen embeddings and norm, a trainable projection; only the layer gets a gradient."""
+    layer, inputs = projected_case(bias=True)
+    frozen = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+    grad = torch.randn(2, 30, 5, dtype=torch.float64)
+    linear_of_recomputed(layer, _gated_rms_norm, *frozen).backward(grad)
+    expected = torch.autograd.grad(layer(_gated_rms_norm(*frozen)), list(layer.parameters()), grad)
+    for got, want in zip((layer.weight.grad, layer.bias.grad), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)

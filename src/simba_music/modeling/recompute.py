@@ -7,9 +7,10 @@ about 1,500 floats per token per layer at d 256, all recomputable from inputs th
 output and the scan output). Recomputing them costs a few elementwise passes, far less than the matmuls around them.
 (The causal convolution does the same in its own hand-written backward, `causal_conv.py`.)
 
-`linear_of_recomputed` extends this to the linear layer that consumes such a function's result (the gated norm before
-the Mamba2 out_proj, the MLP's activation before down_proj): autograd would keep that result for the layer's weight
-gradient, one [L, inner] tensor per layer; here the backward recomputes it and forms the layer's products itself.
+`linear_of_recomputed` extends this to the linear layer that consumes such a function's result (the block's RMSNorm
+before in_proj / up_proj, the gated norm before the Mamba2 out_proj, the MLP's activation before down_proj): autograd
+would keep that result for the layer's weight gradient, one [L, inner] tensor per layer; here the backward recomputes
+it and forms the layer's products itself.
 
 Like `torch.utils.checkpoint`, but one small function at a time and with no per-call bookkeeping. The autocast
 state of the forward is restored for the recomputation, so bf16 autocast recomputes the same bf16 values.
@@ -64,7 +65,9 @@ class _Recomputed(torch.autograd.Function):
                 grad_bias = rows.sum(0).to(weight.dtype)
             grad_output = (grad_output @ weight.to(grad_output.dtype)).to(output.dtype)
         wanted = [i for i in ctx.tensor_positions if ctx.needs_input_grad[i + 3]]
-        grads = torch.autograd.grad(output, [inputs[i] for i in wanted], grad_output, allow_unused=True)
+        # Only the layer may train (frozen inputs and norm): then nothing flows back through the function.
+        grads = (torch.autograd.grad(output, [inputs[i] for i in wanted], grad_output, allow_unused=True)
+                 if wanted else [])
         result = [None] * len(inputs)
         for position, grad in zip(wanted, grads, strict=True):
             result[position] = grad

@@ -27,6 +27,11 @@ def test_misaligned_weights_are_moved_keeping_values_and_sharing():
     for name, tensor in model.state_dict().items():
         assert tensor.data_ptr() % CPU_ALIGNMENT == 0, name
         assert torch.equal(tensor, before[name]), name
+    # Still one storage under both weights, seen transposed by the second.
+    assert model[1].weight.data_ptr() == model[0].weight.data_ptr()
+    assert model[1].weight.stride() == (1, 6)
+    model[0].weight.data[0, 1] = 123.0
+    assert model[1].weight[1, 0] == 123.0
 
 
 def test_saved_and_loaded_decoder_reproduces_its_logits_exactly(tmp_path):

@@ -11,20 +11,21 @@ CPU_ALIGNMENT = 64
 
 @torch.no_grad()
 def align_cpu_weights(model: torch.nn.Module) -> None:
-    """Give every CPU parameter and buffer storage of its own aligned like PyTorch's, in place.
+    """Move every CPU parameter and buffer whose data is not aligned like PyTorch's allocations to an aligned copy,
+    in place.
 
     MKL's matrix products take a different summation order for unaligned operands, so the same weights gave logits
     1e-6 apart depending on where the loader put them (`modeling/linear.py`'s weight-major product): a model saved and
-    loaded again would no longer reproduce itself bit for bit. Tensors that share storage stay shared."""
-    moved: dict[tuple[int, torch.Size], torch.Tensor] = {}
+    loaded again would no longer reproduce itself bit for bit. The bytes from a tensor's start are copied once, and
+    every tensor starting there keeps its shape and strides, so tied weights (a transposed view included) stay tied."""
+    copies: dict[int, torch.UntypedStorage] = {}
     for tensor in [*model.parameters(), *model.buffers()]:
-        if tensor.device.type != "cpu" or tensor.data_ptr() % CPU_ALIGNMENT == 0:
+        start = tensor.data_ptr()
+        if tensor.device.type != "cpu" or start % CPU_ALIGNMENT == 0:
             continue
-        key = (tensor.data_ptr(), tensor.shape)
-        if key not in moved:
-            moved[key] = tensor.data.clone(memory_format=torch.contiguous_format)
-        tensor.data = moved[key]
-
+        if start not in copies:  # a fresh allocation from PyTorch's allocator
+            copies[start] = tensor.untyped_storage()[tensor.storage_offset() * tensor.element_size():].clone()
+        tensor.data = tensor.new_empty(0).set_(copies[start], 0, tensor.shape, tensor.stride())
 
 class ClearLoadingErrorsMixin:
     """A truncated or corrupt safetensors file otherwise surfaces as safetensors' own error ("incomplete metadata"),

@@ -16,6 +16,7 @@ from .linear import Linear
 
 class _Attention(nn.Module):
     takes_input_norm = False  # two input projections (q and kv): the block norms the input once for both
+
     def __init__(self, config, cache_key: str):
         super().__init__()
         self.cache_key = cache_key

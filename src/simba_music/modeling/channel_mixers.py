@@ -14,14 +14,14 @@ from .recompute import linear_of_recomputed
 class MLP(nn.Module):
     """Linear(d, 2d) -> activation -> dropout -> Linear(2d, d), the paper's feed-forward."""
 
+    takes_input_norm = True
+
     def __init__(self, config, cache_key: str = ""):
         super().__init__()
         self.up_proj = Linear(config.hidden_size, config.intermediate_size)
         self.act = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.dropout)
         self.down_proj = Linear(config.intermediate_size, config.hidden_size)
-
-    takes_input_norm = True
 
     def forward(self, hidden_states: torch.Tensor, input_norm=None, **_) -> torch.Tensor:
         """`input_norm`, if given (an `RMSNorm` from the block), is applied first, folded into up_proj."""

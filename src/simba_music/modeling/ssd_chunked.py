@@ -163,7 +163,6 @@ class SSDScanFunction(torch.autograd.Function):
         # Per head, the dot product of dS_{k+1} and S_k, as a batch of [1, P * N] x [P * N, 1] products.
         grad_chunk_decay = torch.matmul(grad_leaving.view(b, c, g, h, 1, P * N),
                                         entering.view(b, c, g, h, P * N, 1)).view(b, c, g, h)
-        grad_state = grad_states[:, 0]
         grad_cum[:, :, -1] += grad_chunk_decay * ch.chunk_decay
         grad_weighted = grad_weighted.transpose(2, 3).reshape(b, c, Q, g, h, P)
         grad_xdt += grad_weighted * ch.decay_to_end
@@ -179,5 +178,6 @@ class SSDScanFunction(torch.autograd.Function):
         L = ch.seq_len
         grad_B = grad_B.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
         grad_C = grad_C.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
-        grad_initial = grad_state.reshape(b, g * h, P, N) if initial_state is not None else None
+        # A copy, not a view: a view would keep every chunk's gradient alive as long as the returned gradient.
+        grad_initial = grad_states[:, 0].reshape(b, g * h, P, N).clone() if initial_state is not None else None
         return ((grad_xdt * ch.dt.unsqueeze(-1))[:, :L], grad_dt[:, :L], grad_A, grad_B, grad_C, grad_initial, None)

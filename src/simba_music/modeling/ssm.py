@@ -62,6 +62,8 @@ def _inverse_softplus_time_steps(count: int, config, device) -> torch.Tensor:
 class _SSMMixer(nn.Module):
     """Shared plumbing: the causal convolution with its cache, and the prefill/step split."""
 
+    takes_input_norm = True  # in_proj is its one first layer
+
     def __init__(self, config, cache_key: str, conv_channels: int):
         super().__init__()
         self.config = config
@@ -86,8 +88,6 @@ class _SSMMixer(nn.Module):
 
     def _conv_step(self, x: torch.Tensor, state: SSMState) -> torch.Tensor:
         return causal_conv1d_step(x, state.conv_state, self.conv1d.weight.squeeze(1), self.conv1d.bias)
-
-    takes_input_norm = True
 
     def forward(self, hidden_states: torch.Tensor, cache: SimbaMusicCache | None = None, input_norm=None,
                 **_) -> torch.Tensor:

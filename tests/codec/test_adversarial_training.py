@@ -90,7 +90,8 @@ def test_a_run_started_without_a_discriminator_resumes_with_one(synthetic_manife
     state = train_codec(tiny_train_config(synthetic_manifest, tmp_path, resume=True, adversarial_start_step=4,
                                           **TINY_WAVTOKENIZER))
     assert state["step"] == 8 and state["discriminator"] is True
-    assert state["resumes"] == [{"step": 4, "manifest": str(synthetic_manifest), "adversarial_start_step": 4}]
+    assert state["resumes"] == [{"step": 4, "manifest": str(synthetic_manifest), "adversarial_start_step": 4,
+                                "decay_start_step": None}]
     log = _log(tmp_path)
     assert [r["step"] for r in log] == [2, 4, 6, 8]
     assert not any(set(ADVERSARIAL) & set(r) for r in log[:2])

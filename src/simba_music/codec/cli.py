@@ -52,6 +52,8 @@ def add_subcommands(subparsers) -> None:
         "adversarial_start_step": {"help": "first step that trains a discriminator (multi-period + multi-resolution "
                                            "spectrogram) and adds its losses; None: never. May be set or moved at a "
                                            "--resume, also for a run started without one"},
+        "decay_start_step": {"help": "first step of a cosine learning-rate decay to final_learning_rate_fraction "
+                                     "over decay_steps; None: constant. May be set or moved at a --resume"},
     })
     train.set_defaults(func=_run_train)
 

@@ -58,6 +58,11 @@ class CodecTrainConfig:
     max_steps: int = 10000
     learning_rate: float = 3e-4
     warmup_steps: int = 100
+    # Cosine decay of the learning rate; like the GAN stage it may be set or moved at a resume (the factor is a pure
+    # function of the step, so no scheduler state changes meaning).
+    decay_start_step: int | None = None  # first step of the decay (None: constant after warm-up)
+    decay_steps: int = 2000  # steps from decay_start_step to the final learning rate
+    final_learning_rate_fraction: float = 0.1  # the learning rate after the decay, as a fraction of learning_rate
     grad_clip: float = 1.0
     mel_weight: float = 1.0
     time_weight: float = 1.0
@@ -100,6 +105,12 @@ class CodecTrainConfig:
         for name in ("batch_size", "max_steps", "num_codebooks", "num_filters", "kmeans_batches", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.decay_start_step is not None and self.decay_start_step < 0:
+            raise ValueError(f"decay_start_step must be >= 0 (or None: no decay), got {self.decay_start_step}")
+        if self.decay_steps < 1:
+            raise ValueError(f"decay_steps must be >= 1, got {self.decay_steps}")
+        if not 0 <= self.final_learning_rate_fraction <= 1:
+            raise ValueError(f"final_learning_rate_fraction must be in [0, 1], got {self.final_learning_rate_fraction}")
         if self.quantizer_warmup_steps < 0:
             raise ValueError(f"quantizer_warmup_steps must be >= 0, got {self.quantizer_warmup_steps}")
         for name in ("quantizer_dropout", "first_codebook_only"):
@@ -210,8 +221,14 @@ def evaluate(module: CodecTrainingModule, audio: torch.Tensor, transcriber=None)
     return results
 
 
-def _learning_rate_factor(step: int, warmup_steps: int) -> float:
-    return min(1.0, (step + 1) / max(1, warmup_steps))
+def learning_rate_factor(step: int, config: CodecTrainConfig) -> float:
+    """The learning rate at ``step`` over ``config.learning_rate``: linear warm-up, then optionally a cosine decay."""
+    factor = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    if config.decay_start_step is None or step < config.decay_start_step:
+        return factor
+    progress = min(1.0, (step - config.decay_start_step) / config.decay_steps)
+    floor = config.final_learning_rate_fraction
+    return factor * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def train_codec(config: CodecTrainConfig) -> dict:
@@ -239,7 +256,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
     model = build_model(config)
     module = CodecTrainingModule(model, config)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, betas=(0.8, 0.99), weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _learning_rate_factor(s, config.warmup_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, config))
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
     unwrapped = accelerator.unwrap_model(module)
     adversarial = AdversarialStage(config) if config.adversarial_start_step is not None else None
@@ -259,10 +276,11 @@ def train_codec(config: CodecTrainConfig) -> dict:
                         max(saved_state["step"], config.adversarial_start_step))
         trainer_state = saved_state
         step = trainer_state["step"]
-        # The run may continue with other settings (e.g. a bigger manifest, or the adversarial stage switched on or
-        # rescheduled: its fields are a schedule, not part of the codec, so no resume refuses them); keep the trail.
+        # The run may continue with other settings (a bigger manifest, the adversarial stage or the learning-rate
+        # decay switched on or moved: schedules, not part of the codec, so no resume refuses them); keep a trail.
         trainer_state.setdefault("resumes", []).append({"step": step, "manifest": config.manifest,
-                                                        "adversarial_start_step": config.adversarial_start_step})
+                                                        "adversarial_start_step": config.adversarial_start_step,
+                                                        "decay_start_step": config.decay_start_step})
         trainer_state["config"] = asdict(config)
         logger.info("resumed from %s at step %d", checkpoint, step)
     elif adversarial is not None:
@@ -371,6 +389,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
         bar.update(1)
         if step % config.log_every == 0 or step == config.max_steps:
             record = {"step": step, **{k: round(v / window, 5) for k, v in running.items()}}
+            record["learning_rate"] = float(f"{scheduler.get_last_lr()[0]:.4g}")  # the rate the next step uses
             record["dead_restarts"] = int(running["dead_restarts"])
             # Averaged over the window's adversarial steps only; absent before adversarial_start_step.
             record.update({k: round(v / adversarial_window, 5) for k, v in adversarial_running.items()})

@@ -51,13 +51,16 @@ class _Chunks:
         """[b, c, Q, g, h, P] -> [b, c, g, h, Q, P]."""
         return tensor.permute(0, 1, 3, 4, 2, 5)
 
-    def intra_weights(self):
-        """exp(cum_l - cum_s) (C_l . B_s) for s <= l: the decays [b, c, g, h, Q, Q] and the weights."""
-        scores = torch.matmul(self.Cg, self.Bg.transpose(-1, -2)).unsqueeze(3)  # once per group: [b, c, g, 1, Q, Q]
+    def intra_scores(self):
+        """C_l . B_s once per group, broadcast over its heads: [b, c, g, 1, Q, Q]."""
+        return torch.matmul(self.Cg, self.Bg.transpose(-1, -2)).unsqueeze(3)
+
+    def intra_decays(self):
+        """exp(cum_l - cum_s) for s <= l, else 0: [b, c, g, h, Q, Q], made in place (one [Q, Q] per head and chunk
+        is the scan's largest tensor: 12 MB per layer at the tiny size, 50 MB at the paper's)."""
         cum_heads = self.cum.permute(0, 1, 3, 4, 2)
         future = torch.ones(self.Q, self.Q, dtype=torch.bool, device=self.x.device).triu(1)
-        decays = torch.exp((cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)).masked_fill_(future, float("-inf")))
-        return decays, decays * scores
+        return (cum_heads.unsqueeze(-1) - cum_heads.unsqueeze(-2)).masked_fill_(future, float("-inf")).exp_()
 
     def weighted_inputs(self):
         """x dt decayed to the end of the chunk, heads folded into the matrix dimension: [b, c, g, Q, h * P]."""
@@ -91,7 +94,7 @@ class _Chunks:
 def ssd_forward(x, dt, A, B, C, Q, initial_state=None):
     """y [B, L, H, P] (without D) and the final state [B, H, P, N]; no gradients."""
     ch = _Chunks(x, dt, A, B, C, Q)
-    _, weights = ch.intra_weights()
+    weights = ch.intra_decays().mul_(ch.intra_scores())
     y_diag = torch.matmul(weights, ch.head_major(ch.xdt))  # [b, c, g, h, Q, P]
     state = (x.new_zeros(ch.batch, ch.groups, ch.per_group, ch.head_dim, ch.state_size) if initial_state is None
              else initial_state.reshape(ch.batch, ch.groups, ch.per_group, ch.head_dim, ch.state_size))
@@ -123,27 +126,34 @@ class SSDScanFunction(torch.autograd.Function):
         grad_y = torch.zeros_like(x) if grad_y is None else grad_y
         gy = F.pad(grad_y, (0, 0, 0, 0, 0, Q * c - ch.seq_len)).view(b, c, Q, g, h, P)
 
-        # Within chunks: y = W @ xdt with W = decays * scores.
-        decays, weights = ch.intra_weights()
+        # Within chunks: y = W @ xdt with W = decays * scores. The order keeps two [Q, Q]-per-head tensors alive at
+        # a time, not four: the gradient of W is scaled in place, and W is built over the decays once they are used.
         gy_heads = ch.head_major(gy)  # [b, c, g, h, Q, P]
         grad_weights = torch.matmul(gy_heads, ch.head_major(ch.xdt).transpose(-1, -2))  # [b, c, g, h, Q, Q]
-        grad_xdt = torch.matmul(weights.transpose(-1, -2), gy_heads).permute(0, 1, 4, 2, 3, 5)  # [b, c, Q, g, h, P]
-        grad_scores = (grad_weights * decays).sum(3)  # [b, c, g, Q, Q]
+        decays, scores = ch.intra_decays(), ch.intra_scores()
+        grad_weights.mul_(decays)  # now d(scores), per head
+        grad_scores = grad_weights.sum(3)  # [b, c, g, Q, Q]
         grad_C = torch.matmul(grad_scores, ch.Bg)  # [b, c, g, Q, N]
         grad_B = torch.matmul(grad_scores.transpose(-1, -2), ch.Cg)
-        grad_segment = grad_weights.mul_(weights)  # d(cum_l - cum_s)
+        del grad_scores
+        weights = decays.mul_(scores)
+        grad_xdt = torch.matmul(weights.transpose(-1, -2), gy_heads).permute(0, 1, 4, 2, 3, 5)  # [b, c, Q, g, h, P]
+        del weights, decays
+        grad_segment = grad_weights.mul_(scores)  # d(W) * W: d(cum_l - cum_s)
         grad_cum = (grad_segment.sum(-1) - grad_segment.sum(-2)).permute(0, 1, 4, 2, 3)  # [b, c, Q, g, h]
+        del grad_segment, grad_weights
 
-        # From the carried state: y_l += exp(cum_l) C_l . S_c.
+        # From the carried state: y_l += exp(cum_l) C_l . S_c. From here on each [L, heads * P]-sized tensor is freed
+        # (del) or overwritten (in-place) as soon as it is used: a layer's backward otherwise holds a dozen of them at
+        # once, which made this scan the peak of a training step's memory.
         weighted = ch.weighted_inputs()
         state = (x.new_zeros(b, g, h, P, N) if initial_state is None else initial_state.reshape(b, g, h, P, N))
         states, readouts = ch.carried_states(state, weighted)
-        readouts = readouts.view(b, c, g, Q, h, P)
         exp_cum = torch.exp(ch.cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)  # [b, c, g, Q, h, 1]
-        gy_groups = gy.transpose(2, 3)  # [b, c, g, Q, h, P]
-        grad_readouts = gy_groups * exp_cum
-        grad_cum += (grad_readouts * readouts).sum(-1).transpose(2, 3)
-        grad_readouts = grad_readouts.reshape(b, c, g, Q, h * P)
+        grad_readouts = (gy.transpose(2, 3) * exp_cum).reshape(b, c, g, Q, h * P)
+        del gy, gy_heads, exp_cum
+        grad_cum += readouts.mul_(grad_readouts).view(b, c, g, Q, h, P).sum(-1).transpose(2, 3)
+        del readouts
 
         # Across chunks, last to first: S_{k+1} = decay_k S_k + weighted_k^T B_k, and chunk k reads S_k. The
         # gradients dS_k = decay_k dS_{k+1} + grad_readouts_k^T C_k are built in place over the batched readout terms,
@@ -157,27 +167,32 @@ class SSDScanFunction(torch.autograd.Function):
             ch.per_head(grad_states[:, k]).addcmul_(ch.per_head(grad_states[:, k + 1]),
                                                     ch.chunk_decay[:, k, ..., None, None])
         entering, grad_leaving = states[:, :-1], grad_states[:, 1:]
-        grad_weighted = torch.matmul(ch.Bg, grad_leaving.transpose(-1, -2))  # [b, c, g, Q, h * P]
-        grad_B += torch.matmul(weighted, grad_leaving)
         grad_C += torch.matmul(grad_readouts, entering)
+        del grad_readouts
+        grad_B += torch.matmul(weighted, grad_leaving)
+        del weighted
         # Per head, the dot product of dS_{k+1} and S_k, as a batch of [1, P * N] x [P * N, 1] products.
         grad_chunk_decay = torch.matmul(grad_leaving.view(b, c, g, h, 1, P * N),
                                         entering.view(b, c, g, h, P * N, 1)).view(b, c, g, h)
         grad_cum[:, :, -1] += grad_chunk_decay * ch.chunk_decay
-        grad_weighted = grad_weighted.transpose(2, 3).reshape(b, c, Q, g, h, P)
-        grad_xdt += grad_weighted * ch.decay_to_end
-        grad_to_end = (grad_weighted * ch.xdt).sum(-1) * ch.decay_to_end.squeeze(-1)  # d(cum_last - cum_s)
+        grad_weighted = torch.matmul(ch.Bg, grad_leaving.transpose(-1, -2))  # [b, c, g, Q, h * P]
+        # A copy, not a view: a view would keep every chunk's gradient alive as long as the returned gradient.
+        grad_initial = grad_states[:, 0].reshape(b, g * h, P, N).clone() if initial_state is not None else None
+        del states, entering, grad_states, grad_leaving
+        grad_weighted = grad_weighted.view(b, c, g, Q, h, P).transpose(2, 3)  # [b, c, Q, g, h, P]
+        grad_xdt.addcmul_(grad_weighted, ch.decay_to_end)
+        grad_to_end = grad_weighted.mul_(ch.xdt).sum(-1) * ch.decay_to_end.squeeze(-1)  # d(cum_last - cum_s)
+        del grad_weighted
         grad_cum -= grad_to_end
         grad_cum[:, :, -1] += grad_to_end.sum(2)
 
         # cum = cumsum(dt * A) within the chunk; xdt = x * dt.
         grad_dtA = grad_cum.flip(2).cumsum(2).flip(2).reshape(b, c * Q, g * h)
         grad_xdt = grad_xdt.reshape(b, c * Q, g * h, P)
-        grad_dt = grad_dtA * A + (grad_xdt * ch.x).sum(-1)
+        # sum_p grad_xdt * x as a batch of [1, P] x [P, 1] products: no [L, heads, P] temporary.
+        grad_dt = grad_dtA * A + torch.matmul(grad_xdt.unsqueeze(-2), ch.x.unsqueeze(-1)).view(b, c * Q, g * h)
         grad_A = (grad_dtA * ch.dt).sum((0, 1))
         L = ch.seq_len
         grad_B = grad_B.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
         grad_C = grad_C.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
-        # A copy, not a view: a view would keep every chunk's gradient alive as long as the returned gradient.
-        grad_initial = grad_states[:, 0].reshape(b, g * h, P, N).clone() if initial_state is not None else None
-        return ((grad_xdt * ch.dt.unsqueeze(-1))[:, :L], grad_dt[:, :L], grad_A, grad_B, grad_C, grad_initial, None)
+        return (grad_xdt.mul_(ch.dt.unsqueeze(-1))[:, :L], grad_dt[:, :L], grad_A, grad_B, grad_C, grad_initial, None)

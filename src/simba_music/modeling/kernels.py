@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .torch_kernels import DeferredUpdates
+from .torch_kernels import DeferredUpdates, conv_window
 from .torch_kernels import causal_conv1d as torch_causal_conv1d
 from .torch_kernels import causal_conv1d_step as torch_causal_conv1d_step
+from .torch_kernels import conv_ssd_scan as torch_conv_ssd_scan
 from .torch_kernels import selective_scan as torch_selective_scan
 from .torch_kernels import selective_state_step as torch_selective_state_step
 from .torch_kernels import ssd_scan as torch_ssd_scan
@@ -196,6 +197,25 @@ def ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state=None):
                               seq_idx=None, dt_softplus=False, return_final_states=True)
         return y, final_state.float()
     return torch_ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
+
+
+def conv_ssd_scan(xBC, conv_weight, conv_bias, dt, A, D, chunk_size, layout, ssm_state=None, conv_state=None):
+    """Mamba2's path from in_proj to the gated norm: SiLU(causal conv(xBC)) [B, L, channels] split by `layout` into
+    x, B and C, then the chunked scan. Returns (y [B, L, H, P], final state [B, H, P, N] float32, conv window).
+
+    Training on the PyTorch path (gradients wanted, no cache) runs both as one Function that recomputes the
+    convolution in its backward instead of keeping its output (`conv_ssd.py`); elsewhere the two ops run as they
+    would alone, each on its fast kernel where one applies."""
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (xBC, conv_weight, conv_bias, dt, A, D, ssm_state))
+    if (needs_grad and conv_state is None and _fast("causal conv", xBC) is None
+            and _fast("ssd scan", xBC) is None):
+        y, final_state = torch_conv_ssd_scan(xBC, conv_weight, conv_bias, dt, A, D, chunk_size, layout, ssm_state)
+        return y, final_state, conv_window(xBC.transpose(1, 2), conv_weight.shape[-1])
+    activated, window = causal_conv1d(xBC.transpose(1, 2), conv_weight, conv_bias, conv_state)
+    x, B, C = layout.split(activated.transpose(1, 2))
+    y, final_state = ssd_scan(x, dt, A, B, C, D, chunk_size, ssm_state)
+    return y, final_state, window
 
 
 def settle(ssm: SSMState) -> None:

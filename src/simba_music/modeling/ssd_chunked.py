@@ -120,79 +120,84 @@ class SSDScanFunction(torch.autograd.Function):
     @staticmethod
     @backward_on_fitted_threads
     def backward(ctx, grad_y, grad_final):
-        x, dt, A, B, C, initial_state = ctx.saved_tensors
-        ch = _Chunks(x, dt, A, B, C, ctx.Q)
-        b, c, Q, g, h, P, N = ch.batch, ch.chunks, ch.Q, ch.groups, ch.per_group, ch.head_dim, ch.state_size
-        grad_y = torch.zeros_like(x) if grad_y is None else grad_y
-        gy = F.pad(grad_y, (0, 0, 0, 0, 0, Q * c - ch.seq_len)).view(b, c, Q, g, h, P)
+        return *ssd_backward(*ctx.saved_tensors, ctx.Q, grad_y, grad_final), None
 
-        # Within chunks: y = W @ xdt with W = decays * scores. The order keeps two [Q, Q]-per-head tensors alive at
-        # a time, not four: the gradient of W is scaled in place, and W is built over the decays once they are used.
-        gy_heads = ch.head_major(gy)  # [b, c, g, h, Q, P]
-        grad_weights = torch.matmul(gy_heads, ch.head_major(ch.xdt).transpose(-1, -2))  # [b, c, g, h, Q, Q]
-        decays, scores = ch.intra_decays(), ch.intra_scores()
-        grad_weights.mul_(decays)  # now d(scores), per head
-        grad_scores = grad_weights.sum(3)  # [b, c, g, Q, Q]
-        grad_C = torch.matmul(grad_scores, ch.Bg)  # [b, c, g, Q, N]
-        grad_B = torch.matmul(grad_scores.transpose(-1, -2), ch.Cg)
-        del grad_scores
-        weights = decays.mul_(scores)
-        grad_xdt = torch.matmul(weights.transpose(-1, -2), gy_heads).permute(0, 1, 4, 2, 3, 5)  # [b, c, Q, g, h, P]
-        del weights, decays
-        grad_segment = grad_weights.mul_(scores)  # d(W) * W: d(cum_l - cum_s)
-        grad_cum = (grad_segment.sum(-1) - grad_segment.sum(-2)).permute(0, 1, 4, 2, 3)  # [b, c, Q, g, h]
-        del grad_segment, grad_weights
 
-        # From the carried state: y_l += exp(cum_l) C_l . S_c. From here on each [L, heads * P]-sized tensor is freed
-        # (del) or overwritten (in-place) as soon as it is used: a layer's backward otherwise holds a dozen of them at
-        # once, which made this scan the peak of a training step's memory.
-        weighted = ch.weighted_inputs()
-        state = (x.new_zeros(b, g, h, P, N) if initial_state is None else initial_state.reshape(b, g, h, P, N))
-        states, readouts = ch.carried_states(state, weighted)
-        exp_cum = torch.exp(ch.cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)  # [b, c, g, Q, h, 1]
-        grad_readouts = (gy.transpose(2, 3) * exp_cum).reshape(b, c, g, Q, h * P)
-        del gy, gy_heads, exp_cum
-        grad_cum += readouts.mul_(grad_readouts).view(b, c, g, Q, h, P).sum(-1).transpose(2, 3)
-        del readouts
+def ssd_backward(x, dt, A, B, C, initial_state, Q, grad_y, grad_final):
+    """Gradients of `ssd_forward` for x, dt, A, B, C and the initial state (None if it is None), given those of y and
+    the final state (either may be None)."""
+    ch = _Chunks(x, dt, A, B, C, Q)
+    b, c, Q, g, h, P, N = ch.batch, ch.chunks, ch.Q, ch.groups, ch.per_group, ch.head_dim, ch.state_size
+    grad_y = torch.zeros_like(x) if grad_y is None else grad_y
+    gy = F.pad(grad_y, (0, 0, 0, 0, 0, Q * c - ch.seq_len)).view(b, c, Q, g, h, P)
 
-        # Across chunks, last to first: S_{k+1} = decay_k S_k + weighted_k^T B_k, and chunk k reads S_k. The
-        # gradients dS_k = decay_k dS_{k+1} + grad_readouts_k^T C_k are built in place over the batched readout terms,
-        # laid out like `states` (dS_k at k, the final state's last); the rest is one product over all chunks. This
-        # holds a second set of chunk states beside `states` (about 100 MB per layer at the paper's size, batch 1):
-        # batched products cost 4-6% less time per training step than a loop over chunks (benchmarks/README.md).
-        grad_states = x.new_empty(b, c + 1, g, h * P, N)
-        grad_states[:, c] = 0 if grad_final is None else grad_final.reshape(b, g, h * P, N)
-        torch.matmul(grad_readouts.transpose(-1, -2), ch.Cg, out=grad_states[:, :-1])
-        for k in reversed(range(c)):
-            ch.per_head(grad_states[:, k]).addcmul_(ch.per_head(grad_states[:, k + 1]),
-                                                    ch.chunk_decay[:, k, ..., None, None])
-        entering, grad_leaving = states[:, :-1], grad_states[:, 1:]
-        grad_C += torch.matmul(grad_readouts, entering)
-        del grad_readouts
-        grad_B += torch.matmul(weighted, grad_leaving)
-        del weighted
-        # Per head, the dot product of dS_{k+1} and S_k, as a batch of [1, P * N] x [P * N, 1] products.
-        grad_chunk_decay = torch.matmul(grad_leaving.view(b, c, g, h, 1, P * N),
-                                        entering.view(b, c, g, h, P * N, 1)).view(b, c, g, h)
-        grad_cum[:, :, -1] += grad_chunk_decay * ch.chunk_decay
-        grad_weighted = torch.matmul(ch.Bg, grad_leaving.transpose(-1, -2))  # [b, c, g, Q, h * P]
-        # A copy, not a view: a view would keep every chunk's gradient alive as long as the returned gradient.
-        grad_initial = grad_states[:, 0].reshape(b, g * h, P, N).clone() if initial_state is not None else None
-        del states, entering, grad_states, grad_leaving
-        grad_weighted = grad_weighted.view(b, c, g, Q, h, P).transpose(2, 3)  # [b, c, Q, g, h, P]
-        grad_xdt.addcmul_(grad_weighted, ch.decay_to_end)
-        grad_to_end = grad_weighted.mul_(ch.xdt).sum(-1) * ch.decay_to_end.squeeze(-1)  # d(cum_last - cum_s)
-        del grad_weighted
-        grad_cum -= grad_to_end
-        grad_cum[:, :, -1] += grad_to_end.sum(2)
+    # Within chunks: y = W @ xdt with W = decays * scores. The order keeps two [Q, Q]-per-head tensors alive at
+    # a time, not four: the gradient of W is scaled in place, and W is built over the decays once they are used.
+    gy_heads = ch.head_major(gy)  # [b, c, g, h, Q, P]
+    grad_weights = torch.matmul(gy_heads, ch.head_major(ch.xdt).transpose(-1, -2))  # [b, c, g, h, Q, Q]
+    decays, scores = ch.intra_decays(), ch.intra_scores()
+    grad_weights.mul_(decays)  # now d(scores), per head
+    grad_scores = grad_weights.sum(3)  # [b, c, g, Q, Q]
+    grad_C = torch.matmul(grad_scores, ch.Bg)  # [b, c, g, Q, N]
+    grad_B = torch.matmul(grad_scores.transpose(-1, -2), ch.Cg)
+    del grad_scores
+    weights = decays.mul_(scores)
+    grad_xdt = torch.matmul(weights.transpose(-1, -2), gy_heads).permute(0, 1, 4, 2, 3, 5)  # [b, c, Q, g, h, P]
+    del weights, decays
+    grad_segment = grad_weights.mul_(scores)  # d(W) * W: d(cum_l - cum_s)
+    grad_cum = (grad_segment.sum(-1) - grad_segment.sum(-2)).permute(0, 1, 4, 2, 3)  # [b, c, Q, g, h]
+    del grad_segment, grad_weights
 
-        # cum = cumsum(dt * A) within the chunk; xdt = x * dt.
-        grad_dtA = grad_cum.flip(2).cumsum(2).flip(2).reshape(b, c * Q, g * h)
-        grad_xdt = grad_xdt.reshape(b, c * Q, g * h, P)
-        # sum_p grad_xdt * x as a batch of [1, P] x [P, 1] products: no [L, heads, P] temporary.
-        grad_dt = grad_dtA * A + torch.matmul(grad_xdt.unsqueeze(-2), ch.x.unsqueeze(-1)).view(b, c * Q, g * h)
-        grad_A = (grad_dtA * ch.dt).sum((0, 1))
-        L = ch.seq_len
-        grad_B = grad_B.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
-        grad_C = grad_C.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
-        return (grad_xdt.mul_(ch.dt.unsqueeze(-1))[:, :L], grad_dt[:, :L], grad_A, grad_B, grad_C, grad_initial, None)
+    # From the carried state: y_l += exp(cum_l) C_l . S_c. From here on each [L, heads * P]-sized tensor is freed
+    # (del) or overwritten (in-place) as soon as it is used: a layer's backward otherwise holds a dozen of them at
+    # once, which made this scan the peak of a training step's memory.
+    weighted = ch.weighted_inputs()
+    state = (x.new_zeros(b, g, h, P, N) if initial_state is None else initial_state.reshape(b, g, h, P, N))
+    states, readouts = ch.carried_states(state, weighted)
+    exp_cum = torch.exp(ch.cum).permute(0, 1, 3, 2, 4).unsqueeze(-1)  # [b, c, g, Q, h, 1]
+    grad_readouts = (gy.transpose(2, 3) * exp_cum).reshape(b, c, g, Q, h * P)
+    del gy, gy_heads, exp_cum
+    grad_cum += readouts.mul_(grad_readouts).view(b, c, g, Q, h, P).sum(-1).transpose(2, 3)
+    del readouts
+
+    # Across chunks, last to first: S_{k+1} = decay_k S_k + weighted_k^T B_k, and chunk k reads S_k. The
+    # gradients dS_k = decay_k dS_{k+1} + grad_readouts_k^T C_k are built in place over the batched readout terms,
+    # laid out like `states` (dS_k at k, the final state's last); the rest is one product over all chunks. This
+    # holds a second set of chunk states beside `states` (about 100 MB per layer at the paper's size, batch 1):
+    # batched products cost 4-6% less time per training step than a loop over chunks (benchmarks/README.md).
+    grad_states = x.new_empty(b, c + 1, g, h * P, N)
+    grad_states[:, c] = 0 if grad_final is None else grad_final.reshape(b, g, h * P, N)
+    torch.matmul(grad_readouts.transpose(-1, -2), ch.Cg, out=grad_states[:, :-1])
+    for k in reversed(range(c)):
+        ch.per_head(grad_states[:, k]).addcmul_(ch.per_head(grad_states[:, k + 1]),
+                                                ch.chunk_decay[:, k, ..., None, None])
+    entering, grad_leaving = states[:, :-1], grad_states[:, 1:]
+    grad_C += torch.matmul(grad_readouts, entering)
+    del grad_readouts
+    grad_B += torch.matmul(weighted, grad_leaving)
+    del weighted
+    # Per head, the dot product of dS_{k+1} and S_k, as a batch of [1, P * N] x [P * N, 1] products.
+    grad_chunk_decay = torch.matmul(grad_leaving.view(b, c, g, h, 1, P * N),
+                                    entering.view(b, c, g, h, P * N, 1)).view(b, c, g, h)
+    grad_cum[:, :, -1] += grad_chunk_decay * ch.chunk_decay
+    grad_weighted = torch.matmul(ch.Bg, grad_leaving.transpose(-1, -2))  # [b, c, g, Q, h * P]
+    # A copy, not a view: a view would keep every chunk's gradient alive as long as the returned gradient.
+    grad_initial = grad_states[:, 0].reshape(b, g * h, P, N).clone() if initial_state is not None else None
+    del states, entering, grad_states, grad_leaving
+    grad_weighted = grad_weighted.view(b, c, g, Q, h, P).transpose(2, 3)  # [b, c, Q, g, h, P]
+    grad_xdt.addcmul_(grad_weighted, ch.decay_to_end)
+    grad_to_end = grad_weighted.mul_(ch.xdt).sum(-1) * ch.decay_to_end.squeeze(-1)  # d(cum_last - cum_s)
+    del grad_weighted
+    grad_cum -= grad_to_end
+    grad_cum[:, :, -1] += grad_to_end.sum(2)
+
+    # cum = cumsum(dt * A) within the chunk; xdt = x * dt.
+    grad_dtA = grad_cum.flip(2).cumsum(2).flip(2).reshape(b, c * Q, g * h)
+    grad_xdt = grad_xdt.reshape(b, c * Q, g * h, P)
+    # sum_p grad_xdt * x as a batch of [1, P] x [P, 1] products: no [L, heads, P] temporary.
+    grad_dt = grad_dtA * A + torch.matmul(grad_xdt.unsqueeze(-2), ch.x.unsqueeze(-1)).view(b, c * Q, g * h)
+    grad_A = (grad_dtA * ch.dt).sum((0, 1))
+    L = ch.seq_len
+    grad_B = grad_B.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
+    grad_C = grad_C.transpose(2, 3).reshape(b, c * Q, g, N)[:, :L]
+    return grad_xdt.mul_(ch.dt.unsqueeze(-1))[:, :L], grad_dt[:, :L], grad_A, grad_B, grad_C, grad_initial

@@ -15,13 +15,14 @@ from torch import nn
 from transformers import initialization as init
 
 from .cache import SimbaMusicCache, SSMState
+from .conv_ssd import SSDLayout
 from .kernels import (
     causal_conv1d,
     causal_conv1d_step,
+    conv_ssd_scan,
     selective_scan,
     selective_state_step,
     settle,
-    ssd_scan,
     ssd_state_step,
 )
 from .linear import Linear
@@ -167,6 +168,7 @@ class Mamba2Mixer(_SSMMixer):
         self.inner, self.heads, self.head_dim = inner, config.num_ssm_heads, config.head_dim
         self.groups, self.state_size, self.conv_channels = config.n_groups, config.state_size, conv_channels
         self.chunk_size = config.chunk_size
+        self.layout = SSDLayout(self.heads, self.head_dim, self.groups, self.state_size)
         self.in_proj = Linear(config.hidden_size, inner + conv_channels + self.heads, bias=config.use_bias)
         self.dt_bias = nn.Parameter(torch.empty(self.heads))
         self.A_log = nn.Parameter(torch.empty(self.heads))
@@ -185,27 +187,18 @@ class Mamba2Mixer(_SSMMixer):
     def _split(self, projected):
         return projected.split([self.inner, self.conv_channels, self.heads], dim=-1)
 
-    def _split_conv_output(self, xBC):
-        return xBC.split([self.inner, self.groups * self.state_size, self.groups * self.state_size], dim=-1)
-
     def scan(self, projected, state):
         batch, seq_len, _ = projected.shape
         z, xBC, dt = self._split(projected)
-        xBC, conv_window = self._conv(xBC, state)
-        x, B, C = self._split_conv_output(xBC)
-        y, ssm_state = ssd_scan(
-            x.reshape(batch, seq_len, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
-            self._decay_rates(), B.reshape(batch, seq_len, self.groups, self.state_size),
-            C.reshape(batch, seq_len, self.groups, self.state_size), self.D, self.chunk_size,
-            state.ssm_state if state is not None else None)
+        y, ssm_state, conv_window = conv_ssd_scan(
+            xBC, self.conv1d.weight.squeeze(1), self.conv1d.bias, F.softplus(dt + self.dt_bias), self._decay_rates(),
+            self.D, self.chunk_size, self.layout, state.ssm_state if state is not None else None,
+            state.conv_state if state is not None else None)
         return self.norm(y.reshape(batch, seq_len, self.inner), z, self.out_proj), conv_window, ssm_state
 
     def step(self, hidden_states, state):
         batch = hidden_states.shape[0]
         z, xBC, dt = self._split(self.in_proj(hidden_states[:, 0]))
-        x, B, C = self._split_conv_output(self._conv_step(xBC, state))
-        y = ssd_state_step(
-            state, x.reshape(batch, self.heads, self.head_dim), F.softplus(dt + self.dt_bias),
-            self._decay_rates(), B.reshape(batch, self.groups, self.state_size),
-            C.reshape(batch, self.groups, self.state_size), self.D)
+        x, B, C = self.layout.split(self._conv_step(xBC, state))
+        y = ssd_state_step(state, x, F.softplus(dt + self.dt_bias), self._decay_rates(), B, C, self.D)
         return self.out_proj(self.norm(y.reshape(batch, self.inner), z)).unsqueeze(1)

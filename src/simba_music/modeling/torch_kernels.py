@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .causal_conv import causal_conv1d_silu
+from .conv_ssd import ConvSSDScanFunction, SSDLayout
 from .ssd_chunked import SSDScanFunction, ssd_forward
 from .threads import backward_on_fitted_threads
 
@@ -54,13 +55,17 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     if conv_state is None:
         # The layers' activations are [B, L, C]: x is a transposed view of them, and so is the result.
         out = causal_conv1d_silu(x.transpose(1, 2), weight, bias).transpose(1, 2)
-        history = x[..., -kernel:]
+        history = x
     else:
         history = torch.cat([conv_state[..., 1:].to(x.dtype), x], dim=-1)
         out = F.silu(F.conv1d(history, weight.unsqueeze(1).to(x.dtype), bias, groups=x.shape[1])[..., -seq_len:])
-    new_state = (history[..., -kernel:] if history.shape[-1] >= kernel
-                 else F.pad(history, (kernel - history.shape[-1], 0)))
-    return out, new_state.contiguous()
+    return out, conv_window(history, kernel)
+
+
+def conv_window(history: torch.Tensor, kernel: int) -> torch.Tensor:
+    """The convolution state after `history` [B, C, T]: its last `kernel` inputs, zero-padded on the left."""
+    window = history[..., -kernel:] if history.shape[-1] >= kernel else F.pad(history, (kernel - history.shape[-1], 0))
+    return window.contiguous()
 
 
 def causal_conv1d_step(x: torch.Tensor, conv_state: torch.Tensor, weight: torch.Tensor,
@@ -222,6 +227,19 @@ def ssd_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor
         y, state = ssd_forward(*inputs[:5], Q, inputs[5])
     y = y + inputs[0] * D.to(acc)[:, None]
     return y.to(x.dtype), state
+
+
+@outside_autocast
+def conv_ssd_scan(xBC: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dt: torch.Tensor,
+                  A: torch.Tensor, D: torch.Tensor, chunk_size: int, layout: SSDLayout,
+                  initial_state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """SiLU(causal conv(xBC)) split by `layout` into x, B, C, then `ssd_scan`, as one Function that keeps only xBC
+    for backward (`conv_ssd.py`). `xBC` [B, L, channels] (before the convolution), `weight` [channels, K]; the rest
+    as in `ssd_scan`. Returns y [B, L, H, P] in xBC's dtype and the final state in the accumulation dtype."""
+    acc = accumulation_dtype(xBC)
+    return ConvSSDScanFunction.apply(xBC, weight, bias, dt.to(acc), A.to(acc), D.to(acc),
+                                     None if initial_state is None else initial_state.to(acc), layout,
+                                     min(chunk_size, SSD_CPU_CHUNK), acc)
 
 
 # Decode steps whose rank-1 updates are held back before being folded into a Mamba2 state (see ssd_state_step).

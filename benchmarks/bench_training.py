@@ -12,6 +12,7 @@ both models in torch.compile.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import multiprocessing
 import resource
@@ -58,14 +59,38 @@ def _resident_mb() -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def _allocated_mb():
+    """Bytes glibc's malloc has handed out and not taken back (mallinfo2), or None off glibc. Resident memory also
+    counts freed blocks the allocator keeps (fragmentation); this counts the tensors alone."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    mallinfo2.restype = Mallinfo2
+
+    def read() -> float:
+        info = mallinfo2()
+        return (info.uordblks + info.hblkhd) / 2**20
+    return read
+
+
 def _peak_memory_child(config, length, threads, queue):
     torch.set_num_threads(threads)
     step, _ = training_step(config, length)
-    before, peak, done = _resident_mb(), [0.0], threading.Event()
+    allocated = _allocated_mb()
+    before, peak, done = _resident_mb(), [0.0, 0.0], threading.Event()
+    allocated_before = allocated() if allocated else 0.0
 
     def sample():
         while not done.is_set():
             peak[0] = max(peak[0], _resident_mb())
+            if allocated:
+                peak[1] = max(peak[1], allocated())
             time.sleep(0.002)
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -73,12 +98,13 @@ def _peak_memory_child(config, length, threads, queue):
         step()
     done.set()
     sampler.join()
-    queue.put((peak[0], peak[0] - before))
+    queue.put((peak[0], peak[0] - before, peak[1] - allocated_before if allocated else None))
 
 
-def peak_memory_mb(config, length: int, threads: int) -> tuple[float, float]:
-    """Peak resident memory (MB) of a fresh process running two training steps, and its rise over the memory held
-    once the model is built (Linux: sampled from /proc every 2 ms)."""
+def peak_memory_mb(config, length: int, threads: int) -> tuple[float, float, float | None]:
+    """Peak resident memory (MB) of a fresh process running two training steps, its rise over the memory held once
+    the model is built (Linux: sampled from /proc every 2 ms), and the rise of the memory allocated (glibc: None
+    elsewhere)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_peak_memory_child, args=(config, length, threads, queue))
@@ -120,9 +146,13 @@ def main() -> None:
                 entry["prefix_simba_tokens_per_s"] / entry["cross_transformer_tokens_per_s"], 3)
             if args.memory:
                 for name, config in variants(SIZES[size]).items():
-                    peak, rise = peak_memory_mb(config, args.length, args.threads)
+                    peak, rise, allocated_rise = peak_memory_mb(config, args.length, args.threads)
                     entry[f"{name}_peak_mb"], entry[f"{name}_step_rise_mb"] = round(peak), round(rise)
+                    entry[f"{name}_allocated_rise_mb"] = None if allocated_rise is None else round(allocated_rise)
                 entry["memory_ratio"] = round(entry["prefix_simba_peak_mb"] / entry["cross_transformer_peak_mb"], 3)
+                if entry["prefix_simba_allocated_rise_mb"] is not None:
+                    entry["allocated_rise_ratio"] = round(
+                        entry["prefix_simba_allocated_rise_mb"] / entry["cross_transformer_allocated_rise_mb"], 3)
             del steps
             results.append(entry)
             print(json.dumps(entry), flush=True)

@@ -125,6 +125,9 @@ def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, train
     assert report["kbps"]["codec_first_codebook"] == 0.3  # 16 kHz / hop 320 (tiny test codec) x 6 bits
     assert (tmp_path / "spectrograms.png").stat().st_size > 10_000
     assert "| mu_law_8bit |" in (tmp_path / "report.md").read_text()
+    assert set(report["melody"]) == set(report["mean"])
+    assert report["melody"]["original"]["kept_within_50_cents"] == 1.0
+    assert report["melody"]["mu_law_8bit"]["kept_within_50_cents"] == 1.0
     if transcription_unavailable_reason() is None:
         assert report["mean"]["mu_law_8bit"]["note_f1"] > 0.8  # the melody's notes survive 8-bit mu-law
         assert set(report["note_f1"]["pooled_f1"]) == set(report["mean"])

@@ -1,6 +1,7 @@
 """Codec quality report on held-out works: mel distance and SI-SDR against two classic baselines, a chroma
 (pitch-class) agreement score, note-level agreement (basic-pitch note F1), the frame-rate comb strength
-(:mod:`simba_music.codec.comb`), and a spectrogram figure. Works for EnCodec-format (RVQ) and one-codebook
+(:mod:`simba_music.codec.comb`), the pitch kept on a synthetic melody (:mod:`simba_music.codec.melody`), and a
+spectrogram figure. Works for EnCodec-format (RVQ) and one-codebook
 WavTokenizer-format codecs alike, through :class:`simba_music.modeling.audio_codec.AudioCodec`.
 
 The note F1 compares basic-pitch transcriptions of each system's output with the transcription of the original
@@ -22,6 +23,7 @@ import torch
 from simba_music.codec.baselines import chroma_similarity, mu_law_8bit, telephone_band
 from simba_music.codec.comb import comb_strength
 from simba_music.codec.losses import mel_distance, si_sdr
+from simba_music.codec.melody import MELODY_NOTES, TOLERANCE_CENTS, melody_pitch_kept
 from simba_music.codec.note_metrics import note_f1
 from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
 from simba_music.corpus.manifest import atomic_write_bytes, read_manifest
@@ -31,6 +33,13 @@ NOTE_F1_DEFINITION = (
     "Note F1: basic-pitch (ONNX) transcription of each output against that of the original; a note matches when the "
     "MIDI pitch is equal and the onsets are within 50 ms, offsets ignored, one-to-one (maximum matching). "
     "Mean over clips / pooled over all notes."
+)
+
+
+MELODY_DEFINITION = (
+    f"Melody: a seeded synthetic {MELODY_NOTES}-note melody of harmonic tones (MIDI 55-79, 0.25 s each) through each "
+    f"system; the share of notes whose estimated fundamental is within {TOLERANCE_CENTS:g} cents of the written "
+    "pitch (codec/melody.py)."
 )
 
 
@@ -135,6 +144,7 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         name: {key: round(float(np.mean([m[key] for m in values])), 4) for key in values[0]}
         for name, values in per_system.items()
     }
+    melody = {name: melody_pitch_kept(system, rate) for name, system in systems.items()}
     bits = math.log2(first.codebook_size)
     kbps = {
         "codec_first_codebook": round(frame_rate * bits / 1000, 6),
@@ -169,20 +179,23 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         "kbps": kbps,
         "mean": summary,
         "note_f1": notes,
+        "melody": melody,
     }
     lines = [
         f"# Codec report ({split} split, {report['clips']} clips from {report['works']} works)",
         "",
-        "| system | kbit/s | mel distance ↓ | SI-SDR dB ↑ | chroma similarity ↑ | note F1 ↑ (mean / pooled) | comb ↓ |",
-        "|---|---|---|---|---|---|---|",
+        "| system | kbit/s | mel distance ↓ | SI-SDR dB ↑ | chroma similarity ↑ | note F1 ↑ (mean / pooled) | comb ↓ "
+        "| melody ↑ |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, values in summary.items():
         f1 = f"{values['note_f1']:.3f} / {notes['pooled_f1'][name]:.3f}" if transcriber else "n/a"
         lines.append(
             f"| {name} | {kbps[name]:g} | {values['mel_distance']:.3f} | {values['si_sdr_db']:.2f} | "
-            f"{values['chroma_similarity']:.3f} | {f1} | {values['comb_strength']:.3f} |"
+            f"{values['chroma_similarity']:.3f} | {f1} | {values['comb_strength']:.3f} | "
+            f"{melody[name]['kept_within_50_cents']:.0%} |"
         )
-    lines += ["", note_line, "", COMB_DEFINITION, ""]
+    lines += ["", note_line, "", COMB_DEFINITION, "", MELODY_DEFINITION, ""]
     atomic_write_bytes(output / "report.json", json.dumps(report, indent=2).encode("utf-8"))
     atomic_write_bytes(output / "report.md", "\n".join(lines).encode("utf-8"))
     return report

@@ -1,0 +1,56 @@
+"""codec/melody.py: the synthetic melody and the pitch estimator that scores a codec on it. The estimator must
+find every written pitch in the clean melody, miss every one when the melody is detuned by more than the tolerance,
+and keep them through changes a codec makes that leave pitch alone (level, noise, a low-pass at 3 kHz)."""
+
+import numpy as np
+import pytest
+
+from simba_music.codec.melody import (
+    HIGHEST_PITCH,
+    LOWEST_PITCH,
+    estimate_note_pitches,
+    melody_pitch_kept,
+    synthetic_melody,
+)
+
+RATE = 16000
+
+
+def test_the_melody_is_seeded_in_range_and_moves():
+    audio, pitches = synthetic_melody(RATE, seed=3)
+    again, same = synthetic_melody(RATE, seed=3)
+    assert np.array_equal(audio, again) and np.array_equal(pitches, same)
+    assert not np.array_equal(pitches, synthetic_melody(RATE, seed=4)[1])
+    assert audio.shape == (32 * 4000,) and audio.dtype == np.float32 and 0.05 < np.abs(audio).max() < 0.5
+    assert pitches.min() >= LOWEST_PITCH and pitches.max() <= HIGHEST_PITCH
+    assert np.count_nonzero(np.diff(pitches)) == 31 and len(set(pitches.tolist())) >= 10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_estimator_finds_each_written_pitch(seed):
+    audio, pitches = synthetic_melody(RATE, seed=seed)
+    assert np.abs(estimate_note_pitches(audio, RATE, 32) - pitches).max() <= 0.05  # one 5-cent grid step
+
+
+@pytest.mark.parametrize("detune, kept", [(30.0, 1.0), (-30.0, 1.0), (80.0, 0.0), (-80.0, 0.0), (1200.0, 0.0)])
+def test_detuned_melodies_score_by_the_tolerance(detune, kept):
+    detuned, _ = synthetic_melody(RATE, detune_cents=detune)
+    result = melody_pitch_kept(lambda audio: detuned, RATE)
+    assert result["kept_within_50_cents"] == kept
+    assert abs(result["median_error_cents"] - abs(detune)) <= 5
+
+
+def test_level_noise_and_a_low_pass_keep_the_pitch():
+    rng = np.random.default_rng(0)
+
+    def low_pass(audio):  # at 3 kHz: the top notes (G5, 784 Hz) lose their 4th harmonic
+        return np.fft.irfft(np.fft.rfft(audio) * (np.fft.rfftfreq(audio.shape[0], 1 / RATE) < 3000), audio.shape[0])
+    for change in (lambda a: 0.3 * a, lambda a: a + 0.01 * rng.standard_normal(a.shape[0]), low_pass):
+        assert melody_pitch_kept(change, RATE)["kept_within_50_cents"] == 1.0
+
+
+def test_silence_and_short_output_keep_nothing():
+    assert melody_pitch_kept(lambda audio: np.zeros_like(audio), RATE)["kept_within_50_cents"] == 0.0
+    assert melody_pitch_kept(lambda audio: audio[: audio.shape[0] // 2], RATE)["kept_within_50_cents"] <= 0.5
+    with pytest.raises(ValueError, match="notes must be >= 1"):
+        synthetic_melody(RATE, notes=0)

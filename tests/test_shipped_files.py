@@ -1,4 +1,5 @@
-"""Shipped folders (src/simba_music/pretrained/) must not carry the paths of the machine that built them."""
+"""Shipped folders (src/simba_music/pretrained/) must not carry the paths of the machine that built them, and stay
+within their size budget."""
 
 import json
 import re
@@ -51,3 +52,11 @@ def test_saving_a_loaded_model_config_writes_no_sub_config_paths(tmp_path):
     config.save_pretrained(tmp_path)
     assert machine_paths(tmp_path) == []
     assert AutoConfig.from_pretrained(tmp_path).to_dict()["audio_encoder"] == config.to_dict()["audio_encoder"]
+
+
+def test_the_shipped_weights_stay_under_50_mb_in_all():
+    """Issue 18's budget for what the package carries (every model's safetensors, the demo's and both codecs')."""
+    weights = sorted(PRETRAINED_ROOT.rglob("*.safetensors"))
+    assert {path.parent.name for path in weights} >= {"simba-music-demo", "chorale-codec-16khz",
+                                                      "chorale-wavtokenizer-16khz"}
+    assert sum(path.stat().st_size for path in weights) < 50_000_000

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from ..shipped import shipped_path
 
-CHORALE_CODEC = "chorale-codec-16khz"
+CHORALE_CODEC = "chorale-codec-16khz"  # EncodecModel, 4 codebooks: the shipped demo's codec
+WAVTOKENIZER_CODEC = "chorale-wavtokenizer-16khz"  # WavTokenizerModel, one codebook
 
 
 def pretrained_codec_path(name: str = CHORALE_CODEC) -> Path:
-    """Folder of a shipped codec, loadable with ``EncodecModel.from_pretrained`` (float32 parameters)."""
+    """Folder of a shipped codec, loadable with its format's ``from_pretrained`` (``EncodecModel`` for
+    ``CHORALE_CODEC``, ``WavTokenizerModel`` for ``WAVTOKENIZER_CODEC``; float32 parameters)."""
     return shipped_path(name)
 
 

@@ -76,6 +76,14 @@ def test_training_writes_held_out_evaluations_and_a_stock_loadable_model(wavtoke
         assert 0 <= evaluations[-1]["note_f1"] <= 1 and evaluations[-1]["reference_notes"] > 0
     model = WavTokenizerModel.from_pretrained(output_dir / "model").eval()
     assert model.encoder_model.quantizer.codebook.inited.item() == 1
+    # The trainer's melody measure is the report's, through the exported model.
+    from simba_music.codec.melody import melody_pitch_kept
+    from simba_music.codec.report import reconstruct
+    from simba_music.modeling.audio_codec import AudioCodec
+
+    exported = AudioCodec(model, 1)
+    assert evaluations[-1]["melody_kept"] == melody_pitch_kept(lambda a: reconstruct(exported, a),
+                                                               16000)["kept_within_50_cents"]
     audio = torch.from_numpy(_melody(np.random.default_rng(2), 1.0))[None, None]
     with torch.no_grad():
         codes = model.encode(audio).audio_codes

@@ -22,6 +22,7 @@ from simba_music.codec.evaluation import held_out_metrics
 from simba_music.codec.formats import CODEC_FORMATS, codec_encoder, codec_quantizer, decode_latents
 from simba_music.codec.initialization import build_model, codebooks_ready, data_dependent_init
 from simba_music.codec.losses import multiresolution_stft_loss, multiscale_mel_loss, time_l1_loss
+from simba_music.codec.melody import melody_pitch_kept
 from simba_music.codec.quantizer import kmeans_init_quantizer, quantize_for_training
 from simba_music.io_utils import check_output_directory, write_output_marker
 from simba_music.training.checkpoints import (
@@ -200,7 +201,8 @@ def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropo
 @torch.no_grad()
 def evaluate(module: CodecTrainingModule, audio: torch.Tensor, transcriber=None) -> dict:
     """Validation mel loss with all codebooks and with the first codebook alone, code usage, and the held-out
-    measures of the first codebook (the one the language model models): mel distance, comb strength, note F1."""
+    measures of the first codebook (the one the language model models): mel distance, comb strength, note F1, and the
+    share of a synthetic melody's notes whose pitch it keeps (`codec/melody.py`)."""
     if not codebooks_ready(module.model):
         return {}
     module.eval()
@@ -217,6 +219,12 @@ def evaluate(module: CodecTrainingModule, audio: torch.Tensor, transcriber=None)
             results.update(held_out_metrics(out["reconstruction"].float().cpu().numpy()[:, 0],
                                             audio.float().cpu().numpy()[:, 0], module.config.sample_rate,
                                             frame_rate, transcriber))
+
+            def through_first_codebook(melody):
+                batch = torch.from_numpy(melody)[None, None].to(audio.device, audio.dtype)
+                return module(batch, 1, update_codebooks=False)["reconstruction"][0, 0].float().cpu().numpy()
+            results["melody_kept"] = melody_pitch_kept(through_first_codebook,
+                                                       module.config.sample_rate)["kept_within_50_cents"]
     module.train()
     return results
 

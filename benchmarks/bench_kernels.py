@@ -87,9 +87,14 @@ def bench_linear(_length: int, distinct: int = 16) -> list[dict]:
             x = torch.randn(rows, in_features, dtype=dtype)
             standard = timed(lambda: [torch.nn.functional.linear(x, w) for w in weights], 5) / distinct  # noqa: B023
             weight_major = timed(lambda: [torch.mm(w, x.t()).t() for w in weights], 5) / distinct  # noqa: B023
+            # The same rows stored column-major (what an elementwise op on a transposed product returns): the
+            # library copies them to rows first, because this operand layout streams W far slower.
+            column_major = x.t().contiguous().t()
+            strided = timed(lambda: [torch.mm(w, column_major.t()).t() for w in weights], 5) / distinct  # noqa: B023
             entry = {"dtype": str(dtype).removeprefix("torch."), "weight": [out_features, in_features], "rows": rows,
                      "f_linear_us": standard * 1e6, "weight_major_us": weight_major * 1e6,
                      "ratio_weight_major": weight_major / standard,
+                     "ratio_column_major_rows_to_weight_major": strided / weight_major,
                      "library_uses_weight_major": dtype == torch.float32 and 1 < rows <= WEIGHT_MAJOR_MAX_ROWS}
             entries.append(entry)
             print(json.dumps(entry), flush=True)

@@ -35,7 +35,7 @@ def test_the_estimator_finds_each_written_pitch(seed):
 @pytest.mark.parametrize("detune, kept", [(30.0, 1.0), (-30.0, 1.0), (80.0, 0.0), (-80.0, 0.0), (1200.0, 0.0)])
 def test_detuned_melodies_score_by_the_tolerance(detune, kept):
     detuned, _ = synthetic_melody(RATE, detune_cents=detune)
-    result = melody_pitch_kept(lambda audio: detuned, RATE)
+    result = melody_pitch_kept(lambda audio: detuned, RATE, seeds=(0,))
     assert result["kept_within_50_cents"] == kept
     assert abs(result["median_error_cents"] - abs(detune)) <= 5
 
@@ -47,6 +47,17 @@ def test_level_noise_and_a_low_pass_keep_the_pitch():
         return np.fft.irfft(np.fft.rfft(audio) * (np.fft.rfftfreq(audio.shape[0], 1 / RATE) < 3000), audio.shape[0])
     for change in (lambda a: 0.3 * a, lambda a: a + 0.01 * rng.standard_normal(a.shape[0]), low_pass):
         assert melody_pitch_kept(change, RATE)["kept_within_50_cents"] == 1.0
+
+
+def test_the_seeds_notes_are_pooled():
+    # A codec that keeps seed 0's melody and silences the others keeps a third of the pooled notes.
+    first, _ = synthetic_melody(RATE, seed=0)
+    result = melody_pitch_kept(lambda audio: audio if np.array_equal(audio, first) else np.zeros_like(audio), RATE,
+                               seeds=(0, 1, 2))
+    assert result["notes"] == 96 and result["seeds"] == [0, 1, 2]
+    assert result["kept_within_50_cents"] == pytest.approx(1 / 3, abs=1e-4)
+    with pytest.raises(ValueError, match="seeds"):
+        melody_pitch_kept(lambda audio: audio, RATE, seeds=())
 
 
 def test_silence_and_short_output_keep_nothing():

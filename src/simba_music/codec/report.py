@@ -23,7 +23,7 @@ import torch
 from simba_music.codec.baselines import chroma_similarity, mu_law_8bit, telephone_band
 from simba_music.codec.comb import comb_strength
 from simba_music.codec.losses import mel_distance, si_sdr
-from simba_music.codec.melody import MELODY_NOTES, TOLERANCE_CENTS, melody_pitch_kept
+from simba_music.codec.melody import MELODY_NOTES, MELODY_SEEDS, TOLERANCE_CENTS, melody_pitch_kept
 from simba_music.codec.note_metrics import note_f1
 from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
 from simba_music.corpus.manifest import atomic_write_bytes, read_manifest
@@ -37,8 +37,9 @@ NOTE_F1_DEFINITION = (
 
 
 MELODY_DEFINITION = (
-    f"Melody: a seeded synthetic {MELODY_NOTES}-note melody of harmonic tones (MIDI 55-79, 0.25 s each) through each "
-    f"system; the share of notes whose estimated fundamental is within {TOLERANCE_CENTS:g} cents of the written "
+    f"Melody: {len(MELODY_SEEDS)} seeded synthetic {MELODY_NOTES}-note melodies of harmonic tones (MIDI 55-79, "
+    f"0.25 s each) through each system; the share of all their notes whose estimated fundamental is within "
+    f"{TOLERANCE_CENTS:g} cents of the written "
     "pitch (codec/melody.py)."
 )
 

@@ -39,8 +39,7 @@ NOTE_F1_DEFINITION = (
 MELODY_DEFINITION = (
     f"Melody: {len(MELODY_SEEDS)} seeded synthetic {MELODY_NOTES}-note melodies of harmonic tones (MIDI 55-79, "
     f"0.25 s each) through each system; the share of all their notes whose estimated fundamental is within "
-    f"{TOLERANCE_CENTS:g} cents of the written "
-    "pitch (codec/melody.py)."
+    f"{TOLERANCE_CENTS:g} cents of the written pitch (codec/melody.py)."
 )
 
 

@@ -41,8 +41,9 @@ def _float32_everywhere(config: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decoder", required=True, help="a saved SimbaMusicForCausalLM folder")
-    parser.add_argument("--codec", default=None, help="the codec the decoder's tokens came from (an EncodecModel "
-                        "folder, e.g. a codec run's model/); default: the shipped chorale codec")
+    parser.add_argument("--codec", default=None, help="the codec the decoder's tokens came from (an EncodecModel, "
+                        "WavTokenizerModel or DacModel folder, e.g. a codec run's model/ or "
+                        "pretrained/chorale-wavtokenizer-16khz); default: the shipped chorale codec")
     parser.add_argument("--output", required=True, help="the new model folder (an existing one only if simba-music "
                         "made it, or with --overwrite)")
     parser.add_argument("--overwrite", action="store_true", help="replace an output folder simba-music did not make")
@@ -52,12 +53,12 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=5.0, help="the saved default guidance scale")
     parser.add_argument("--temperature", type=float, default=1.0, help="the saved default sampling temperature")
     args = parser.parse_args()
-    from transformers import AutoModelForTextEncoding, AutoTokenizer, EncodecModel
+    from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
 
     minilm = resolve_text_encoder_source(MINILM)
     model = SimbaMusicForConditionalGeneration(
         text_encoder=AutoModelForTextEncoding.from_pretrained(minilm, dtype=torch.float32),
-        audio_encoder=EncodecModel.from_pretrained(args.codec or pretrained_codec_path(), dtype=torch.float32),
+        audio_encoder=AutoModel.from_pretrained(args.codec or pretrained_codec_path(), dtype=torch.float32),
         decoder=SimbaMusicForCausalLM.from_pretrained(args.decoder, dtype=torch.float32)).eval()
     model.config.text_encoder_source = MINILM
     model.config.text_max_length = args.text_max_length

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration
+from simba_music.codec.pretrained import WAVTOKENIZER_CODEC, pretrained_codec_path
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -23,16 +24,20 @@ def test_configs_build_decoders_of_comparable_size(name):
 
 
 @pytest.mark.slow
-def test_assemble_makes_a_model_that_loads_and_generates(tmp_path):
+@pytest.mark.parametrize("codec", [None, WAVTOKENIZER_CODEC])
+def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     config = json.loads((RECIPES / "configs" / "prefix_simba.json").read_text())
     config.update(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, num_attention_heads=2, chunk_size=8)
     SimbaMusicForCausalLM(SimbaMusicConfig(**config)).save_pretrained(tmp_path / "decoder")
+    codec_arguments = [] if codec is None else ["--codec", str(pretrained_codec_path(codec))]
     result = subprocess.run([sys.executable, str(RECIPES / "assemble.py"), "--decoder", str(tmp_path / "decoder"),
-                             "--output", str(tmp_path / "model")], capture_output=True, text=True, timeout=300)
+                             "--output", str(tmp_path / "model"), *codec_arguments],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["max_logit_change_from_float16_storage"] < 0.05, report
     model = SimbaMusicForConditionalGeneration.from_pretrained(tmp_path / "model").eval()
+    assert model.audio_encoder.config.model_type == ("encodec" if codec is None else "wavtokenizer")
     assert model.generation_config.guidance_scale == 5.0
     from transformers import AutoProcessor
     processor = AutoProcessor.from_pretrained(tmp_path / "model")

@@ -33,7 +33,7 @@ WRITER = "simba-music preprocess"
 class PreprocessArguments:
     manifest: str
     output_dir: str
-    codec: str  # an EncodecModel / DacModel / WavTokenizerModel directory, or a text-to-music directory (its audio_encoder is used)
+    codec: str  # an EncodecModel / DacModel / WavTokenizerModel folder, or a text-to-music folder (its audio_encoder)
     num_codebooks: int = 1
     segment_seconds: float = 10.0
     min_seconds: float = 2.0  # shorter files, and shorter final segments, are dropped

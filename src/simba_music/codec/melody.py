@@ -2,11 +2,11 @@
 note's fundamental is estimated again from the output. The share within 50 cents of the written pitch is the
 measure (issue 18: the first codebook of the shipped EnCodec-format codec kept 56% of 32 notes).
 
-The measure pools the notes of three seeded melodies (96 notes). The estimator is a harmonic sum over a
-log-frequency grid (5-cent steps, MIDI 36-96): each candidate fundamental f scores sum_k |X(k f)| / k over four
-harmonics of the note's middle part. Weighting by 1/k makes the true
-fundamental beat its octave below (which collects only the even harmonics, at half weight) and above (which misses
-the fundamental). On the original melody every note is found to within a few cents (tested).
+The measure pools the notes of three seeded melodies (96 notes). The estimator is a harmonic sum over a log-frequency
+grid (5-cent steps, MIDI 36-96): each candidate fundamental f scores sum_k |X(k f)| / k over four harmonics of the
+note's middle part. Weighting by 1/k makes the true fundamental beat its octave below (which collects only the even
+harmonics, at half weight) and above (which misses the fundamental). On the original melody every note is found to
+within a few cents (tested).
 """
 
 from __future__ import annotations

@@ -57,9 +57,15 @@ def prefix_simba(dtype) -> SimbaMusicForCausalLM:
 
 
 @torch.no_grad()
-def ours_decode_step(model, batch: int, repeats: int, context: int = 64) -> float:
+def prefilled(model, batch: int, context: int = 64) -> tuple[torch.Tensor, object]:
+    """A random prompt of `context` tokens and our model's cache after it."""
     ids = torch.randint(0, VOCAB - 1, (batch, context))
-    cache = model(ids, use_cache=True).cache
+    return ids, model(ids, use_cache=True).cache
+
+
+@torch.no_grad()
+def ours_decode_step(model, batch: int, repeats: int, context: int = 64) -> float:
+    ids, cache = prefilled(model, batch, context)
     token = ids[:, -1:]
     return timed(lambda: model(token, cache=cache), repeats, warmup=2)
 
@@ -89,7 +95,7 @@ def linear_floor(model, batch: int, repeats: int) -> float:
 def state_read(model, batch: int, repeats: int, context: int = 64) -> float:
     """Time to read every layer's SSM state once, one matrix-vector product per batch row as the step does: the
     memory the step must stream besides the weights."""
-    cache = model(torch.randint(0, VOCAB - 1, (batch, context)), use_cache=True).cache
+    _, cache = prefilled(model, batch, context)
     states = [state.ssm_state for state in cache.states.values() if getattr(state, "ssm_state", None) is not None]
     readouts = [torch.randn(batch, state.shape[-1], dtype=state.dtype) for state in states]
 
@@ -114,9 +120,8 @@ class _OpCounter(TorchDispatchMode):
 @torch.no_grad()
 def ops_per_step(model, batch: int, context: int = 64) -> int:
     """Operators one decode step dispatches (views included: each costs a dispatch)."""
-    ids = torch.randint(0, VOCAB - 1, (batch, context))
-    cache = model(ids, use_cache=True).cache
-    model(ids[:, -1:], cache=cache)
+    ids, cache = prefilled(model, batch, context)
+    model(ids[:, -1:], cache=cache)  # the first step sets up what later steps reuse
     with _OpCounter() as counter:
         model(ids[:, -1:], cache=cache)
     return counter.count

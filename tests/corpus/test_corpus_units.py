@@ -60,6 +60,11 @@ def test_captions_are_deterministic_and_use_several_templates():
     assert all("flute" in caption.lower() and "D minor" in caption for caption in captions)
     with pytest.raises(ValueError, match="num_parts"):
         make_caption("c", "flute", 96, "D minor", "3/4", 0, "folk song", "traditional")
+    # Seed 0 is the template every earlier build chose (a pinned sentence); another seed picks another template.
+    assert captions[0] == "Folk song in D minor for flute, lively tempo (96 BPM), 3/4 meter, a single melodic line."
+    reseeded = [make_caption("clip0", "flute", 96, "D minor", "3/4", 1, "folk song", "traditional", seed=seed)
+                for seed in range(1, 9)]
+    assert len(set(reseeded)) >= 3 and all("D minor" in caption for caption in reseeded)
 
 
 def test_cut_clips_pads_the_last_clip_and_respects_limits():

@@ -80,13 +80,15 @@ def make_caption(
     style: str = "templates",
     seed: int = 0,
 ) -> str:
-    """The caption of one clip in `style` (see the module docstring); `seed` picks the paraphrase variant."""
+    """The caption of one clip in `style` (see the module docstring); `seed` picks the variant: the paraphrase, or
+    the template (seed 0 keeps the template every earlier corpus build chose)."""
     check_caption_style(style)
     if num_parts < 1:
         raise ValueError(f"num_parts must be >= 1, got {num_parts}")
     if style == "paraphrases":
         return paraphrase_caption(clip_id, instrument, tempo_bpm, key, meter, num_parts, genre, seed)
-    template = TEMPLATES[int(stable_fraction("template:" + clip_id) * len(TEMPLATES))]
+    template_key = "template:" + clip_id if seed == 0 else f"template:{seed}:{clip_id}"
+    template = TEMPLATES[int(stable_fraction(template_key) * len(TEMPLATES))]
     parts_word = f"{NUMBER_WORDS.get(num_parts, str(num_parts))}-part"
     parts_phrase = "a single melodic line" if num_parts == 1 else f"{NUMBER_WORDS.get(num_parts, num_parts)} voices"
     if num_parts == 1:

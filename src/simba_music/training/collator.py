@@ -42,7 +42,7 @@ def drop_captions(hidden: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor,
 class SimbaMusicCollator:
     def __init__(self, special_token_id: int, tokenizer=None, caption_dropout: float = 0.1,
                  empty_text_states: torch.Tensor | None = None, max_text_length: int = 64, seed: int | None = None,
-                 pad_text_to_max_length: bool = False):
+                 pad_text_to_max_length: bool = False, caption_of=None):
         if not 0.0 <= caption_dropout <= 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1], got {caption_dropout}")
         self.special_token_id = special_token_id
@@ -53,6 +53,8 @@ class SimbaMusicCollator:
         # Padding every caption to `max_text_length` fixes the prefix length, and with it the position of every audio
         # token, to what a composite model with `text_max_length` sees at inference.
         self.pad_text_to_max_length = pad_text_to_max_length
+        # A function row -> caption that replaces the stored caption (`recaption.Recaptioner`); None keeps it.
+        self.caption_of = caption_of
         # A private generator: dropout decisions are reproducible and do not disturb the global RNG.
         self.generator = torch.Generator()
         if seed is not None:
@@ -97,7 +99,8 @@ class SimbaMusicCollator:
                 hidden, mask = drop_captions(hidden, mask, dropped, self.empty_text_states)
             batch["encoder_hidden_states"], batch["encoder_attention_mask"] = hidden, mask
         elif "caption" in rows[0] and self.tokenizer is not None:
-            captions = ["" if drop else row["caption"] for row, drop in zip(rows, dropped.tolist(), strict=True)]
+            caption_of = self.caption_of or (lambda row: row["caption"])
+            captions = ["" if drop else caption_of(row) for row, drop in zip(rows, dropped.tolist(), strict=True)]
             padding = "max_length" if self.pad_text_to_max_length else True
             tokens = self.tokenizer(captions, padding=padding, truncation=True, max_length=self.max_text_length,
                                     return_tensors="pt")

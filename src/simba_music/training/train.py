@@ -29,6 +29,7 @@ from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
 from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
 from .data import load_training_data
 from .plots import plot_training_curves
+from .recaption import Recaptioner, parse_caption_styles
 
 
 @dataclass
@@ -39,6 +40,9 @@ class TrainArguments:
     init_from: str | None = None  # a saved SimbaMusicForCausalLM directory (fine-tuning)
     text_encoder: str | None = None  # for datasets with captions but no cached text states
     text_max_length: int | None = None  # pad (and cut) captions to exactly this many tokens; None: to the longest
+    # Re-caption every training row each epoch from its metadata, in one of these comma-separated styles
+    # ("templates,paraphrases"; see recaption.py); None: the captions as preprocessed.
+    caption_styles: str | None = None
     max_steps: int = 1000
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -71,6 +75,8 @@ class TrainArguments:
             raise ValueError(f"caption_dropout must be in [0, 1], got {self.caption_dropout}")
         if self.text_max_length is not None and self.text_max_length < 1:
             raise ValueError(f"text_max_length must be >= 1 (or unset), got {self.text_max_length}")
+        if self.caption_styles is not None:
+            parse_caption_styles(self.caption_styles)
         if self.config is None and self.init_from is None and not self.resume:
             raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
 
@@ -229,6 +235,13 @@ def train(args: TrainArguments) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
         encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False)
         encoder = getattr(encoder, "encoder", encoder) if hasattr(encoder, "decoder") else encoder
+    recaptioner = None
+    if args.caption_styles is not None:
+        if not data.needs_text_encoder:
+            raise ValueError("caption_styles: the dataset caches text_states of its stored captions, which cannot be "
+                             "re-captioned; preprocess without --text-encoder and train with --text-encoder")
+        Recaptioner.check_columns(data.train.column_names)
+        recaptioner = Recaptioner(parse_caption_styles(args.caption_styles), args.seed)
     identity = run_identity(model, args.dataset)
     resume_from = _check_run_folder(args, output, identity)
 
@@ -253,15 +266,16 @@ def train(args: TrainArguments) -> dict:
         empty_states = encoder(**tokens).last_hidden_state[0].cpu()
     text_length = {} if args.text_max_length is None else dict(max_text_length=args.text_max_length,
                                                                  pad_text_to_max_length=True)
-    collator = SimbaMusicCollator(model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0,
-                                  **text_length)
+    make_collator = lambda caption_of: SimbaMusicCollator(  # noqa: E731
+        model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0, caption_of=caption_of, **text_length)
     conditioner = TextConditioner(empty_states, encoder)
 
     sampler_rng = torch.Generator()
     train_loader = torch.utils.data.DataLoader(
-        data.train, batch_size=args.batch_size, collate_fn=collator,
+        data.train, batch_size=args.batch_size, collate_fn=make_collator(recaptioner),
         sampler=torch.utils.data.RandomSampler(data.train, generator=sampler_rng))
-    eval_loader = (torch.utils.data.DataLoader(data.validation, batch_size=args.batch_size, collate_fn=collator)
+    eval_loader = (torch.utils.data.DataLoader(data.validation, batch_size=args.batch_size,
+                                               collate_fn=make_collator(None))  # stored captions: comparable losses
                    if data.validation is not None else None)
     no_decay = lambda name: name.endswith("bias") or "norm" in name or "embed" in name  # noqa: E731
     groups = [{"params": [p for n, p in model.named_parameters() if not no_decay(n)],
@@ -294,6 +308,8 @@ def train(args: TrainArguments) -> dict:
     while state.step < args.max_steps:
         # The epoch's order depends only on seed and epoch; a resumed epoch skips what was already consumed.
         sampler_rng.manual_seed(args.seed * 100_003 + state.epoch)
+        if recaptioner is not None:
+            recaptioner.epoch = state.epoch
         skip = state.batches_into_epoch
         loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
         started = time.perf_counter()

@@ -59,11 +59,12 @@ def test_train_save_load_predict(manifest, tmp_path, capsys):
     assert sum((output / name).stat().st_size for name in ("model.safetensors", "config.json")) < 1_000_000
 
 
-@pytest.mark.parametrize("directory", [None, "chorale-codec"])
+@pytest.mark.parametrize("directory", [None, "chorale-codec", "chorale-wavtokenizer"])
 def test_shipped_classifiers_are_small_and_know_the_corpus_instruments(directory):
-    from simba_music.evaluation.instrument import CHORALE_CODEC_DIR
+    from simba_music.evaluation.instrument import CHORALE_CODEC_DIR, WAVTOKENIZER_CODEC_DIR
 
-    model = InstrumentClassifier.load(CHORALE_CODEC_DIR if directory else None)
+    folders = {"chorale-codec": CHORALE_CODEC_DIR, "chorale-wavtokenizer": WAVTOKENIZER_CODEC_DIR}
+    model = InstrumentClassifier.load(folders.get(directory))
     assert len(model.labels) == 16 and "acoustic grand piano" in model.labels
     assert model.metrics["test"]["accuracy"] > 0.9 and model.metrics["test"]["clips"] >= 320
     assert (model.metrics.get("through_codec") is not None) == bool(directory)

@@ -26,6 +26,8 @@ PRETRAINED_DIR = PRETRAINED_ROOT / "instrument-classifier"
 # The same classifier trained on clips after a round trip through the shipped chorale codec (first codebook), i.e.
 # on audio that sounds like what the demo model generates.
 CHORALE_CODEC_DIR = PRETRAINED_ROOT / "instrument-classifier-chorale-codec"
+# Trained likewise through the shipped one-codebook codec (chorale-wavtokenizer-16khz): for models built on it.
+WAVTOKENIZER_CODEC_DIR = PRETRAINED_ROOT / "instrument-classifier-chorale-wavtokenizer"
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 TARGET_RMS = 0.1
 FEATURE_SIZE = 3 * N_MELS + 14
@@ -149,4 +151,5 @@ class InstrumentClassifier(nn.Module):
         return model.eval()
 
 
-__all__ = ["CHORALE_CODEC_DIR", "FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR", "instrument_features"]
+__all__ = ["CHORALE_CODEC_DIR", "FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR", "WAVTOKENIZER_CODEC_DIR",
+           "instrument_features"]

@@ -30,6 +30,13 @@ def codec_quantizer(model):
     return model.quantizer
 
 
+def codec_encoder_parts(model) -> list[torch.nn.Module]:
+    """Every module that decides a clip's codes: the encoder and the quantizer (codebooks)."""
+    if model.config.model_type == "wavtokenizer":
+        return [model.encoder_model]
+    return [model.encoder, model.quantizer]
+
+
 def decode_latents(model, quantized: torch.Tensor) -> torch.Tensor:
     """Quantized latents (B, D, frames) -> waveform (B, 1, frames * hop), differentiably."""
     if model.config.model_type == "wavtokenizer":

@@ -19,7 +19,13 @@ from simba_music.codec.adversarial import LOSS_NAMES as ADVERSARIAL_LOSSES
 from simba_music.codec.adversarial import AdversarialStage
 from simba_music.codec.data import CropSampler
 from simba_music.codec.evaluation import held_out_metrics
-from simba_music.codec.formats import CODEC_FORMATS, codec_encoder, codec_quantizer, decode_latents
+from simba_music.codec.formats import (
+    CODEC_FORMATS,
+    codec_encoder,
+    codec_encoder_parts,
+    codec_quantizer,
+    decode_latents,
+)
 from simba_music.codec.initialization import build_model, codebooks_ready, data_dependent_init
 from simba_music.codec.losses import multiresolution_stft_loss, multiscale_mel_loss, time_l1_loss
 from simba_music.codec.melody import melody_pitch_kept
@@ -80,6 +86,10 @@ class CodecTrainConfig:
     adversarial_weight: float = 1.0  # least-squares adversarial loss weight, from adversarial_start_step on
     feature_matching_weight: float = 2.0  # discriminator feature-matching L1 weight, from adversarial_start_step on
     discriminator_learning_rate: float = 2e-4  # the discriminator's AdamW learning rate (constant)
+    # Train the decoder alone: the encoder and the codebooks stay as the checkpoint has them, so every clip keeps its
+    # codes, and tokens a decoder language model was trained on stay valid. Only for a resumed run; may be set at any
+    # resume.
+    freeze_encoder: bool = False
     checkpoint_minutes: float = 10.0
     checkpoint_steps: int | None = None
     keep_checkpoints: int = 3
@@ -125,6 +135,9 @@ class CodecTrainConfig:
         for name in ("adversarial_weight", "feature_matching_weight"):
             if not 0 <= getattr(self, name) < math.inf:
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if self.freeze_encoder and not self.resume:
+            raise ValueError("freeze_encoder: only for a resumed run (--resume), whose encoder and codebooks are "
+                             "trained; a fresh codec has no codes to keep")
         if not 0 < self.discriminator_learning_rate < math.inf:
             raise ValueError(f"discriminator_learning_rate must be > 0, got {self.discriminator_learning_rate}")
         hop = math.prod(self.upsampling_ratios)
@@ -142,24 +155,9 @@ class CodecTrainingModule(nn.Module):
 
     def forward(self, audio: torch.Tensor, num_active: int, update_codebooks: bool, generator=None) -> dict:
         """``num_active=0`` bypasses the quantizer (autoencoder warm-up before the codebooks exist)."""
-        latents = codec_encoder(self.model)(audio)
-        if num_active == 0:
-            rvq = {
-                "quantized": latents,
-                "codes": torch.zeros(latents.shape[0], 1, latents.shape[2], dtype=torch.long, device=latents.device),
-                "commitment_loss": latents.new_zeros(()),
-                "dead_restarts": 0,
-            }
-        else:
-            rvq = quantize_for_training(
-                codec_quantizer(self.model),
-                latents,
-                num_active,
-                update_codebooks,
-                decay=self.config.ema_decay,
-                dead_fraction=self.config.dead_code_fraction,
-                generator=generator,
-            )
+        frozen = self.config.freeze_encoder
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            latents, rvq = self._encode(audio, num_active, update_codebooks and not frozen, generator)
         reconstruction = decode_latents(self.model, rvq["quantized"])[..., : audio.shape[-1]]
         mel = multiscale_mel_loss(reconstruction, audio, self.config.sample_rate)
         time_l1 = time_l1_loss(reconstruction, audio)
@@ -183,6 +181,28 @@ class CodecTrainingModule(nn.Module):
             "dead_restarts": rvq["dead_restarts"],
             "codes_used_first": int(rvq["codes"][:, 0].unique().numel()),
         }
+
+    def _encode(self, audio: torch.Tensor, num_active: int, update_codebooks: bool, generator) -> tuple:
+        """Latent frames and the quantizer's output (straight-through latents, codes, commitment loss)."""
+        latents = codec_encoder(self.model)(audio)
+        if num_active == 0:
+            rvq = {
+                "quantized": latents,
+                "codes": torch.zeros(latents.shape[0], 1, latents.shape[2], dtype=torch.long, device=latents.device),
+                "commitment_loss": latents.new_zeros(()),
+                "dead_restarts": 0,
+            }
+        else:
+            rvq = quantize_for_training(
+                codec_quantizer(self.model),
+                latents,
+                num_active,
+                update_codebooks,
+                decay=self.config.ema_decay,
+                dead_fraction=self.config.dead_code_fraction,
+                generator=generator,
+            )
+        return latents, rvq
 
 
 def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float,
@@ -258,6 +278,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
         logger.warning("no validation split in %s; validation numbers use training clips", config.manifest)
         validation_data = CropSampler(config.manifest, "train", config.sample_rate, segment * 2, seed=config.seed)
     validation_audio = validation_data.fixed_batch(config.validation_items, seconds_offset=1.0)
+    if config.freeze_encoder and latest_checkpoint(output_dir / CHECKPOINTS) is None:
+        raise ValueError(f"freeze_encoder: {str(output_dir)!r} has no checkpoint with trained codebooks to keep")
     output_dir.mkdir(parents=True, exist_ok=True)  # after the manifest was read: a bad one writes nothing
     write_output_marker(output_dir, WRITER)
 
@@ -288,13 +310,20 @@ def train_codec(config: CodecTrainConfig) -> dict:
         # decay switched on or moved: schedules, not part of the codec, so no resume refuses them); keep a trail.
         trainer_state.setdefault("resumes", []).append({"step": step, "manifest": config.manifest,
                                                         "adversarial_start_step": config.adversarial_start_step,
-                                                        "decay_start_step": config.decay_start_step})
+                                                        "decay_start_step": config.decay_start_step,
+                                                        "freeze_encoder": config.freeze_encoder})
         trainer_state["config"] = asdict(config)
         logger.info("resumed from %s at step %d", checkpoint, step)
     elif adversarial is not None:
         adversarial.prepare(accelerator)
     elif config.resume:
         logger.info("no checkpoint in %s; starting fresh", output_dir)
+    if config.freeze_encoder:
+        if not codebooks_ready(unwrapped.model):
+            raise ValueError(f"freeze_encoder: {str(output_dir)!r} has no checkpoint with trained codebooks to keep")
+        for part in codec_encoder_parts(unwrapped.model):  # no gradients, no optimizer updates, no codebook moves
+            part.requires_grad_(False)
+        logger.info("decoder-only training from step %d: the encoder and codebooks stay fixed", step)
 
     def initialise_codebooks() -> None:
         # Codebooks start from real encoder frames: zero or random codebooks collapse to one code. A freshly

@@ -127,6 +127,7 @@ def test_report_compares_the_codec_with_both_baselines(synthetic_manifest, train
     assert "| mu_law_8bit |" in (tmp_path / "report.md").read_text()
     assert set(report["melody"]) == set(report["mean"])
     assert report["melody"]["original"]["kept_within_50_cents"] == 1.0
+    assert report["melody"]["original"]["missed_on_frame_grid"] is None  # nothing missed
     assert report["melody"]["mu_law_8bit"]["kept_within_50_cents"] == 1.0
     if transcription_unavailable_reason() is None:
         assert report["mean"]["mu_law_8bit"]["note_f1"] > 0.8  # the melody's notes survive 8-bit mu-law

@@ -65,3 +65,29 @@ def test_silence_and_short_output_keep_nothing():
     assert melody_pitch_kept(lambda audio: audio[: audio.shape[0] // 2], RATE)["kept_within_50_cents"] <= 0.5
     with pytest.raises(ValueError, match="notes must be >= 1"):
         synthetic_melody(RATE, notes=0)
+
+
+def _tones(frequencies, seconds: float = 0.25) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    return np.concatenate([sum(np.sin(2 * np.pi * k * f * t) / k for k in range(1, 5)) * 0.1 for f in frequencies])
+
+
+def test_missed_notes_pulled_onto_the_frame_rate_grid_are_counted():
+    from simba_music.codec.melody import MELODY_SEEDS
+
+    melodies = {synthetic_melody(RATE, seed=seed)[0].tobytes(): synthetic_melody(RATE, seed=seed)[1]
+                for seed in MELODY_SEEDS}
+
+    def onto_grid(audio):  # every note re-made at the nearest multiple of 50 Hz, as a phase-repeating decoder does
+        written = 440.0 * 2 ** ((melodies[audio.tobytes()] - 69) / 12)
+        return _tones(50 * np.round(written / 50))
+
+    snapped = melody_pitch_kept(onto_grid, RATE, frame_rate=50.0)
+    assert 0.2 < snapped["kept_within_50_cents"] < 0.9 and snapped["missed_on_frame_grid"] == 1.0
+    detuned, _ = synthetic_melody(RATE, detune_cents=80.0)
+    off = melody_pitch_kept(lambda audio: detuned, RATE, seeds=(0,), frame_rate=50.0)
+    assert off["kept_within_50_cents"] == 0.0 and off["missed_on_frame_grid"] < 0.3  # misses, but not onto the grid
+    assert melody_pitch_kept(lambda audio: audio, RATE, frame_rate=50.0)["missed_on_frame_grid"] is None
+    assert "missed_on_frame_grid" not in melody_pitch_kept(lambda audio: audio, RATE, seeds=(0,))
+    with pytest.raises(ValueError, match="frame_rate"):
+        melody_pitch_kept(lambda audio: audio, RATE, frame_rate=5.0)

@@ -82,8 +82,9 @@ def test_training_writes_held_out_evaluations_and_a_stock_loadable_model(wavtoke
     from simba_music.modeling.audio_codec import AudioCodec
 
     exported = AudioCodec(model, 1)
-    assert evaluations[-1]["melody_kept"] == melody_pitch_kept(lambda a: reconstruct(exported, a),
-                                                               16000)["kept_within_50_cents"]
+    melody = melody_pitch_kept(lambda a: reconstruct(exported, a), 16000, frame_rate=50.0)
+    assert evaluations[-1]["melody_kept"] == melody["kept_within_50_cents"]
+    assert evaluations[-1]["melody_missed_on_frame_grid"] == melody["missed_on_frame_grid"]
     audio = torch.from_numpy(_melody(np.random.default_rng(2), 1.0))[None, None]
     with torch.no_grad():
         codes = model.encode(audio).audio_codes

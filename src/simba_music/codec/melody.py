@@ -23,6 +23,8 @@ TOLERANCE_CENTS = 50.0
 # One 32-note melody moves the share in steps of 3%, and seeds alone spread it by 20 points (the shipped EnCodec
 # codec's first codebook: 53 / 47 / 69 %), so the measure pools three.
 MELODY_SEEDS = (0, 1, 2)
+# Half-width of the frame-rate grid's teeth: a random pitch lands this close to a multiple of 50 Hz 12% of the time.
+GRID_HZ = 3.0
 
 
 def synthetic_melody(sample_rate: int, notes: int = MELODY_NOTES, seed: int = 0, note_seconds: float = NOTE_SECONDS,
@@ -72,20 +74,31 @@ def estimate_note_pitches(audio: np.ndarray, sample_rate: int, notes: int,
 
 
 def melody_pitch_kept(reconstruct, sample_rate: int, notes: int = MELODY_NOTES,
-                      seeds: Sequence[int] = MELODY_SEEDS) -> dict:
+                      seeds: Sequence[int] = MELODY_SEEDS, frame_rate: float | None = None) -> dict:
     """Run the synthetic melody of each seed through ``reconstruct`` (mono float32 audio -> audio of the same rate)
     and compare each note's estimated pitch with the written one: over all the seeds' notes pooled, the share within
-    50 cents and the median error in cents."""
+    50 cents and the median error in cents. With the codec's ``frame_rate``, also the share of the missed notes whose
+    estimated fundamental lies within ``GRID_HZ`` of a multiple of it (None when none is missed): a decoder that
+    repeats its frames' phase pulls tones onto that grid."""
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    errors = []
+    if frame_rate is not None and not frame_rate > 2 * GRID_HZ:
+        raise ValueError(f"frame_rate must be > {2 * GRID_HZ:g} Hz (or None), got {frame_rate}")
+    written, estimated = [], []
     for seed in seeds:
         audio, pitches = synthetic_melody(sample_rate, notes, seed)
         output = np.asarray(reconstruct(audio), dtype=np.float64)[: audio.shape[0]]
         if output.shape[0] < audio.shape[0]:
             output = np.pad(output, (0, audio.shape[0] - output.shape[0]))
-        errors.append(100 * np.abs(estimate_note_pitches(output, sample_rate, notes) - pitches))
-    cents = np.concatenate(errors)
-    return {"notes": int(cents.shape[0]), "seeds": list(seeds),
-            "kept_within_50_cents": round(float(np.mean(cents <= TOLERANCE_CENTS)), 4),
-            "median_error_cents": round(float(np.median(cents)), 1)}
+        written.append(pitches)
+        estimated.append(estimate_note_pitches(output, sample_rate, notes))
+    written, estimated = np.concatenate(written), np.concatenate(estimated)
+    cents = 100 * np.abs(estimated - written)
+    result = {"notes": int(cents.shape[0]), "seeds": list(seeds),
+              "kept_within_50_cents": round(float(np.mean(cents <= TOLERANCE_CENTS)), 4),
+              "median_error_cents": round(float(np.median(cents)), 1)}
+    if frame_rate is not None:
+        missed = 440.0 * 2 ** ((estimated[cents > TOLERANCE_CENTS] - 69) / 12)
+        on_grid = np.abs(missed - frame_rate * np.round(missed / frame_rate)) <= GRID_HZ
+        result["missed_on_frame_grid"] = round(float(on_grid.mean()), 4) if missed.size else None
+    return result

@@ -23,7 +23,7 @@ import torch
 from simba_music.codec.baselines import chroma_similarity, mu_law_8bit, telephone_band
 from simba_music.codec.comb import comb_strength
 from simba_music.codec.losses import mel_distance, si_sdr
-from simba_music.codec.melody import MELODY_NOTES, MELODY_SEEDS, TOLERANCE_CENTS, melody_pitch_kept
+from simba_music.codec.melody import GRID_HZ, MELODY_NOTES, MELODY_SEEDS, TOLERANCE_CENTS, melody_pitch_kept
 from simba_music.codec.note_metrics import note_f1
 from simba_music.codec.transcription import NoteTranscriber, transcription_unavailable_reason
 from simba_music.corpus.manifest import atomic_write_bytes, read_manifest
@@ -39,7 +39,9 @@ NOTE_F1_DEFINITION = (
 MELODY_DEFINITION = (
     f"Melody: {len(MELODY_SEEDS)} seeded synthetic {MELODY_NOTES}-note melodies of harmonic tones (MIDI 55-79, "
     f"0.25 s each) through each system; the share of all their notes whose estimated fundamental is within "
-    f"{TOLERANCE_CENTS:g} cents of the written pitch (codec/melody.py)."
+    f"{TOLERANCE_CENTS:g} cents of the written pitch (codec/melody.py). report.json adds, as "
+    f"missed_on_frame_grid, the share of the missed notes estimated within {GRID_HZ:g} Hz of a multiple of the "
+    f"frame rate, where a decoder that repeats its frames' phase puts them."
 )
 
 
@@ -144,7 +146,7 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         name: {key: round(float(np.mean([m[key] for m in values])), 4) for key in values[0]}
         for name, values in per_system.items()
     }
-    melody = {name: melody_pitch_kept(system, rate) for name, system in systems.items()}
+    melody = {name: melody_pitch_kept(system, rate, frame_rate=frame_rate) for name, system in systems.items()}
     bits = math.log2(first.codebook_size)
     kbps = {
         "codec_first_codebook": round(frame_rate * bits / 1000, 6),

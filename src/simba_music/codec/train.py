@@ -243,8 +243,9 @@ def evaluate(module: CodecTrainingModule, audio: torch.Tensor, transcriber=None)
             def through_first_codebook(melody):
                 batch = torch.from_numpy(melody)[None, None].to(audio.device, audio.dtype)
                 return module(batch, 1, update_codebooks=False)["reconstruction"][0, 0].float().cpu().numpy()
-            results["melody_kept"] = melody_pitch_kept(through_first_codebook,
-                                                       module.config.sample_rate)["kept_within_50_cents"]
+            melody = melody_pitch_kept(through_first_codebook, module.config.sample_rate, frame_rate=frame_rate)
+            results["melody_kept"] = melody["kept_within_50_cents"]
+            results["melody_missed_on_frame_grid"] = melody["missed_on_frame_grid"]
     module.train()
     return results
 

@@ -91,7 +91,7 @@ def test_a_run_started_without_a_discriminator_resumes_with_one(synthetic_manife
                                           **TINY_WAVTOKENIZER))
     assert state["step"] == 8 and state["discriminator"] is True
     assert state["resumes"] == [{"step": 4, "manifest": str(synthetic_manifest), "adversarial_start_step": 4,
-                                "decay_start_step": None}]
+                                "decay_start_step": None, "freeze_encoder": False}]
     log = _log(tmp_path)
     assert [r["step"] for r in log] == [2, 4, 6, 8]
     assert not any(set(ADVERSARIAL) & set(r) for r in log[:2])

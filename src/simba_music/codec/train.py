@@ -55,9 +55,24 @@ class CodecTrainingModule(nn.Module):
 
     def forward(self, audio: torch.Tensor, num_active: int, update_codebooks: bool, generator=None) -> dict:
         """``num_active=0`` bypasses the quantizer (autoencoder warm-up before the codebooks exist)."""
-        frozen = self.config.freeze_encoder
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
-            latents, rvq = self._encode(audio, num_active, update_codebooks and not frozen, generator)
+        latents = codec_encoder(self.model)(audio)
+        if num_active == 0:
+            rvq = {
+                "quantized": latents,
+                "codes": torch.zeros(latents.shape[0], 1, latents.shape[2], dtype=torch.long, device=latents.device),
+                "commitment_loss": latents.new_zeros(()),
+                "dead_restarts": 0,
+            }
+        else:
+            rvq = quantize_for_training(
+                codec_quantizer(self.model),
+                latents,
+                num_active,
+                update_codebooks and not self.config.freeze_encoder,  # frozen: the codebooks keep every code
+                decay=self.config.ema_decay,
+                dead_fraction=self.config.dead_code_fraction,
+                generator=generator,
+            )
         reconstruction = decode_latents(self.model, rvq["quantized"])[..., : audio.shape[-1]]
         mel = multiscale_mel_loss(reconstruction, audio, self.config.sample_rate)
         time_l1 = time_l1_loss(reconstruction, audio)
@@ -81,28 +96,6 @@ class CodecTrainingModule(nn.Module):
             "dead_restarts": rvq["dead_restarts"],
             "codes_used_first": int(rvq["codes"][:, 0].unique().numel()),
         }
-
-    def _encode(self, audio: torch.Tensor, num_active: int, update_codebooks: bool, generator) -> tuple:
-        """Latent frames and the quantizer's output (straight-through latents, codes, commitment loss)."""
-        latents = codec_encoder(self.model)(audio)
-        if num_active == 0:
-            rvq = {
-                "quantized": latents,
-                "codes": torch.zeros(latents.shape[0], 1, latents.shape[2], dtype=torch.long, device=latents.device),
-                "commitment_loss": latents.new_zeros(()),
-                "dead_restarts": 0,
-            }
-        else:
-            rvq = quantize_for_training(
-                codec_quantizer(self.model),
-                latents,
-                num_active,
-                update_codebooks,
-                decay=self.config.ema_decay,
-                dead_fraction=self.config.dead_code_fraction,
-                generator=generator,
-            )
-        return latents, rvq
 
 
 def choose_num_active(step_generator: torch.Generator, num_codebooks: int, dropout: float,
@@ -222,7 +215,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
     if config.freeze_encoder:
         if not codebooks_ready(unwrapped.model):
             raise ValueError(f"freeze_encoder: {str(output_dir)!r} has no checkpoint with trained codebooks to keep")
-        for part in codec_encoder_parts(unwrapped.model):  # no gradients, no optimizer updates, no codebook moves
+        for part in codec_encoder_parts(unwrapped.model):  # no gradients, so no updates; codebooks: in forward
             part.requires_grad_(False)
         logger.info("decoder-only training from step %d: the encoder and codebooks stay fixed", step)
 

@@ -24,9 +24,17 @@ def _run_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_transfer_vocabulary(args: argparse.Namespace) -> int:
+    from .vocabulary_transfer import VocabularyTransferArguments, run
+
+    print(json.dumps(run(dataclass_from_arguments(VocabularyTransferArguments, args)), indent=1))
+    return 0
+
+
 def add_subcommands(subparsers) -> None:
     from .preprocess import PreprocessArguments
     from .train import TrainArguments
+    from .vocabulary_transfer import VocabularyTransferArguments
 
     preprocess = subparsers.add_parser("preprocess", help="audio manifest -> codec tokens (a datasets folder)")
     add_dataclass_arguments(preprocess, PreprocessArguments)
@@ -36,3 +44,8 @@ def add_subcommands(subparsers) -> None:
                                                 "(works under `accelerate launch`)")
     add_dataclass_arguments(train, TrainArguments)
     train.set_defaults(func=_run_train)
+
+    transfer = subparsers.add_parser("transfer-vocabulary", help="carry a trained decoder over to a new codec's "
+                                     "codes (a warm start for `train --init-from`)")
+    add_dataclass_arguments(transfer, VocabularyTransferArguments)
+    transfer.set_defaults(func=_run_transfer_vocabulary)

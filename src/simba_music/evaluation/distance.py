@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..codec.formats import codec_encoder
 from .features import conform
 
 
@@ -40,14 +41,14 @@ def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
 
 @torch.no_grad()
 def codec_latent_embedding(codec_model, audio, rate: int) -> np.ndarray:
-    """Mean over time of `codec_model.encoder`'s output (EnCodec or DAC in transformers) for mono audio at `rate`,
-    conformed to the codec's rate and channel count: [latent channels]."""
+    """Mean over time of the codec's encoder output (EnCodec, DAC or WavTokenizer in transformers; the latent before
+    quantization) for mono audio at `rate`, conformed to the codec's rate and channel count: [latent channels]."""
     target_rate = int(codec_model.config.sampling_rate)
     channels = int(getattr(codec_model.config, "audio_channels", 1))
     mono = conform(audio, rate, target_rate)
     parameter = next(codec_model.parameters())
     waveform = torch.as_tensor(mono, dtype=parameter.dtype, device=parameter.device)[None, None]
-    latent = codec_model.encoder(waveform.expand(1, channels, -1))
+    latent = codec_encoder(codec_model)(waveform.expand(1, channels, -1))
     return latent[0].mean(dim=-1).float().cpu().numpy()
 
 

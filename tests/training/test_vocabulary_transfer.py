@@ -12,6 +12,7 @@ from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
 from simba_music.testing_utils import tiny_text_to_music, tiny_wavtokenizer
 from simba_music.training.vocabulary_transfer import (
     VocabularyTransferArguments,
+    audio_files,
     code_mixing_weights,
     count_code_pairs,
     run,
@@ -156,3 +157,12 @@ def test_the_command_writes_a_decoder_for_the_new_codec_and_keeps_a_users_folder
         run(VocabularyTransferArguments(model=str(model_dir), codec=str(codec_dir), audio=(str(tmp_path / "audio"),),
                                         output_dir=str(tmp_path / "new"), max_files=0, progress=False))
     assert not (tmp_path / "new").exists()
+
+
+def test_a_manifest_gives_its_train_clips_only(tmp_path):
+    paths = _tone_files(tmp_path / "audio")
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps({"audio": f"audio/{path.name}", "caption": "a tone", "split": split}) + "\n"
+                                for path, split in zip(paths, ("train", "test", "train"), strict=True)))
+    assert audio_files([manifest]) == [paths[0], paths[2]]
+    assert audio_files([tmp_path / "audio"]) == paths  # a folder: every sound file in it

@@ -96,7 +96,9 @@ def transfer_vocabulary(decoder: SimbaMusicForCausalLM, counts: torch.Tensor) ->
 class VocabularyTransferArguments:
     model: str  # a text-to-music folder (or "simba-music-demo") whose decoder and codec are carried over
     codec: str  # the new codec: a codec folder, or a text-to-music folder whose codec is taken
-    audio: tuple[str, ...]  # audio files, or folders searched for .wav/.flac/.ogg, that both codecs encode
+    # Audio that both codecs encode: files, folders (searched for .wav/.flac/.ogg), or a corpus manifest (.jsonl/.csv),
+    # of which only the train split is read, so that held-out clips stay unseen.
+    audio: tuple[str, ...]
     output_dir: str  # the new decoder; fine-tune it with `simba-music train --init-from OUTPUT_DIR`
     max_files: int = 600  # a random choice of this many files (by --seed) when there are more
     max_seconds: float = 30.0  # of each file
@@ -114,10 +116,14 @@ class VocabularyTransferArguments:
 
 
 def audio_files(paths, option: str = "--audio") -> list[Path]:
-    """The sound files named in `paths`, folders searched recursively, in a stable order."""
+    """The sound files named in `paths`, folders searched recursively, manifests' train rows, in a stable order."""
+    from ..corpus.manifest import read_manifest
+
     found = []
     for path in map(Path, paths):
-        if path.is_dir():
+        if path.is_file() and path.suffix.lower() in (".jsonl", ".csv"):
+            found += [Path(row["audio"]) for row in read_manifest(path, split="train")]
+        elif path.is_dir():
             found += sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
         elif path.is_file():
             found.append(path)

@@ -17,6 +17,7 @@ COMMANDS = {
     "demo": "serve the demo web page (gradio; needs the [demo] extra)",
     "preprocess": "audio manifest -> codec tokens (a datasets folder)",
     "train": "train or fine-tune the decoder with Accelerate (resumable)",
+    "transfer-vocabulary": "carry a trained decoder over to a new codec's codes (a warm start)",
     "corpus": "build the offline captioned music corpus",
     "codec": "train and evaluate a small EnCodec-format codec",
     "evaluate": "offline evaluation of a saved model -> JSON and a plot",

@@ -58,12 +58,12 @@ def main() -> None:
     from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
 
     minilm = resolve_sub_model_source(MINILM)
+    codec_folder = Path(args.codec or pretrained_codec_path()).resolve()
     model = SimbaMusicForConditionalGeneration(
         text_encoder=AutoModelForTextEncoding.from_pretrained(minilm, dtype=torch.float32),
-        audio_encoder=AutoModel.from_pretrained(args.codec or pretrained_codec_path(), dtype=torch.float32),
+        audio_encoder=AutoModel.from_pretrained(codec_folder, dtype=torch.float32),
         decoder=SimbaMusicForCausalLM.from_pretrained(args.decoder, dtype=torch.float32)).eval()
     model.config.text_encoder_source = MINILM
-    codec_folder = Path(args.codec or pretrained_codec_path()).resolve()
     if codec_folder.parent == PRETRAINED_ROOT.resolve():
         # A codec shipped in the package is referenced, not copied: the package then carries its weights once.
         model.config.audio_encoder_source = f"python:simba_music/pretrained/{codec_folder.name}"

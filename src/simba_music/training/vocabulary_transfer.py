@@ -66,7 +66,8 @@ def code_mixing_weights(counts: torch.Tensor) -> torch.Tensor:
 def transfer_vocabulary(decoder: SimbaMusicForCausalLM, counts: torch.Tensor) -> SimbaMusicForCausalLM:
     """A new decoder for a codec of `counts.shape[0]` codes: every tensor of `decoder` copied, except the code
     embedding and output head, whose code rows are the `code_mixing_weights` mix of the old ones; the special
-    (start / pad) id's rows are carried as they are. Float32, in training mode's dtype; `decoder` is unchanged."""
+    (start / pad) id's rows are carried as they are. Float32, in `decoder`'s train/eval mode; `decoder` is
+    unchanged."""
     config = decoder.config
     if config.num_codebooks != 1:
         raise ValueError(f"decoder: vocabulary transfer carries one codebook; this decoder models "
@@ -134,12 +135,13 @@ def audio_files(paths, option: str = "--audio") -> list[Path]:
     return found
 
 
-def _encode(codec, path: Path, max_seconds: float) -> torch.Tensor:
+def _encode_with_each(codecs, path: Path, max_seconds: float) -> list[torch.Tensor]:
+    """`path`'s codes under each codec; the file is read once per distinct sampling rate (once when they agree)."""
     from ..audio.files import load_audio
 
-    audio = load_audio(path, codec.sampling_rate)[: int(max_seconds * codec.sampling_rate)]
-    waveform = torch.from_numpy(audio).float()[None, None].expand(1, codec.channels, -1)
-    return codec.encode(waveform)[0, 0]
+    audio = {rate: load_audio(path, rate)[: int(max_seconds * rate)] for rate in {c.sampling_rate for c in codecs}}
+    return [codec.encode(torch.from_numpy(audio[codec.sampling_rate]).float()[None, None]
+                         .expand(1, codec.channels, -1))[0, 0] for codec in codecs]
 
 
 @torch.no_grad()
@@ -169,7 +171,7 @@ def run(args: VocabularyTransferArguments) -> dict:
     skipped = []
     for path in tqdm(files, desc="encoding with both codecs", disable=not args.progress):
         try:
-            new_codes, old_codes = (_encode(codec, path, args.max_seconds) for codec in (new_codec, old_codec))
+            new_codes, old_codes = _encode_with_each((new_codec, old_codec), path, args.max_seconds)
         except (RuntimeError, ValueError) as error:  # soundfile's errors for unreadable or empty files
             skipped.append(f"{path}: {error}")
             continue

@@ -6,6 +6,7 @@ import torch
 
 from simba_music.cli import main
 from simba_music.evaluation import evaluate
+from simba_music.evaluation.instrument import CHORALE_CODEC_DIR, PRETRAINED_DIR
 from simba_music.evaluation.prompts import DEMO_PROMPTS, read_prompts
 
 from .conftest import build_tiny, click_track, progression, save_dataset, write_manifest
@@ -76,6 +77,10 @@ def test_evaluate_without_dataset_or_reference(workspace):
     result = evaluate(str(workspace / "model"), PROMPTS[:2], duration=1.0, progress=False)
     assert result["validation"] is None and result["distance"] is None and result["reference_ceiling"] is None
     assert len(result["prompts"]) == 2 and "plot" not in result
+    assert result["settings"]["instrument_classifier"] == str(PRETRAINED_DIR)  # a tiny codec is not a shipped one
+    chosen = evaluate(str(workspace / "model"), PROMPTS[:1], duration=1.0, progress=False,
+                      instrument_classifier=str(CHORALE_CODEC_DIR))
+    assert chosen["settings"]["instrument_classifier"] == str(CHORALE_CODEC_DIR)
 
 
 @pytest.mark.cuda

@@ -70,6 +70,23 @@ def test_shipped_classifiers_are_small_and_know_the_corpus_instruments(directory
     assert (model.metrics.get("through_codec") is not None) == bool(directory)
 
 
+@pytest.mark.parametrize("codec_name", ["chorale-codec-16khz", "chorale-wavtokenizer-16khz"])
+def test_a_shipped_codec_gets_the_classifier_trained_through_it_and_a_changed_one_does_not(codec_name):
+    import torch
+    from transformers import AutoModel
+
+    from simba_music.evaluation.instrument import CLASSIFIER_THROUGH_CODEC, PRETRAINED_DIR, default_classifier_dir
+    from simba_music.shipped import PRETRAINED_ROOT
+
+    codec = AutoModel.from_pretrained(PRETRAINED_ROOT / codec_name)
+    assert default_classifier_dir(codec) == CLASSIFIER_THROUGH_CODEC[codec_name] != PRETRAINED_DIR
+    with torch.no_grad():  # one weight nudged: a fine-tuned codec sounds different, so no codec classifier applies
+        next(iter(codec.parameters())).view(-1)[0] += 1e-3
+    assert default_classifier_dir(codec) == PRETRAINED_DIR
+    tiny = AutoModel.from_config(type(codec.config)(**{**codec.config.to_dict(), "codebook_size": 16}))
+    assert default_classifier_dir(tiny) == PRETRAINED_DIR  # other shapes: refused without an error
+
+
 def test_load_names_the_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="instrument_classifier: .*has no model.safetensors"):
         InstrumentClassifier.load(tmp_path)

@@ -30,7 +30,8 @@ class EvaluateArguments:
     duration: float = 10.0  # seconds per prompt
     seed: int = 0  # prompt i uses seed + i
     guidance: float | None = None  # default: the model's generation config
-    instrument_classifier: str | None = None  # default: the shipped classifier
+    # default: the shipped classifier trained through the model's codec if that codec is shipped, else clean renders
+    instrument_classifier: str | None = None
     save_audio: bool = False  # also write the generated WAVs
     device: str | None = None  # torch device, e.g. cuda (default: cuda if available, else cpu)
     quiet: bool = False  # no progress bars

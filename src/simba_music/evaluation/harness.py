@@ -26,7 +26,7 @@ from ..io_utils import atomic_path, check_output_directory, claim_output_directo
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
-from .instrument import InstrumentClassifier
+from .instrument import InstrumentClassifier, default_classifier_dir
 from .key import KEY_CHANCE, estimate_key, key_score, parse_key
 from .perplexity import decoder_cross_entropy
 from .prompts import DEMO_PROMPTS, PROMPT_SETS, read_prompts
@@ -218,7 +218,8 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
     JSONL path or a list of prompt dicts (see `prompts.py`); `dataset`: a `simba-music preprocess`
     folder for cross-entropy; `reference_manifest`: a corpus manifest whose `reference_split` clips (at most
     `reference_clips`, drawn with `seed`) are the real side of the Frechet distances; `guidance`: None keeps the
-    model's generation config; `instrument_classifier`: a folder (default: the shipped classifier)."""
+    model's generation config; `instrument_classifier`: a folder (default: the shipped classifier trained through the
+    model's codec when that codec is a shipped one, else the shipped clean-render classifier)."""
     prompt_rows = read_prompts(prompts)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration > 0:
         raise ValueError(f"duration: must be > 0 seconds, got {duration!r}")
@@ -234,6 +235,10 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
                   reference_manifest)
         check_output_directory(output_dir, "--output-dir", overwrite, inputs)
     model, processor = load_model(model_dir, device)
+    if instrument_classifier is None:  # the classifier that hears the model's codec as it sounds, where one ships
+        instrument_classifier = default_classifier_dir(model.audio_encoder)
+        classifier = InstrumentClassifier.load(instrument_classifier)
+        _check_instruments(prompt_rows, classifier)
     if output_dir is not None:  # written only once the model has loaded
         output = claim_output_directory(output_dir, "--output-dir", "simba-music evaluate", overwrite)
 
@@ -242,6 +247,7 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
                 "guidance_scale": guidance if guidance is not None else model.generation_config.guidance_scale,
                 "sampling": {name: getattr(model.generation_config, name, None)
                              for name in ("do_sample", "temperature", "top_k", "top_p")},
+                "instrument_classifier": str(instrument_classifier),
                 "dataset": dataset, "reference_manifest": reference_manifest, "reference_split": reference_split,
                 "device": str(model.device), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                 "cpu": platform.processor() or platform.machine(),

@@ -28,6 +28,9 @@ PRETRAINED_DIR = PRETRAINED_ROOT / "instrument-classifier"
 CHORALE_CODEC_DIR = PRETRAINED_ROOT / "instrument-classifier-chorale-codec"
 # Trained likewise through the shipped one-codebook codec (chorale-wavtokenizer-16khz): for models built on it.
 WAVTOKENIZER_CODEC_DIR = PRETRAINED_ROOT / "instrument-classifier-chorale-wavtokenizer"
+# A shipped codec's folder -> the shipped classifier trained through it (`default_classifier_dir`).
+CLASSIFIER_THROUGH_CODEC = {"chorale-codec-16khz": CHORALE_CODEC_DIR,
+                            "chorale-wavtokenizer-16khz": WAVTOKENIZER_CODEC_DIR}
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 TARGET_RMS = 0.1
 FEATURE_SIZE = 3 * N_MELS + 14
@@ -151,5 +154,25 @@ class InstrumentClassifier(nn.Module):
         return model.eval()
 
 
-__all__ = ["CHORALE_CODEC_DIR", "FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR", "WAVTOKENIZER_CODEC_DIR",
-           "instrument_features"]
+def default_classifier_dir(codec_model: nn.Module) -> Path:
+    """The shipped classifier trained through `codec_model` when its weights are exactly a shipped codec's, else the
+    clean-render one. A clean-render classifier judges a model's audio by its codec's artefacts as much as by its
+    instrument (37.5% on round trips through the chorale codec, against 99.1% for the one trained through it)."""
+    from safetensors.torch import load_file
+
+    state = codec_model.state_dict()
+    for codec_name, classifier_dir in CLASSIFIER_THROUGH_CODEC.items():
+        weights_path = PRETRAINED_ROOT / codec_name / WEIGHTS_FILE
+        if weights_path.is_file() and _holds_weights(state, load_file(str(weights_path))):
+            return classifier_dir
+    return PRETRAINED_DIR
+
+
+def _holds_weights(state: dict, weights: dict) -> bool:
+    # Shipped codecs are stored in float16 and load as float32, so compare in float32.
+    return all(name in state and state[name].shape == tensor.shape
+               and torch.equal(state[name].detach().float().cpu(), tensor.float()) for name, tensor in weights.items())
+
+
+__all__ = ["CHORALE_CODEC_DIR", "CLASSIFIER_THROUGH_CODEC", "FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR",
+           "WAVTOKENIZER_CODEC_DIR", "default_classifier_dir", "instrument_features"]

@@ -6,6 +6,7 @@ import torch
 
 from simba_music.cli import main
 from simba_music.evaluation import evaluate
+from simba_music.evaluation.harness import load_model
 from simba_music.evaluation.instrument import CHORALE_CODEC_DIR, PRETRAINED_DIR
 from simba_music.evaluation.prompts import DEMO_PROMPTS, read_prompts
 
@@ -94,6 +95,14 @@ def test_evaluate_on_gpu(workspace):
     assert result["speed"]["device"].startswith("cuda") and result["settings"]["gpu"]
     assert result["validation"]["cross_entropy"] == pytest.approx(on_cpu["validation"]["cross_entropy"], rel=1e-4)
     assert np.isfinite(result["distance"]["frechet_codec_latent_distance"])
+
+
+def test_the_shipped_demo_is_evaluated_by_name_with_the_classifier_of_its_codec():
+    from simba_music.shipped import demo_model_path
+
+    result = evaluate("simba-music-demo", PROMPTS[:1], duration=0.2, codec_round_trip=False, progress=False)
+    assert result["settings"]["instrument_classifier"] == str(CHORALE_CODEC_DIR)  # its codec is the shipped one
+    assert result["model"]["parameters"] == sum(p.numel() for p in load_model(demo_model_path())[0].parameters())
 
 
 def test_missing_model_directory(tmp_path):

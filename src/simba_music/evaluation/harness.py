@@ -23,6 +23,7 @@ import torch
 from ..audio import write_wav
 from ..corpus.vocabulary import MODES, TEMPO_BANDS, tempo_band
 from ..io_utils import atomic_path, check_output_directory, claim_output_directory
+from ..shipped import resolve_model
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
@@ -36,9 +37,11 @@ RESULT_FILE, PLOT_FILE = "evaluation.json", "evaluation.png"
 
 
 def load_model(model_dir: str, device: str | None = None):
-    """A saved SimbaMusicForConditionalGeneration and its processor, in eval mode on `device`."""
+    """A saved SimbaMusicForConditionalGeneration and its processor, in eval mode on `device`; "simba-music-demo"
+    names the shipped demo, as in `simba-music generate --model`."""
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
+    model_dir = resolve_model(model_dir)
     local = Path(model_dir).is_absolute() or str(model_dir).startswith(".") or Path(model_dir).exists()
     if local and not Path(model_dir).is_dir():
         raise ValueError(f"model_dir: no such directory {str(model_dir)!r}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-DESCRIPTION = "State-space (SiMBA/Mamba) text-to-music: generate, serve the demo page, build data, train, evaluate."
+DESCRIPTION = ("State-space (SiMBA/Mamba) text-to-music: generate, serve the demo page, preprocess, train, convert. "
+               "The corpus, codec training and evaluation commands are `simba-music-lab`'s.")
 # name -> one-line help; tests check that these are exactly the full parser's commands.
 COMMANDS = {
     "generate": "text -> WAV with a saved model (default: the shipped demo)",
@@ -18,11 +19,6 @@ COMMANDS = {
     "preprocess": "audio manifest -> codec tokens (a datasets folder)",
     "train": "train or fine-tune the decoder with Accelerate (resumable)",
     "transfer-vocabulary": "carry a trained decoder over to a new codec's codes (a warm start)",
-    "corpus": "build the offline captioned music corpus",
-    "codec": "train and evaluate a small EnCodec-format codec",
-    "evaluate": "offline evaluation of a saved model -> JSON and a plot",
-    "classifier": "train the evaluation's instrument classifier",
-    "estimators": "check the key and tempo estimators on real clips",
     "convert": "an SSM-TTM Lightning checkpoint -> a simba-music model folder",
 }
 

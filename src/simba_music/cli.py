@@ -196,33 +196,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=7860, help="port to serve on")
     demo.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
     demo.set_defaults(func=_demo)
-    from .codec.cli import add_subcommands as add_codec_subcommands
     from .conversion.cli import add_subcommands as add_conversion_subcommands
-    from .corpus.cli import add_subcommands as add_corpus_subcommands
-    from .evaluation.cli import add_subcommands as add_evaluation_subcommands
     from .training.cli import add_subcommands as add_training_subcommands
 
     add_training_subcommands(commands)
-    add_corpus_subcommands(commands)
-    add_codec_subcommands(commands)
-    add_evaluation_subcommands(commands)
     add_conversion_subcommands(commands)
-    _show_defaults(parser)
+    show_defaults(parser)
     return parser
 
 
-def _show_defaults(parser: argparse.ArgumentParser) -> None:
+def show_defaults(parser: argparse.ArgumentParser) -> None:
     # Every command's help shows each option's default, whichever module added the command.
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for command in action.choices.values():
                 command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-                _show_defaults(command)
+                show_defaults(command)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return run_parsed(parser, parser.parse_args(argv))
+
+
+def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run a parsed command; a bad value exits 2 with the parser's usage, a broken input file 1, one line each."""
     try:
         _apply_runtime_options(args)
         return args.func(args)

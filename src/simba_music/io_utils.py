@@ -59,6 +59,15 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None):
 
 # Every folder a simba-music writer makes holds this file; a writer replaces or writes into only such folders (or
 # empty ones), so that an --output-dir pointing at the user's own files can never delete them.
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Readers never see a half-written file: write a sibling temp file, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+
 OUTPUT_MARKER = "simba-music-output.json"
 
 

@@ -29,9 +29,9 @@ def offline_theme() -> gr.themes.Base:
 
 
 def example_prompts(count: int = EXAMPLE_COUNT) -> list[str]:
-    from ..evaluation.prompts import DEMO_PROMPTS, read_prompts
+    from ..captions import example_captions
 
-    return [row["caption"] for row in read_prompts(DEMO_PROMPTS)[:count]]
+    return example_captions(count)
 
 
 def build_demo(session: MusicSession) -> gr.Blocks:

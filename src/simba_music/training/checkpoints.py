@@ -1,5 +1,5 @@
 """Crash-safe training checkpoints, shared by decoder training (`simba-music train`) and codec training
-(`simba-music codec train`), and crash-safe exports of a Hub-format model folder.
+(`simba-music-lab codec train`), and crash-safe exports of a Hub-format model folder.
 
 A run keeps its checkpoints in ``OUTPUT_DIR/checkpoints/step-{step}/`` (Accelerate's ``save_state`` plus the
 trainer's own state file). A checkpoint folder only appears under its final name once it is complete (written to a

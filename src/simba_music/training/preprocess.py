@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from ..audio import resample
-from ..corpus.manifest import read_manifest, split_name
 from ..io_utils import atomic_directory, check_output_directory
 from .data import EMPTY_TEXT_STATES_FILE
+from .manifest import read_manifest, split_name
 
 SILENCE_PEAK = 1e-4
 WRITER = "simba-music preprocess"
@@ -118,7 +118,7 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
     `codec` (an `AudioCodec`) into `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
     from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
 
-    if isinstance(dataset, list):  # manifest rows (`simba_music.corpus.manifest.read_manifest`)
+    if isinstance(dataset, list):  # manifest rows (`simba_music_lab.corpus.manifest.read_manifest`)
         dataset = Dataset.from_list(dataset)
 
     if len(dataset) == 0:

@@ -118,7 +118,7 @@ class VocabularyTransferArguments:
 
 def audio_files(paths, option: str = "--audio") -> list[Path]:
     """The sound files named in `paths`, folders searched recursively, manifests' train rows, in a stable order."""
-    from ..corpus.manifest import read_manifest
+    from .manifest import read_manifest
 
     found = []
     for path in map(Path, paths):

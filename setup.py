@@ -11,7 +11,7 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    py_modules=["simba_music_cli"],  # the console entry point: answers --help without importing torch
+    # simba_music_cli (src/simba_music_cli/) is the console entry point: it answers --help without importing torch.
     # The research lab (corpus, codec training, evaluation) is a second distribution in lab/, depending on this one.
     # Shipped weights (src/simba_music/pretrained/: the demo model and its codec, each stored once) and the prompt
     # sets of the caption language: listed here for wheels, in MANIFEST.in for sdists.

@@ -7,13 +7,13 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from simba_music.cli import show_defaults
+    from simba_music_cli.parsing import ArgumentParser, show_defaults
 
     from .codec.cli import add_subcommands as add_codec_commands
     from .corpus.cli import add_subcommands as add_corpus_commands
     from .evaluation.cli import add_subcommands as add_evaluation_commands
 
-    parser = argparse.ArgumentParser(prog="simba-music-lab", description=__doc__)
+    parser = ArgumentParser(prog="simba-music-lab", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_corpus_commands(commands)
     add_codec_commands(commands)
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from simba_music.cli import run_parsed
+    from simba_music_cli import run_parsed
 
     parser = build_parser()
     return run_parsed(parser, parser.parse_args(argv))

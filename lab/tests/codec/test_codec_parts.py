@@ -117,7 +117,7 @@ def test_cli_registers_codec_commands():
     add_subcommands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["codec", "train", "m.jsonl", "run", "--max-steps", "5", "--resume", "--threads", "1"])
     assert args.max_steps == 5 and args.resume and args.threads == 1 and callable(args.func)
-    from simba_music.cli_arguments import dataclass_from_arguments
+    from simba_music_cli.parsing import dataclass_from_arguments
     from simba_music_lab.codec.train import CodecTrainConfig
 
     args = parser.parse_args(["codec", "train", "m.jsonl", "run", "--upsampling-ratios", "8", "5", "4", "4",

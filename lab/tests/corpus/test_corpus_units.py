@@ -108,7 +108,7 @@ def test_cli_registers_corpus_build():
     assert args.max_works == 2 and args.soundfont == "timgm6mb" and args.progress is False
     assert callable(args.func)
     # The options are the config's fields: names, types and defaults come from CorpusConfig itself.
-    from simba_music.cli_arguments import dataclass_from_arguments
+    from simba_music_cli.parsing import dataclass_from_arguments
     from simba_music_lab.corpus.builder import CorpusConfig
 
     config = dataclass_from_arguments(CorpusConfig, args)

@@ -5,7 +5,7 @@ import inspect
 
 import pytest
 
-from simba_music.cli_arguments import dataclass_from_arguments
+from simba_music_cli.parsing import dataclass_from_arguments
 from simba_music_lab.cli import build_parser
 from simba_music_lab.evaluation.arguments import (
     ClassifierTrainArguments,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..generation_defaults import saved_generation_defaults
+from ..modeling.values import check_guidance_scale, check_seed, saved_generation_defaults
 
 MAX_PROMPT_CHARS = 500
 MAX_APP_DURATION_S = 30.0  # a shared demo keeps requests short; the library itself allows config.max_duration_s
-MAX_SEED = 2**31 - 1
+RANDOM_SEED_RANGE = 2**31 - 1  # "random seed" draws from [0, this]; any seed check_seed takes is accepted
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,17 @@ def check_request(prompt, duration, guidance_scale, temperature, seed, random_se
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"Prompt: at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}")
     duration = _number("Duration", duration, low=0.0, high=MAX_APP_DURATION_S, low_open=True)
-    guidance_scale = _number("Guidance", guidance_scale, low=0.0, high=20.0)
+    guidance_scale = check_guidance_scale(_number("Guidance", guidance_scale), "Guidance")
     temperature = _number("Temperature", temperature, low=0.0, high=5.0, low_open=True)
     if random_seed:
-        seed = random.randint(0, MAX_SEED)
-    seed = _number("Seed", seed, low=0, high=MAX_SEED)
+        seed = random.randint(0, RANDOM_SEED_RANGE)
+    seed = _number("Seed", seed)
     if seed != int(seed):
         raise ValueError(f"Seed: must be a whole number, got {seed:g}")
-    return Request(prompt.strip(), duration, guidance_scale, temperature, int(seed))
+    return Request(prompt.strip(), duration, guidance_scale, temperature, check_seed(int(seed), "Seed"))
 
 
-def _number(field, value, low, high, low_open=False) -> float:
+def _number(field, value, low=-math.inf, high=math.inf, low_open=False) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):

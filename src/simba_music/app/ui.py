@@ -12,7 +12,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 
 import gradio as gr  # noqa: E402
 
-from .session import MAX_APP_DURATION_S, MAX_SEED, MusicSession, check_request  # noqa: E402
+from .session import MAX_APP_DURATION_S, MusicSession, check_request  # noqa: E402
+
+BROWSER_EXACT_INTEGER = 2**53 - 1  # the largest seed a browser's number field keeps exactly
 
 EXAMPLE_COUNT = 8
 _SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
@@ -73,7 +75,8 @@ def build_demo(session: MusicSession) -> gr.Blocks:
                 temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature",
                                         elem_id="temperature")
                 with gr.Row():
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="seed")
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=BROWSER_EXACT_INTEGER, label="Seed",
+                                     elem_id="seed")
                     random_seed = gr.Checkbox(value=False, label="Random seed", elem_id="random-seed")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
                 gr.Examples(examples=[[text] for text in example_prompts()], inputs=[prompt], label="Demo prompts")

@@ -14,7 +14,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from ..cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 
 
 @dataclass

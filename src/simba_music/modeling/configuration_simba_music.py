@@ -27,6 +27,8 @@ from transformers import AutoConfig, PretrainedConfig
 from transformers.activations import ACT2FN
 from transformers.configuration_utils import SubConfigSpec
 
+from .values import DEFAULT_MAX_DURATION_S, codec_frame_rate
+
 SUBLAYER_KINDS = ("mamba", "mamba2", "attention", "cross_attention", "mlp", "einfft")
 SEQUENCE_MIXER_KINDS = ("mamba", "mamba2", "attention")
 CONDITIONING_MODES = ("prefix", "cross_attention")
@@ -234,7 +236,6 @@ class SimbaMusicConfig(PretrainedConfig):
             fail("hybrid_attention_layers", "needs an SSM ('mamba' or 'mamba2') sublayer in block_pattern to pair with")
 
 
-DEFAULT_MAX_DURATION_S = 600.0
 
 
 class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
@@ -314,7 +315,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
 
     @property
     def frame_rate(self) -> float:
-        return self.audio_encoder.sampling_rate / math.prod(self.audio_encoder.upsampling_ratios)
+        return codec_frame_rate(self.audio_encoder.to_dict())
 
     @property
     def audio_channels(self) -> int:

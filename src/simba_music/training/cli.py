@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from simba_music.cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from simba_music.captions.templates import CAPTION_STYLES
-from simba_music.cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 from simba_music_lab.corpus.sources import COLLECTION_LICENSES
 
 

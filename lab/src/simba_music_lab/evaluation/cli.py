@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from simba_music.cli_arguments import add_dataclass_arguments, dataclass_from_arguments
+from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 
 from .arguments import ClassifierTrainArguments, EstimatorCheckArguments, EvaluateArguments, function_keywords
 

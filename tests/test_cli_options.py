@@ -4,7 +4,6 @@ errors name the subcommand, its flag and a close match."""
 import argparse
 import subprocess
 import sys
-import time
 
 import pytest
 import torch

@@ -83,6 +83,7 @@ class LiveStream:
     of an earlier stream with the same arguments, to reproduce it.
     """
 
+    @torch.no_grad()
     def __init__(self, model, processor, prompts, *, seed: int = 0, guidance_scale: float | None = None,
                  temperature: float | None = None, top_k: int | None = None,
                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, priming_seconds: float = DEFAULT_PRIMING_SECONDS,
@@ -181,10 +182,7 @@ class LiveStream:
         """Apply waiting changes, sample one column, feed it to every row. Returns the codes [K] of the frame it
         completed (None during the first K - 1 steps of a K-codebook model)."""
         self._apply_changes()
-        rows = self.row_logits
-        weights = torch.tensor(normalized_weights(self.mix), device=rows.device)
-        logits = guided_logits(rows[None, :-1], rows[-1:], self.settings.guidance_scale, weights)
-        column = sample_next(logits, self.settings, self.special, [self.generator])[..., None]  # [1, K, 1]
+        column = sample_next(self.next_logits(), self.settings, self.special, [self.generator])[..., None]
         # The delay pattern's gaps: codebook k has no code before column k (as generate's plan has).
         column[:, self.step_index + 1:] = self.special
         self.window.append(column)
@@ -192,8 +190,14 @@ class LiveStream:
         frame = self.window.latest_frame()
         if frame is not None:
             self.chunker.push(frame)
-        self.row_logits = next_column_logits(self.decoder, column.repeat(rows.shape[0], 1, 1), self.cache)
+        self.row_logits = next_column_logits(self.decoder, column.repeat(self.row_logits.shape[0], 1, 1), self.cache)
         return None if frame is None else frame[0, :, 0]
+
+    def next_logits(self) -> torch.Tensor:
+        """The guided logits [1, K, V] the next step samples from (changes still waiting not applied)."""
+        rows = self.row_logits
+        weights = torch.tensor(normalized_weights(self.mix), device=rows.device)
+        return guided_logits(rows[None, :-1], rows[-1:], self.settings.guidance_scale, weights)
 
     def _apply_changes(self) -> None:
         while self._replay and self._replay[0].step <= self.step_index:

@@ -82,10 +82,13 @@ def live_arguments(namespace: argparse.Namespace) -> LiveArguments:
 def check_arguments(args: LiveArguments) -> None:
     """Everything that can be checked before the model loads."""
     from .live.mix import parse_mix
-    from .modeling.sampling import check_seed
+    from .modeling.sampling import SamplingSettings, check_seed
 
     parse_mix(args.prompt)
     check_seed(args.seed, "--seed")
+    given = dict(temperature=args.temperature, top_k=args.top_k, guidance_scale=args.guidance)
+    SamplingSettings(**{**dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, guidance_scale=3.0),
+                        **{name: value for name, value in given.items() if value is not None}}).check()
     if args.duration is not None and not args.duration > 0:
         raise ValueError(f"--duration: must be > 0 seconds, got {args.duration}")
     if not 0.1 <= args.lead_seconds <= 60:

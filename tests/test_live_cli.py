@@ -124,6 +124,12 @@ def test_a_stopped_stream_leaves_a_valid_audio_file(tmp_path, stop, suffix):
     process.send_signal(stop)
     _, errors = process.communicate(timeout=60)
     assert process.returncode == 128 + stop, errors.decode()
-    info = soundfile.info(str(output))
     audio, rate = soundfile.read(str(output))
-    assert rate == RATE and info.frames == len(audio) >= RATE and np.abs(audio).max() > 0
+    assert rate == RATE and len(audio) >= RATE and np.abs(audio).max() > 0
+    if suffix == ".wav":  # libsndfile forgives a stale header; the wave module reads the length the header says
+        import wave
+
+        with wave.open(str(output)) as header:
+            assert header.getnframes() == len(audio)
+    else:  # an unfinished FLAC says nothing of its length (soundfile then reports 2**63 - 1 frames)
+        assert soundfile.info(str(output)).frames == len(audio)

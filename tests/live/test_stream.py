@@ -86,7 +86,7 @@ def test_the_mix_is_the_weighted_guidance_formula():
 
 def test_a_replayed_change_log_is_bit_identical():
     model, processor = tiny(num_codebooks=2)
-    options = dict(seed=5, chunk_seconds=0.4, priming_seconds=1.0)
+    options = dict(seed=5, chunk_seconds=0.4, priming_seconds=1.0, reprime_seconds=2.0)  # two reprimes too
     stream = LiveStream(model, processor, "calm piano", **options)
     # Changes from another thread, at whatever step the stream has reached when they arrive.
     steering = threading.Thread(target=lambda: [
@@ -112,7 +112,7 @@ def test_a_replayed_change_log_is_bit_identical():
 def test_memory_is_the_same_after_n_and_10n_steps():
     model, processor = tiny(num_codebooks=2)
     stream = LiveStream(model, processor, [("calm piano", 0.5), ("jazz drums", 0.5)], chunk_seconds=0.4,
-                        priming_seconds=1.0)
+                        priming_seconds=1.0, reprime_seconds=3.0)
 
     def sizes():
         tensors = [value for state in stream.cache.states.values() for value in vars(state).values()
@@ -176,6 +176,40 @@ def test_a_joining_row_is_a_fresh_prefill_of_its_prompt_and_the_recent_codes(con
         torch.testing.assert_close(ssm_states(stream.cache, 1)[key][0], conv, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("conditioning", list(CONDITIONINGS))
+def test_every_row_is_reprimed_so_that_positions_stay_bounded(conditioning):
+    """Every 2 s (25 frames) all rows restart from their captions and the last 0.8 s (10 frames) of codes, at the
+    positions of a stream that began with them: the decoder never sees a position past 25 frames."""
+    model, processor = tiny(conditioning)
+    stream = LiveStream(model, processor, [("calm piano", 1.0), ("jazz drums", 1.0)], seed=2, priming_seconds=0.8,
+                        reprime_seconds=2.0)
+    prefix = model.config.text_max_length if conditioning == "prefix" else 0
+    codes, lengths = [], []
+    for _ in range(80):
+        codes.append(stream.step())
+        lengths.append(stream.cache.seq_length)
+    assert max(lengths) == prefix + 1 + 25 and lengths[25] == prefix + 1 + 11  # reprimed at step 25
+    codes = torch.stack(codes, dim=-1)  # [1, 80]
+
+    inputs = processor(["calm piano", "jazz drums"])
+    ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
+    empty_ids, empty_mask = model._unconditional_captions(1)
+    ids, mask = torch.cat([ids, empty_ids]), torch.cat([mask, empty_mask])
+    start = torch.full((3, 1), model.config.decoder.special_token_id)
+    fresh = SimbaMusicCache()
+    # Reprimes at steps 25, 40, 55, 70 (each time 15 positions past the 10 kept); the last one, as the decoder
+    # sees it from scratch: the start id and codes 60..69, then the codes of steps 70..79.
+    with torch.no_grad():
+        model.decoder(torch.cat([start, codes[:, 60:70].repeat(3, 1)], dim=-1),
+                      encoder_hidden_states=model.encode_text(ids, mask), encoder_attention_mask=mask, cache=fresh,
+                      use_cache=True)
+        logits = model.decoder(codes[:, 70:].repeat(3, 1), cache=fresh, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(stream.row_logits[:, 0], logits, atol=1e-4, rtol=1e-4)
+    for row in range(3):
+        for key, (conv, ssm) in ssm_states(fresh, row).items():
+            torch.testing.assert_close(ssm_states(stream.cache, row)[key][1], ssm, atol=1e-4, rtol=1e-4)
+
+
 def test_a_removed_prompt_leaves_the_cache_and_the_rest_plays_on():
     model, processor = tiny()
     stream = LiveStream(model, processor, [("calm piano", 1.0), ("jazz drums", 1.0)])
@@ -203,6 +237,7 @@ def test_a_removed_prompt_leaves_the_cache_and_the_rest_plays_on():
     (dict(chunk_seconds=0), r"chunk_seconds: must be a number of seconds in \(0, 60\]"),
     (dict(priming_seconds=-1), r"priming_seconds: must be a number of seconds in \(0, 600\]"),
     (dict(max_prompts=0), r"max_prompts: must be an integer in \[1, 16\]"),
+    (dict(reprime_seconds=5.0), r"reprime_seconds: must be a number of seconds in \(10, 600\]"),
     (dict(seed=-1), r"seed: must be an int in \[0, 2\*\*64\)"),
 ])
 def test_bad_arguments_are_refused_by_name_before_any_work(t5_model, arguments, message):

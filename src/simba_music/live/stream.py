@@ -79,15 +79,18 @@ class LiveStream:
     `chunk_seconds` long; or call `step()` for one column at a time and `pop_audio()` for the chunks it completed.
     From any thread: `set_prompts`, `add_prompt`, `remove_prompt`, `set_sampling` (checked at once, applied at the
     next step). `prompts`: a prompt, or (prompt, weight) pairs. Sampling settings default to the model's
-    generation config. `priming_seconds` of recent codes prime a joining prompt's row. `replay`: a `change_log`
-    of an earlier stream with the same arguments, to reproduce it.
+    generation config. `priming_seconds` of recent codes prime a joining prompt's row. Every `reprime_seconds`
+    (default: `model.config.max_duration_s`, the longest piece `generate` makes) every row is primed afresh that
+    way, so that the positions the decoder sees stay within what one `generate` call reaches, however long it
+    plays. `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
     """
 
     @torch.no_grad()
     def __init__(self, model, processor, prompts, *, seed: int = 0, guidance_scale: float | None = None,
                  temperature: float | None = None, top_k: int | None = None,
                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, priming_seconds: float = DEFAULT_PRIMING_SECONDS,
-                 max_prompts: int = DEFAULT_MAX_PROMPTS, replay: Iterable[TimedChange] = ()):
+                 reprime_seconds: float | None = None, max_prompts: int = DEFAULT_MAX_PROMPTS,
+                 replay: Iterable[TimedChange] = ()):
         self.max_prompts = check_max_prompts(max_prompts)
         mix = check_mix(prompts, self.max_prompts)
         _check_constant_state(model.config.decoder)
@@ -95,6 +98,9 @@ class LiveStream:
                                                       top_k=top_k))
         chunk_seconds = _check_seconds(chunk_seconds, "chunk_seconds", 0.0, 60.0)
         priming_seconds = _check_seconds(priming_seconds, "priming_seconds", 0.0, 600.0)
+        max_seconds = model.config.max_duration_s
+        reprime_seconds = _check_seconds(max_seconds if reprime_seconds is None else reprime_seconds,
+                                         "reprime_seconds", priming_seconds, max(max_seconds, priming_seconds + 1))
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
         for timed in self._replay:
             self._check_change(timed.change)
@@ -115,12 +121,10 @@ class LiveStream:
         self._requested_lock = threading.Lock()
         self._requested = mix  # the mix after every queued change: what add/remove_prompt build on
 
-        text, text_mask = self._encode([text for text, _ in mix], with_unconditional=True)
-        self.prefix_length = text.shape[1] if decoder_config.conditioning == "prefix" else 0
-        self.cache = SimbaMusicCache()
-        start = self._start_column(len(mix) + 1)
-        self.row_logits = next_column_logits(self.decoder, start, self.cache, text, text_mask)
+        self.reprime_frames = round(reprime_seconds * model.frame_rate)
+        self.prefix_length = model.config.text_max_length if decoder_config.conditioning == "prefix" else 0
         self.mix = mix
+        self._prime_all_rows()
 
     # ---- changes, from any thread -------------------------------------------------------------------------------
 
@@ -181,6 +185,8 @@ class LiveStream:
     def step(self) -> torch.Tensor | None:
         """Apply waiting changes, sample one column, feed it to every row. Returns the codes [K] of the frame it
         completed (None during the first K - 1 steps of a K-codebook model)."""
+        if self.step_index - self.columns_before_cache >= self.reprime_frames:
+            self._prime_all_rows()
         self._apply_changes()
         column = sample_next(self.next_logits(), self.settings, self.special, [self.generator])[..., None]
         # The delay pattern's gaps: codebook k has no code before column k (as generate's plan has).
@@ -217,6 +223,16 @@ class LiveStream:
 
     # ---- rows ---------------------------------------------------------------------------------------------------
 
+    def _prime_all_rows(self) -> None:
+        """Every row afresh in one prefill: the captions (the empty one last), the start id, the recent codes, at
+        the positions of a stream that began with those codes. Starts the stream; later bounds its positions."""
+        text, text_mask = self._encode([text for text, _ in self.mix], with_unconditional=True)
+        recent = self.window.recent()
+        columns = torch.cat([self._start_column(1), recent], dim=-1).repeat(len(self.mix) + 1, 1, 1)
+        self.cache = SimbaMusicCache()
+        self.row_logits = next_column_logits(self.decoder, columns, self.cache, text, text_mask)
+        self.columns_before_cache = self.step_index - recent.shape[-1]  # sampled columns the cache never saw
+
     def _change_rows(self, mix: Mix) -> None:
         """Drop the rows of prompts that left, prime rows for prompts that joined; then the rows follow `mix`."""
         wanted = {text for text, _ in mix}
@@ -252,7 +268,7 @@ class LiveStream:
         caption, caption_mask = self._encode([text])
         recent = self.window.recent()
         columns = torch.cat([self._start_column(1), recent], dim=-1)
-        first_position = self.prefix_length + self.step_index - recent.shape[-1]
+        first_position = self.prefix_length + self.step_index - recent.shape[-1] - self.columns_before_cache
         cache = SimbaMusicCache()
         logits = next_column_logits(self.decoder, columns, cache, caption, caption_mask,
                                     audio_positions_from=first_position)

@@ -207,6 +207,7 @@ def test_every_row_is_reprimed_so_that_positions_stay_bounded(conditioning):
     torch.testing.assert_close(stream.row_logits[:, 0], logits, atol=1e-4, rtol=1e-4)
     for row in range(3):
         for key, (conv, ssm) in ssm_states(fresh, row).items():
+            torch.testing.assert_close(ssm_states(stream.cache, row)[key][0], conv, atol=1e-4, rtol=1e-4)
             torch.testing.assert_close(ssm_states(stream.cache, row)[key][1], ssm, atol=1e-4, rtol=1e-4)
 
 

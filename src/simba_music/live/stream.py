@@ -36,7 +36,7 @@ from ..modeling.streaming import CallbackAudioStreamer, ChunkedAudioDecoder
 from .history import CodeWindow
 from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
 
-DEFAULT_CHUNK_SECONDS = 0.5
+DEFAULT_CHUNK_SECONDS = 1.0  # a 1 s chunk decodes 1 s of left context beside it: half the codec time of 0.5 s
 DEFAULT_PRIMING_SECONDS = 10.0
 
 

@@ -38,6 +38,9 @@ def test_play_steer_and_stop(player):
     next(chunks)
     assert player.stream.mix == (("calm piano", 0.5), ("jazz drums", 0.5))
     assert player.stream.settings.guidance_scale == 4.0 and len(player.stream.change_log) == 2
+    assert player.steer((("calm piano", 0.5), ("jazz drums", 0.5)), guidance_scale=4.0, temperature=0.9)
+    next(chunks)
+    assert len(player.stream.change_log) == 2  # what did not move is no change
     with pytest.raises(ValueError, match="weights"):
         player.steer((("calm piano", -1.0),))
     player.stop()

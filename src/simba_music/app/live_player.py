@@ -66,8 +66,12 @@ class LivePlayer:
         stream = self.stream
         if stream is None:
             return False
-        stream.set_sampling(guidance_scale=guidance_scale, temperature=temperature)
-        if mix is not None:
+        current = stream.settings  # every slider event sends every value: only what moved is a change
+        guidance_scale = None if guidance_scale == current.guidance_scale else guidance_scale
+        temperature = None if temperature == current.temperature else temperature
+        if guidance_scale is not None or temperature is not None:
+            stream.set_sampling(guidance_scale=guidance_scale, temperature=temperature)
+        if mix is not None and mix != stream.mix:
             stream.set_prompts(mix)
         return True
 

@@ -191,9 +191,11 @@ class Terminated(SystemExit):
 
 
 @contextlib.contextmanager
-def terminate_as_exception():
-    """Within the block, SIGTERM (plain `kill`) raises `Terminated` (exit status 143) instead of killing the process
-    outright, so atomic writers remove their temporary files. Outside the main thread it does nothing."""
+def terminate_as_exception(signal_names: tuple[str, ...] = ("SIGTERM",)):
+    """Within the block, SIGTERM (plain `kill`; and the other `signal_names`, e.g. SIGHUP when the terminal closes)
+    raises `Terminated` (exit status 128 + the signal's number, 143 for SIGTERM) instead of killing the process
+    outright, so atomic writers remove their temporary files and open files are closed properly. Outside the main
+    thread it does nothing."""
     import signal
     import threading
 
@@ -204,8 +206,10 @@ def terminate_as_exception():
     def handler(signum, frame):
         raise Terminated(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    numbers = [getattr(signal, name) for name in signal_names if hasattr(signal, name)]  # no SIGHUP on Windows
+    previous = {number: signal.signal(number, handler) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)

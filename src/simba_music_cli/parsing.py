@@ -74,8 +74,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if ("default" in text.lower() or action.required or action.default is None
-                or action.default is argparse.SUPPRESS or isinstance(action.default, bool) or not action.option_strings):
+        no_default = action.default is None or action.default is argparse.SUPPRESS or isinstance(action.default, bool)
+        if "default" in text.lower() or action.required or no_default or not action.option_strings:
             return text
         return text + " (default: %(default)s)"
 

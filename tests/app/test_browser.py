@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
                                         "chromium-driver); .ci/run installs them")]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1600")
+         "--disable-dev-shm-usage", "--window-size=1280,1600", "--autoplay-policy=no-user-gesture-required")
 
 
 def free_port() -> int:
@@ -114,3 +114,60 @@ def test_generate_in_the_browser_then_an_empty_prompt_shows_the_error(served, br
                                 "document.body.innerText", timeout=30)
     assert "Traceback" not in message
     browser.save_screenshot(str(tmp_path / "empty-prompt-error.png"))
+
+
+@pytest.fixture(scope="module")
+def served_with_player(tmp_path_factory):
+    from simba_music.app.live_player import LivePlayer
+    from simba_music.app.session import MusicSession
+    from simba_music.app.ui import build_demo, offline_theme
+
+    port = free_port()
+    session = MusicSession(output_dir=tmp_path_factory.mktemp("results"))
+    player = LivePlayer(session)
+    demo = build_demo(session, live_player=player)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, theme=offline_theme(),
+                quiet=True)
+    yield f"http://127.0.0.1:{port}/", player
+    player.stop()
+    demo.close()
+
+
+def wait_until(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+PLAYED = "document.querySelector('#live-audio audio')?.currentTime || 0"
+
+
+def test_live_tab_keeps_playing_across_a_prompt_change_and_stop_ends_generation(served_with_player, browser,
+                                                                               tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    url, player = served_with_player
+    browser.get(url)
+    wait_for(browser, "[...document.querySelectorAll('button[role=tab]')].find(b => b.innerText.includes('Live'))"
+             ).click()
+    wait_for(browser, "document.querySelector('#live-start')").click()
+    wait_for(browser, f"{PLAYED} > 1", timeout=120)  # the browser is playing the stream
+    assert player.running
+
+    second = browser.find_element(By.CSS_SELECTOR, "#live-prompt-1 textarea, #live-prompt-1 input")
+    second.send_keys("Church organ plays a moderate baroque chorale in A minor; 4/4, 80 BPM.", Keys.ENTER)
+    wait_until(lambda: player.stream is not None and len(player.stream.change_log) == 1)  # the mix only
+    assert len(player.stream.mix) == 2
+    at_change = browser.execute_script(f"return {PLAYED}")
+    wait_for(browser, f"{PLAYED} > {at_change + 2}", timeout=120)  # still playing after the change
+    assert not browser.execute_script("return document.querySelector('#live-audio audio').paused")
+    underruns = browser.find_element(By.CSS_SELECTOR, "#live-underruns input").get_attribute("value")
+    assert underruns.isdigit()
+    browser.save_screenshot(str(tmp_path / "live-after-change.png"))
+
+    browser.find_element(By.CSS_SELECTOR, "#live-stop").click()
+    wait_until(lambda: not player.running, timeout=30)  # generation ended on the server

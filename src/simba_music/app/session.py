@@ -19,6 +19,7 @@ from ..modeling.values import check_guidance_scale, check_seed, saved_generation
 
 MAX_PROMPT_CHARS = 500
 MAX_APP_DURATION_S = 30.0  # a shared demo keeps requests short; the library itself allows config.max_duration_s
+BROWSER_EXACT_INTEGER = 2**53 - 1  # the largest seed a browser's number field keeps exactly
 RANDOM_SEED_RANGE = 2**31 - 1  # "random seed" draws from [0, this]; any seed check_seed takes is accepted
 
 

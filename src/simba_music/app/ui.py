@@ -12,9 +12,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 
 import gradio as gr  # noqa: E402
 
-from .session import MAX_APP_DURATION_S, MusicSession, check_request  # noqa: E402
-
-BROWSER_EXACT_INTEGER = 2**53 - 1  # the largest seed a browser's number field keeps exactly
+from .live_player import LivePlayer  # noqa: E402
+from .live_tab import build_live_tab  # noqa: E402
+from .session import BROWSER_EXACT_INTEGER, MAX_APP_DURATION_S, MusicSession, check_request  # noqa: E402
 
 EXAMPLE_COUNT = 8
 _SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
@@ -36,8 +36,24 @@ def example_prompts(count: int = EXAMPLE_COUNT) -> list[str]:
     return example_captions(count)
 
 
-def build_demo(session: MusicSession) -> gr.Blocks:
-    """The page. Inputs default to the model's saved generation config; one request runs at a time."""
+def build_demo(session: MusicSession, live_player: LivePlayer | None = None) -> gr.Blocks:
+    """The page: a Generate tab and a Live tab (`live_player` plays it; made here unless given). Inputs default to
+    the model's saved generation config; one generation and one live stream run at a time."""
+    with gr.Blocks(title="simba-music demo", analytics_enabled=False) as demo:
+        gr.Markdown("# simba-music\nState-space (SiMBA) text-to-music. Describe an instrument, a key, a tempo, a "
+                    "metre and a style, as in the examples. Runs on this machine's CPU.")
+        with gr.Tabs():
+            with gr.Tab("Generate", id="generate-tab"):
+                build_generate_tab(session)
+            with gr.Tab("Live", id="live-tab", elem_id="live-tab"):
+                build_live_tab(live_player or LivePlayer(session), session.defaults,
+                               first_prompt=example_prompts(1)[0])
+    demo.queue(default_concurrency_limit=1, max_size=16)
+    return demo
+
+
+def build_generate_tab(session: MusicSession) -> None:
+    """One piece of music per request, streamed while it is generated; call inside the page's Blocks."""
     defaults = session.defaults
     streaming = can_stream_audio()
 
@@ -61,38 +77,33 @@ def build_demo(session: MusicSession) -> gr.Blocks:
             raise gr.Error(f"Generation failed: {error}", title="Generation failed") from None
         yield {result: wav, spectrogram: png, download: wav, used_seed: request.seed}
 
-    with gr.Blocks(title="simba-music demo", analytics_enabled=False) as demo:
-        gr.Markdown("# simba-music\nState-space (SiMBA) text-to-music. Describe an instrument, a key, a tempo, a "
-                    "metre and a style, as in the examples. Runs on this machine's CPU.")
-        with gr.Row():
-            with gr.Column():
-                prompt = gr.Textbox(label="Prompt", lines=3, elem_id="prompt",
-                                    placeholder="Solo violin plays a slow baroque chorale in D minor; 4/4, 66 BPM.")
-                duration = gr.Slider(0.5, MAX_APP_DURATION_S, value=min(defaults["duration"], MAX_APP_DURATION_S),
-                                     step=0.5, label="Duration (s)", elem_id="duration")
-                guidance = gr.Slider(0.0, 20.0, value=defaults["guidance_scale"], step=0.5, elem_id="guidance",
-                                     label="Guidance (classifier-free; 1 = off)")
-                temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature",
-                                        elem_id="temperature")
-                with gr.Row():
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=BROWSER_EXACT_INTEGER, label="Seed",
-                                     elem_id="seed")
-                    random_seed = gr.Checkbox(value=False, label="Random seed", elem_id="random-seed")
-                button = gr.Button("Generate", variant="primary", elem_id="generate")
-                gr.Examples(examples=[[text] for text in example_prompts()], inputs=[prompt], label="Demo prompts")
-            with gr.Column():
-                live = gr.Audio(label="Live (streamed while generating)", streaming=True, autoplay=False,
-                                elem_id="live", interactive=False, visible=streaming)
-                result = gr.Audio(label="Result", type="filepath", elem_id="result", interactive=False)
-                spectrogram = gr.Image(label="Spectrogram", type="filepath", elem_id="spectrogram",
-                                       interactive=False)
-                download = gr.File(label="Download WAV", elem_id="download", interactive=False)
-                used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="used-seed")
-        gr.Markdown(f"Defaults from {_source_name(defaults['source'])}.")
-        button.click(generate, inputs=[prompt, duration, guidance, temperature, seed, random_seed],
-                     outputs=[live, result, spectrogram, download, used_seed], concurrency_limit=1)
-    demo.queue(default_concurrency_limit=1, max_size=16)
-    return demo
+    with gr.Row():
+        with gr.Column():
+            prompt = gr.Textbox(label="Prompt", lines=3, elem_id="prompt",
+                                placeholder="Solo violin plays a slow baroque chorale in D minor; 4/4, 66 BPM.")
+            duration = gr.Slider(0.5, MAX_APP_DURATION_S, value=min(defaults["duration"], MAX_APP_DURATION_S),
+                                 step=0.5, label="Duration (s)", elem_id="duration")
+            guidance = gr.Slider(0.0, 20.0, value=defaults["guidance_scale"], step=0.5, elem_id="guidance",
+                                 label="Guidance (classifier-free; 1 = off)")
+            temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature",
+                                    elem_id="temperature")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=BROWSER_EXACT_INTEGER,
+                                 label="Seed", elem_id="seed")
+                random_seed = gr.Checkbox(value=False, label="Random seed", elem_id="random-seed")
+            button = gr.Button("Generate", variant="primary", elem_id="generate")
+            gr.Examples(examples=[[text] for text in example_prompts()], inputs=[prompt], label="Demo prompts")
+        with gr.Column():
+            live = gr.Audio(label="Live (streamed while generating)", streaming=True, autoplay=False,
+                            elem_id="live", interactive=False, visible=streaming)
+            result = gr.Audio(label="Result", type="filepath", elem_id="result", interactive=False)
+            spectrogram = gr.Image(label="Spectrogram", type="filepath", elem_id="spectrogram",
+                                   interactive=False)
+            download = gr.File(label="Download WAV", elem_id="download", interactive=False)
+            used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="used-seed")
+    gr.Markdown(f"Defaults from {_source_name(defaults['source'])}.")
+    button.click(generate, inputs=[prompt, duration, guidance, temperature, seed, random_seed],
+                 outputs=[live, result, spectrogram, download, used_seed], concurrency_limit=1)
 
 
 def _source_name(source: str) -> str:
@@ -107,4 +118,4 @@ def launch(model=None, host: str = "127.0.0.1", port: int = 7860, share: bool = 
     return demo
 
 
-__all__ = ["build_demo", "example_prompts", "launch", "offline_theme"]
+__all__ = ["build_demo", "build_generate_tab", "example_prompts", "launch", "offline_theme"]

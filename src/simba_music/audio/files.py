@@ -47,6 +47,26 @@ class WavFileStreamer(BaseStreamer):
         pass
 
 
+def pcm16_bytes(audio) -> bytes:
+    """Float audio [channels, samples] -> interleaved 16-bit little-endian PCM (clipped to [-1, 1], scaled by 32767
+    as libsndfile writes PCM_16)."""
+    samples = np.clip(np.asarray(audio, dtype=np.float32).T, -1.0, 1.0)
+    return np.round(samples * 32767.0).astype("<i2").tobytes()
+
+
+def open_length_wav_header(sampling_rate: int, channels: int) -> bytes:
+    """A 16-bit PCM WAV header whose sizes say "unknown" (0xFFFFFFFF), for a stream written to a pipe that cannot
+    seek back to fill them in; ffplay, aplay and sox read such a stream until it ends."""
+    import struct
+
+    unknown = 0xFFFFFFFF
+    block_align = 2 * channels
+    return (b"RIFF" + struct.pack("<I", unknown) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sampling_rate, sampling_rate * block_align,
+                                    block_align, 16)
+            + b"data" + struct.pack("<I", unknown))
+
+
 def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int, title: str = "") -> None:
     """Log-magnitude spectrogram of mono or [samples, channels] audio (channels averaged) as a PNG, atomically."""
     import matplotlib
@@ -66,4 +86,4 @@ def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate:
         plt.close(figure)
 
 
-__all__ = ["WavFileStreamer", "load_audio", "write_spectrogram", "write_wav"]
+__all__ = ["WavFileStreamer", "load_audio", "open_length_wav_header", "pcm16_bytes", "write_spectrogram", "write_wav"]

@@ -164,14 +164,17 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
     def forward(self, input_ids: torch.LongTensor, encoder_hidden_states: torch.Tensor | None = None,
                 encoder_attention_mask: torch.Tensor | None = None, cache: SimbaMusicCache | None = None,
                 use_cache: bool | None = None, output_hidden_states: bool | None = None,
-                return_dict: bool | None = None, **kwargs) -> SimbaMusicModelOutput | tuple:
+                return_dict: bool | None = None, audio_positions_from: int | None = None,
+                **kwargs) -> SimbaMusicModelOutput | tuple:
+        """`audio_positions_from`: the position of the first audio token of this call (default: right after the
+        cache and the text prefix); a live stream primes a new row with recent codes at the positions they had."""
         # Fewer threads while other processes hold cores: the many small ops of the SSM path collapse otherwise.
         with threads_fitted_to_machine(input_ids.device):
             return self._forward(input_ids, encoder_hidden_states, encoder_attention_mask, cache, use_cache,
-                                 output_hidden_states, return_dict)
+                                 output_hidden_states, return_dict, audio_positions_from)
 
     def _forward(self, input_ids, encoder_hidden_states, encoder_attention_mask, cache, use_cache,
-                 output_hidden_states, return_dict):
+                 output_hidden_states, return_dict, audio_positions_from=None):
         config = self.config
         output_hidden_states = (output_hidden_states if output_hidden_states is not None
                                 else config.output_hidden_states)
@@ -199,6 +202,8 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
         offset = 0 if cache is None else cache.seq_length
         if config.positional == "sinusoidal":
             positions = torch.arange(offset, offset + hidden_states.shape[1], device=hidden_states.device)
+            if audio_positions_from is not None:
+                positions[prefix_length:] = positions[prefix_length:] - positions[prefix_length] + audio_positions_from
             hidden_states = hidden_states + sinusoidal_positions(
                 positions, config.hidden_size, dtype=hidden_states.dtype).to(hidden_states.dtype)
 
@@ -253,13 +258,15 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
                 cache: SimbaMusicCache | None = None, use_cache: bool | None = None,
                 attention_mask: torch.Tensor | None = None, output_hidden_states: bool | None = None,
                 return_dict: bool | None = None, num_items_in_batch: int | torch.Tensor | None = None,
-                delay_pattern_applied: bool | None = None, **kwargs) -> SimbaMusicCausalLMOutput | tuple:
+                delay_pattern_applied: bool | None = None, audio_positions_from: int | None = None,
+                **kwargs) -> SimbaMusicCausalLMOutput | tuple:
         """`attention_mask` is accepted for GenerationMixin and ignored: every code position is real, and padding
         is expressed through `labels = -100`.
 
         With K > 1 codebooks, `delay_pattern_applied` says whether `input_ids` are frames of the delayed sequence
         (logits then follow the frames) or plain codes (the delay is applied here and undone on the logits). It
-        defaults to True when continuing from a non-empty cache, False otherwise."""
+        defaults to True when continuing from a non-empty cache, False otherwise. `audio_positions_from`: see
+        `SimbaMusicModel.forward`."""
         num_codebooks = self.config.num_codebooks
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         self._check_input_ids(input_ids)
@@ -269,7 +276,8 @@ class SimbaMusicForCausalLM(SimbaMusicPreTrainedModel, GenerationMixin):
         model_input = apply_delay_pattern(input_ids, self.config.special_token_id) if delay else input_ids
         outputs = self.model(model_input, encoder_hidden_states=encoder_hidden_states,
                              encoder_attention_mask=encoder_attention_mask, cache=cache, use_cache=use_cache,
-                             output_hidden_states=output_hidden_states, return_dict=True)
+                             output_hidden_states=output_hidden_states, return_dict=True,
+                             audio_positions_from=audio_positions_from)
         hidden_states = outputs.last_hidden_state
         if num_codebooks == 1:
             logits = self.lm_head[0](hidden_states)

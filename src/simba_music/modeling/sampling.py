@@ -110,6 +110,34 @@ def row_generators(batch_size: int, seed, generator: torch.Generator | None, dev
     return [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
 
+def next_column_logits(decoder, columns: torch.LongTensor, cache: SimbaMusicCache, text: torch.Tensor | None = None,
+                       text_mask: torch.Tensor | None = None,
+                       audio_positions_from: int | None = None) -> torch.Tensor:
+    """Feed columns [rows, K, n] of the delayed code grid into `cache` (with the text on the first call, which is
+    the prefill) -> the logits [rows, K, V] of the next column. `audio_positions_from` places the columns at other
+    positions than right after the cache (a live stream primes a row with the recent codes at the positions they
+    had)."""
+    model_input = columns[:, 0] if decoder.config.num_codebooks == 1 else columns
+    logits = decoder(input_ids=model_input, encoder_hidden_states=text, encoder_attention_mask=text_mask, cache=cache,
+                     use_cache=True, delay_pattern_applied=True, audio_positions_from=audio_positions_from,
+                     return_dict=True).logits
+    logits = logits[:, -1][:, None] if decoder.config.num_codebooks == 1 else logits[:, :, -1]
+    if not bool(torch.isfinite(logits).all()):
+        raise FloatingPointError("decoder: produced non-finite logits (NaN or inf); its weights are broken "
+                                 "or were not all loaded")
+    return logits
+
+
+def guided_logits(conditional: torch.Tensor, unconditional: torch.Tensor, guidance_scale: float,
+                  weights: torch.Tensor) -> torch.Tensor:
+    """Classifier-free guidance over a weighted mix of prompts: `uncond + g * sum_i w_i (cond_i - uncond)`.
+    conditional [B, P, K, V] (P prompts per output), unconditional [B, K, V], weights [P] -> [B, K, V]. One prompt
+    of weight 1 is the plain CFG formula, to the bit."""
+    weights = weights.to(conditional.dtype).reshape(1, -1, *([1] * (conditional.dim() - 2)))
+    direction = (weights * (conditional - unconditional[:, None])).sum(1)
+    return unconditional + guidance_scale * direction
+
+
 class TextToMusicGenerationMixin:
     """Adds `generate()` to SimbaMusicForConditionalGeneration (expects `text_encoder`, `decoder`, `codec`,
     `encode_text`, `config`)."""
@@ -255,18 +283,12 @@ class TextToMusicGenerationMixin:
         rows = text.shape[0]  # batch, or 2 * batch with guidance (conditional rows first)
 
         def step(frames: torch.LongTensor, cache: SimbaMusicCache, first: bool) -> torch.Tensor:
-            frames = frames.repeat(rows // batch, 1, 1)
-            model_input = frames[:, 0] if num_codebooks == 1 else frames
-            logits = self.decoder(input_ids=model_input, encoder_hidden_states=text if first else None,
-                                  encoder_attention_mask=text_mask if first else None, cache=cache, use_cache=True,
-                                  delay_pattern_applied=True, return_dict=True).logits
-            logits = logits[:, -1][:, None] if num_codebooks == 1 else logits[:, :, -1]
+            logits = next_column_logits(self.decoder, frames.repeat(rows // batch, 1, 1), cache,
+                                        text if first else None, text_mask if first else None)
             if rows != batch:
                 conditional, unconditional = logits[:batch], logits[batch:]
-                logits = unconditional + settings.guidance_scale * (conditional - unconditional)
-            if not bool(torch.isfinite(logits).all()):
-                raise FloatingPointError("decoder: produced non-finite logits (NaN or inf); its weights are broken "
-                                         "or were not all loaded")
+                logits = guided_logits(conditional[:, None], unconditional, settings.guidance_scale,
+                                       conditional.new_ones(1))
             return logits
 
         chunker = None if streamer is None else ChunkedAudioDecoder(self.codec, streamer, *stream_options)
@@ -296,4 +318,4 @@ class TextToMusicGenerationMixin:
 
 __all__ = ["MAX_GUIDANCE_SCALE", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT", "TEMPERATURE_RANGE", "SamplingSettings",
            "TextToMusicGenerationMixin", "TextToMusicOutput", "check_seed", "default_generation_config",
-           "row_generators", "sample_next"]
+           "guided_logits", "next_column_logits", "row_generators", "sample_next"]

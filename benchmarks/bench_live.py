@@ -1,0 +1,135 @@
+"""Live stream benchmark (issue 33): the shipped demo model playing without pacing, printed as JSON.
+
+    python benchmarks/bench_live.py [--minutes 10] [--threads 2] [--smoke] [--no-progress]
+
+Measures, in one run of `--minutes` of audio (issue targets in brackets):
+- real-time factor: wall time / audio time, codec decoding included          [<= 0.5 over 10 minutes, 2 threads]
+- the codec's share of that time
+- time per frame over the first and the last minute of audio (thirds of shorter runs)   [last/first within 5 %]
+- resident memory (psutil) after 1 minute of audio and at the end, and whether every cache tensor kept its size
+                                                                             [end within 5 % of 1 minute, at 30 min]
+- a prompt joining after 30 s: the priming prefill's time; the longest chunk
+- underruns a player would hear at real-time pacing (simulated from the measured chunk times, 2 s lead)  [none]
+`--smoke` plays a couple of seconds (every figure present, none meaningful). Ratios within one run only: on a shared
+machine the absolute times follow the other processes' load (reported as the load average).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import psutil
+import torch
+from transformers import AutoModelForTextToWaveform, AutoProcessor
+
+import simba_music
+from simba_music.live import LiveStream
+
+FIRST_PROMPT = "Flute performs a lively folk song in G major; 6/8, 104 BPM."
+JOINING_PROMPT = "Church organ plays a moderate baroque chorale in A minor; 4/4, 80 BPM."
+LEAD_SECONDS = 2.0
+
+
+def state_shapes(stream: LiveStream) -> list[tuple]:
+    tensors = [value for state in stream.cache.states.values() for value in vars(state).values()
+               if isinstance(value, torch.Tensor)]
+    return [tuple(tensor.shape) for tensor in tensors + [stream.window.ring]]
+
+
+def simulated_underruns(chunk_walls: list[float], chunk_seconds: float, lead: float) -> int:
+    """A player starts with the first chunk; each later chunk is written when ready but not more than `lead`
+    seconds ahead (what `simba-music live` does); an underrun is a chunk that arrives after the player needed it."""
+    underruns, playback_start = 0, chunk_walls[0]
+    written_at = playback_start
+    for index, wall in enumerate(chunk_walls[1:], start=1):
+        audio_start = index * chunk_seconds
+        ready = written_at + wall
+        if ready > playback_start + audio_start:
+            underruns += 1
+            playback_start = ready - audio_start  # the player resumes with this chunk
+        written_at = max(ready, playback_start + audio_start - lead)
+    return underruns
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / max(len(values), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0, help="minutes of audio to play")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--chunk-seconds", type=float, default=1.0, help="audio per decoded chunk")
+    parser.add_argument("--smoke", action="store_true", help="a couple of seconds: checks that it runs")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    args = parser.parse_args()
+    from tqdm.auto import tqdm
+
+    torch.set_num_threads(args.threads)
+    seconds = 2.0 if args.smoke else 60.0 * args.minutes
+    path = simba_music.demo_model_path()
+    model = AutoModelForTextToWaveform.from_pretrained(path).eval()
+    processor = AutoProcessor.from_pretrained(path)
+    stream = LiveStream(model, processor, FIRST_PROMPT, seed=0, chunk_seconds=args.chunk_seconds)
+
+    codec_seconds = [0.0]
+    decode = model.codec.decode
+
+    def timed_decode(codes):
+        start = time.perf_counter()
+        audio = decode(codes)
+        codec_seconds[0] += time.perf_counter() - start
+        return audio
+
+    model.codec.decode = timed_decode
+    process = psutil.Process()
+    chunk_walls, chunk_audio, played = [], [], 0.0
+    rss_after_minute = shapes_after_minute = join_seconds = None
+    join_at = min(30.0, seconds / 4)  # before the 1-minute mark: both memory readings have the same rows
+    started = time.perf_counter()
+    with tqdm(total=round(seconds), unit="s audio", disable=args.no_progress) as bar:
+        while played < seconds:
+            if join_seconds is None and played >= join_at:
+                join_start = time.perf_counter()
+                stream.add_prompt(JOINING_PROMPT, 0.5)
+                stream.step()  # applies the change: the joining row's prefill
+                join_seconds = time.perf_counter() - join_start
+            chunk_start = time.perf_counter()
+            chunk = next(stream)
+            chunk_walls.append(time.perf_counter() - chunk_start)
+            chunk_audio.append(chunk.shape[-1] / model.config.sampling_rate)
+            played += chunk_audio[-1]
+            bar.update(chunk_audio[-1])
+            if rss_after_minute is None and played >= min(60.0, seconds / 2):
+                rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
+    wall = time.perf_counter() - started
+
+    window = min(60.0, seconds / 3)
+    per_frame = [w / (a * model.config.frame_rate) for w, a in zip(chunk_walls, chunk_audio, strict=True)]
+    first = per_frame[:max(1, round(window / args.chunk_seconds))]
+    last = per_frame[-max(1, round(window / args.chunk_seconds)):]
+    rss_end = process.memory_info().rss
+    report = {
+        "model": "simba-music-demo", "threads": args.threads, "device": "cpu", "audio_seconds": round(played, 1),
+        "chunk_seconds": args.chunk_seconds, "wall_seconds": round(wall, 1),
+        "real_time_factor": round(wall / played, 3),
+        "codec_share_of_wall": round(codec_seconds[0] / wall, 3),
+        "ms_per_frame_first_window": round(1000 * mean(first), 2),
+        "ms_per_frame_last_window": round(1000 * mean(last), 2), "window_seconds": window,
+        "last_over_first": round(mean(last) / mean(first), 3),
+        "rss_mb_after_1_minute": round(rss_after_minute / 2**20, 1), "rss_mb_end": round(rss_end / 2**20, 1),
+        "rss_end_over_1_minute": round(rss_end / rss_after_minute, 4),
+        "state_shapes_constant": state_shapes(stream) == shapes_after_minute,
+        "join_prefill_seconds": None if join_seconds is None else round(join_seconds, 3),
+        "longest_chunk_seconds": round(max(chunk_walls), 3),
+        "simulated_underruns_at_real_time": simulated_underruns(chunk_walls, args.chunk_seconds, LEAD_SECONDS),
+        "load_average_1min": round(os.getloadavg()[0], 2), "cpu_count": os.cpu_count(),
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""LiveStream: endless music from a text-to-music model, steered while it plays, in constant memory.
+
+Every prompt of the mix is one batch row of the decoder, the empty caption one more (the last row), and each step
+samples one column of the delayed code grid from
+    guided logits = uncond + g * sum_i w_i (cond_i - uncond)        (weights normalised to sum 1)
+so the state-space decoder plays forever at a constant cost per step: its cache has a fixed size per row.
+
+Changes (a new mix, new sampling settings) may come from any thread; they wait in a queue and are applied between
+two steps, and recorded with the step at which they applied, so that `replay=stream.change_log` reproduces the
+stream bit for bit. A joining prompt's row is primed in one prefill with its caption and the recent codes (at the
+positions they had), then steps in lockstep with the others; a dropped prompt's row leaves the cache.
+
+Memory: the cache (fixed per row, at most `max_prompts + 1` rows), the window of recent codes that primes joining
+rows, and the codec's streaming window. Only the change log grows, by one entry per change, never with time.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import queue
+import threading
+from collections.abc import Iterable
+
+import torch
+
+from ..modeling.cache import SimbaMusicCache
+from ..modeling.sampling import (
+    SamplingSettings,
+    guided_logits,
+    next_column_logits,
+    row_generators,
+    sample_next,
+)
+from ..modeling.streaming import CallbackAudioStreamer, ChunkedAudioDecoder
+from .history import CodeWindow
+from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
+
+DEFAULT_CHUNK_SECONDS = 1.0  # a 1 s chunk decodes 1 s of left context beside it: half the codec time of 0.5 s
+DEFAULT_PRIMING_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveChange:
+    """A new prompt mix and/or new sampling settings; None keeps the current value."""
+
+    prompts: Mix | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    guidance_scale: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TimedChange:
+    """`change` applied before sampling column `step` of the delayed code grid (the frame index, for one codebook)."""
+
+    step: int
+    change: LiveChange
+
+
+def _check_seconds(value, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+        raise ValueError(f"{name}: must be a number of seconds in ({low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def _check_constant_state(config) -> None:
+    """Self-attention keeps every past key and value: such a decoder cannot play forever in constant memory."""
+    if "attention" in config.block_pattern or config.hybrid_attention_layers:
+        raise ValueError(f"model: live streams need a decoder with a constant-size state; block_pattern="
+                         f"{config.block_pattern} / hybrid_attention_layers={config.hybrid_attention_layers} has "
+                         "self-attention, whose cache grows with every step (use a Mamba/SiMBA variant)")
+
+
+class LiveStream:
+    """Endless audio from `model` (a SimbaMusicForConditionalGeneration) and its `processor`.
+
+    Iterate over it for audio chunks [channels, samples] float32 at `model.config.sampling_rate`, each
+    `chunk_seconds` long; or call `step()` for one column at a time and `pop_audio()` for the chunks it completed.
+    From any thread: `set_prompts`, `add_prompt`, `remove_prompt`, `set_sampling` (checked at once, applied at the
+    next step). `prompts`: a prompt, or (prompt, weight) pairs. Sampling settings default to the model's
+    generation config. `priming_seconds` of recent codes prime a joining prompt's row. Every `reprime_seconds`
+    (default: `model.config.max_duration_s`, the longest piece `generate` makes) every row is primed afresh that
+    way, so that the positions the decoder sees stay within what one `generate` call reaches, however long it
+    plays. `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
+    """
+
+    @torch.no_grad()
+    def __init__(self, model, processor, prompts, *, seed: int = 0, guidance_scale: float | None = None,
+                 temperature: float | None = None, top_k: int | None = None,
+                 chunk_seconds: float = DEFAULT_CHUNK_SECONDS, priming_seconds: float = DEFAULT_PRIMING_SECONDS,
+                 reprime_seconds: float | None = None, max_prompts: int = DEFAULT_MAX_PROMPTS,
+                 replay: Iterable[TimedChange] = ()):
+        self.max_prompts = check_max_prompts(max_prompts)
+        mix = check_mix(prompts, self.max_prompts)
+        _check_constant_state(model.config.decoder)
+        self.settings, _ = model._settings(None, dict(guidance_scale=guidance_scale, temperature=temperature,
+                                                      top_k=top_k))
+        chunk_seconds = _check_seconds(chunk_seconds, "chunk_seconds", 0.0, 60.0)
+        priming_seconds = _check_seconds(priming_seconds, "priming_seconds", 0.0, 600.0)
+        max_seconds = model.config.max_duration_s
+        reprime_seconds = _check_seconds(max_seconds if reprime_seconds is None else reprime_seconds,
+                                         "reprime_seconds", priming_seconds, max(max_seconds, priming_seconds + 1))
+        self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
+        for timed in self._replay:
+            self._check_change(timed.change)
+
+        self.model, self.processor = model, processor
+        self.decoder = model.decoder
+        decoder_config = model.config.decoder
+        self.num_codebooks, self.special = decoder_config.num_codebooks, decoder_config.special_token_id
+        self.generator = row_generators(1, seed, None, model.device)[0]
+        self.window = CodeWindow(self.num_codebooks, max(self.num_codebooks, round(priming_seconds * model.frame_rate)),
+                                 model.device)
+        self._audio = collections.deque()
+        self.chunker = ChunkedAudioDecoder(model.codec, CallbackAudioStreamer(self._audio.append),
+                                           chunk_frames=max(1, round(chunk_seconds * model.frame_rate)))
+        self.step_index = 0  # columns sampled so far
+        self.change_log: list[TimedChange] = []
+        self._pending: queue.SimpleQueue[LiveChange] = queue.SimpleQueue()
+        self._requested_lock = threading.Lock()
+        self._requested = mix  # the mix after every queued change: what add/remove_prompt build on
+
+        self.reprime_frames = round(reprime_seconds * model.frame_rate)
+        self.prefix_length = model.config.text_max_length if decoder_config.conditioning == "prefix" else 0
+        self.mix = mix
+        self._prime_all_rows()
+
+    # ---- changes, from any thread -------------------------------------------------------------------------------
+
+    def set_prompts(self, prompts) -> None:
+        """Replace the mix: prompts kept (same text) keep their rows, new ones join, missing ones leave."""
+        mix = check_mix(prompts, self.max_prompts)
+        with self._requested_lock:
+            self._requested = mix
+            self._pending.put(LiveChange(prompts=mix))
+
+    def add_prompt(self, text: str, weight: float = 1.0) -> None:
+        with self._requested_lock:
+            mix = check_mix(list(self._requested) + [(text, weight)], self.max_prompts)
+            self._requested = mix
+            self._pending.put(LiveChange(prompts=mix))
+
+    def remove_prompt(self, text: str) -> None:
+        with self._requested_lock:
+            if text not in dict(self._requested):
+                raise ValueError(f"text: {text!r} is not in the mix {[t for t, _ in self._requested]}")
+            mix = check_mix([pair for pair in self._requested if pair[0] != text], self.max_prompts)
+            self._requested = mix
+            self._pending.put(LiveChange(prompts=mix))
+
+    def set_sampling(self, *, temperature: float | None = None, top_k: int | None = None,
+                     guidance_scale: float | None = None) -> None:
+        change = LiveChange(temperature=temperature, top_k=top_k, guidance_scale=guidance_scale)
+        self._check_change(change)
+        self._pending.put(change)
+
+    def _check_change(self, change: LiveChange) -> None:
+        if change.prompts is not None:
+            check_mix(change.prompts, self.max_prompts)
+        self._updated_settings(change).check()
+
+    def _updated_settings(self, change: LiveChange) -> SamplingSettings:
+        updates = {name: getattr(change, name) for name in ("temperature", "top_k", "guidance_scale")
+                   if getattr(change, name) is not None}
+        return dataclasses.replace(self.settings, **updates)
+
+    # ---- playing ------------------------------------------------------------------------------------------------
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        while not self._audio:
+            self.step()
+        return self._audio.popleft()[0]
+
+    def pop_audio(self) -> list[torch.Tensor]:
+        """The audio chunks [channels, samples] completed by `step()` calls and not yet taken."""
+        chunks = [chunk[0] for chunk in self._audio]
+        self._audio.clear()
+        return chunks
+
+    @torch.no_grad()
+    def step(self) -> torch.Tensor | None:
+        """Apply waiting changes, sample one column, feed it to every row. Returns the codes [K] of the frame it
+        completed (None during the first K - 1 steps of a K-codebook model)."""
+        if self.step_index - self.columns_before_cache >= self.reprime_frames:
+            self._prime_all_rows()
+        self._apply_changes()
+        column = sample_next(self.next_logits(), self.settings, self.special, [self.generator])[..., None]
+        # The delay pattern's gaps: codebook k has no code before column k (as generate's plan has).
+        column[:, self.step_index + 1:] = self.special
+        self.window.append(column)
+        self.step_index += 1
+        frame = self.window.latest_frame()
+        if frame is not None:
+            self.chunker.push(frame)
+        self.row_logits = next_column_logits(self.decoder, column.repeat(self.row_logits.shape[0], 1, 1), self.cache)
+        return None if frame is None else frame[0, :, 0]
+
+    def next_logits(self) -> torch.Tensor:
+        """The guided logits [1, K, V] the next step samples from (changes still waiting not applied)."""
+        rows = self.row_logits
+        weights = torch.tensor(normalized_weights(self.mix), device=rows.device)
+        return guided_logits(rows[None, :-1], rows[-1:], self.settings.guidance_scale, weights)
+
+    def _apply_changes(self) -> None:
+        while self._replay and self._replay[0].step <= self.step_index:
+            self._apply(self._replay.popleft().change)
+        while True:
+            try:
+                change = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            self._apply(change)
+
+    def _apply(self, change: LiveChange) -> None:
+        self.settings = self._updated_settings(change)
+        if change.prompts is not None:
+            self._change_rows(change.prompts)
+        self.change_log.append(TimedChange(self.step_index, change))
+
+    # ---- rows ---------------------------------------------------------------------------------------------------
+
+    def _prime_all_rows(self) -> None:
+        """Every row afresh in one prefill: the captions (the empty one last), the start id, the recent codes, at
+        the positions of a stream that began with those codes. Starts the stream; later bounds its positions."""
+        text, text_mask = self._encode([text for text, _ in self.mix], with_unconditional=True)
+        recent = self.window.recent()
+        columns = torch.cat([self._start_column(1), recent], dim=-1).repeat(len(self.mix) + 1, 1, 1)
+        self.cache = SimbaMusicCache()
+        self.row_logits = next_column_logits(self.decoder, columns, self.cache, text, text_mask)
+        self.columns_before_cache = self.step_index - recent.shape[-1]  # sampled columns the cache never saw
+
+    def _change_rows(self, mix: Mix) -> None:
+        """Drop the rows of prompts that left, prime rows for prompts that joined; then the rows follow `mix`."""
+        wanted = {text for text, _ in mix}
+        kept = [row for row, (text, _) in enumerate(self.mix) if text in wanted]
+        self._select_rows(kept + [len(self.mix)])  # the unconditional row stays last
+        current = [self.mix[row][0] for row in kept]
+        for text, _ in mix:
+            if text not in current:
+                self._add_row(text)
+                current.append(text)
+        order = [current.index(text) for text, _ in mix]
+        self._select_rows(order + [len(current)])
+        self.mix = mix
+
+    def _select_rows(self, rows: list[int]) -> None:
+        if rows == list(range(self.row_logits.shape[0])):
+            return  # nothing moves: a change of weights only
+        index = torch.tensor(rows, device=self.row_logits.device)
+        self.cache.reorder_cache(index)
+        self.row_logits = self.row_logits.index_select(0, index)
+
+    def _add_row(self, text: str) -> None:
+        """Prime a row with `text` and the recent codes in one prefill and put it before the unconditional row."""
+        logits, cache = self.primed_row(text)
+        self.cache.append_rows(cache)
+        self.row_logits = torch.cat([self.row_logits, logits])
+        count = self.row_logits.shape[0]
+        self._select_rows(list(range(count - 2)) + [count - 1, count - 2])
+
+    def primed_row(self, text: str) -> tuple[torch.Tensor, SimbaMusicCache]:
+        """A fresh one-row cache fed `text` then the start id and the recent columns, placed at the positions those
+        columns had in this stream; returns (logits of the next column [1, K, V], the cache)."""
+        caption, caption_mask = self._encode([text])
+        recent = self.window.recent()
+        columns = torch.cat([self._start_column(1), recent], dim=-1)
+        first_position = self.prefix_length + self.step_index - recent.shape[-1] - self.columns_before_cache
+        cache = SimbaMusicCache()
+        logits = next_column_logits(self.decoder, columns, cache, caption, caption_mask,
+                                    audio_positions_from=first_position)
+        return logits, cache
+
+    def _start_column(self, rows: int) -> torch.LongTensor:
+        return torch.full((rows, self.num_codebooks, 1), self.special, dtype=torch.long, device=self.model.device)
+
+    def _encode(self, texts: list[str], with_unconditional: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The text encoder's states and mask of `texts` (then the empty caption), padded as `generate` pads."""
+        inputs = self.processor(texts)
+        input_ids, mask = self.model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
+        if with_unconditional:
+            empty_ids, empty_mask = self.model._unconditional_captions(1)
+            input_ids, mask = torch.cat([input_ids, empty_ids]), torch.cat([mask, empty_mask])
+        return self.model.encode_text(input_ids, mask), mask
+
+
+__all__ = ["LiveChange", "LiveStream", "TimedChange"]

@@ -4,6 +4,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests compare runs number for number; the thread count, and with it float32 summation order, must not follow the
 # machine's load. tests/modeling/test_threads.py turns the fitting on where it tests it.
 os.environ.setdefault("SIMBA_MUSIC_FIT_THREADS", "0")
+# The record of files simba-music wrote (io_utils.record_written_file) lives in a folder of the test session's own,
+# never the user's.
+os.environ.setdefault("SIMBA_MUSIC_STATE_DIR", __import__("tempfile").mkdtemp(prefix="simba-music-test-state-"))
 
 from types import SimpleNamespace  # noqa: E402
 

@@ -23,6 +23,7 @@ from .ssm_ttm import (
 MIN_TEXT_TOKENS = 60
 TEXT_PAD_ID = 1
 VERIFY_TOLERANCE = 1e-4
+WRITER = "simba-music convert"
 
 
 def _model_section(config_path: str | None, checkpoint: dict) -> dict:
@@ -55,7 +56,7 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
                        push_to_hub: str | None = None, verify: bool = True, overwrite: bool = False) -> dict:
     """Convert, check against the original forward, then write `output_dir` (a new or empty folder, or an earlier
     conversion's, unless `overwrite`; never one holding the checkpoint or its config)."""
-    check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path))
+    check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path), writer=WRITER)
     checkpoint = load_lightning_checkpoint(checkpoint_path)
     state = decoder_state_dict(checkpoint["state_dict"])
     if not state:
@@ -80,7 +81,7 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
             raise ValueError(f"verification failed: converted logits differ from the original forward by "
                              f"{difference:.3g} (> {VERIFY_TOLERANCE}); nothing was written")
 
-    with atomic_directory(output_dir, "simba-music convert", overwrite) as temporary:
+    with atomic_directory(output_dir, WRITER, overwrite) as temporary:
         if decoder_only:
             model = decoder
             decoder.config.ssm_ttm = {"min_text_tokens": MIN_TEXT_TOKENS, "text_pad_id": TEXT_PAD_ID,

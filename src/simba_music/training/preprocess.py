@@ -123,7 +123,7 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
 
     if len(dataset) == 0:
         raise ValueError("dataset: no rows to encode")
-    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]))
+    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]), writer=WRITER)
     if "split" in dataset.column_names:
         names = [split_name(value, f"dataset row {index}") for index, value in enumerate(dataset["split"])]
         dataset = dataset.remove_columns("split").add_column("split", names)
@@ -212,7 +212,7 @@ def _text_states(captions, tokenizer, encoder) -> list:
 def run(args: PreprocessArguments) -> dict:
     args.check()
     check_output_directory(args.output_dir, "--output-dir", args.overwrite,
-                           inputs=(args.manifest, args.codec, args.text_encoder))
+                           inputs=(args.manifest, args.codec, args.text_encoder), writer=WRITER)
     dataset = read_manifest(args.manifest)
     codec = _load_codec(args.codec, args.num_codebooks)
     tokenizer = encoder = None

@@ -223,7 +223,7 @@ def train(args: TrainArguments) -> dict:
     output = Path(args.output_dir)
     # Everything is validated before anything is written: a bad --dataset never touches an existing run.
     check_output_directory(output, "--output-dir", args.overwrite,
-                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder))
+                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder), writer=WRITER)
     set_seed(args.seed)  # before the model is built: its initial weights follow the seed
     data = load_training_data(args.dataset)
     model = _build_model(args, output)

@@ -157,7 +157,7 @@ def run(args: VocabularyTransferArguments) -> dict:
     args.check()
     model_path = resolve_model(args.model)
     check_output_directory(args.output_dir, "--output-dir", args.overwrite,
-                           inputs=(model_path, args.codec, *args.audio))
+                           inputs=(model_path, args.codec, *args.audio), writer=WRITER)
     files = audio_files(args.audio)
     if len(files) > args.max_files:
         chosen = np.random.default_rng(args.seed).choice(len(files), args.max_files, replace=False)

@@ -7,7 +7,6 @@ every bad value is refused with a message naming the field before any work start
 from __future__ import annotations
 
 import errno
-import math
 import random
 import threading
 from dataclasses import dataclass
@@ -63,15 +62,9 @@ def check_request(prompt, duration, guidance_scale, temperature, seed, random_se
 
 
 def _number(field, value, low, high, low_open=False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{field}: must be a number, got {value!r}") from None
-    below = number <= low if low_open else number < low
-    if not math.isfinite(number) or below or number > high:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{field}: must be in {interval}, got {number:g}")
-    return number
+    from ..validation import check_number
+
+    return check_number(field, value, low, high, low_open)
 
 
 def check_model_folder(model) -> Path:

@@ -54,6 +54,9 @@ class FakeHfApi:
     def __init__(self):
         self.commits = []
 
+    def whoami(self, **kwargs):
+        return {"name": "someone"}
+
     def create_repo(self, repo_id, **kwargs):
         return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -324,13 +326,18 @@ def check_writable_file(path: str | os.PathLike, option: str, overwrite: bool = 
 
 
 class Terminated(SystemExit):
-    """SIGTERM, raised as an exception so that `finally` blocks (temporary files) run as they do on Ctrl-C."""
+    """SIGTERM or SIGHUP, raised as an exception so that `finally` blocks (temporary files) run as on Ctrl-C."""
+
+
+# A closed terminal or a dropped ssh session sends SIGHUP: it must clean up exactly as a plain `kill` does.
+TERMINATING_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 @contextlib.contextmanager
 def terminate_as_exception():
-    """Within the block, SIGTERM (plain `kill`) raises `Terminated` (exit status 143) instead of killing the process
-    outright, so atomic writers remove their temporary files. Outside the main thread it does nothing."""
+    """Within the block, SIGTERM (plain `kill`) and SIGHUP raise `Terminated` (exit status 128 + the signal) instead
+    of killing the process outright, so atomic writers remove their temporary files. Outside the main thread it
+    does nothing."""
     import signal
     import threading
 
@@ -341,8 +348,73 @@ def terminate_as_exception():
     def handler(signum, frame):
         raise Terminated(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    signals = [getattr(signal, name) for name in TERMINATING_SIGNALS if hasattr(signal, name)]
+    previous = {number: signal.signal(number, handler) for number in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+class OutputError(OSError):
+    """An output that could not be written (disk full, read-only, no permission, busy), in one line naming the path
+    and the option. The writers leave nothing half-written, so the CLI prints the message and exits 1."""
+
+
+_OUTPUT_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                  errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                  errno.EPERM: "operation not permitted", errno.EBUSY: "the file or folder is busy",
+                  errno.ETXTBSY: "the file is busy"}
+
+
+def _errno_of(error: BaseException) -> int | None:
+    """The OS error number behind `error`: an OSError's own, or the one safetensors (SafetensorError) and
+    libsndfile (LibsndfileError, 'System error.') report in their messages or leave unsaid."""
+    if isinstance(error, OSError):
+        return error.errno
+    match = re.search(r"\bcode: (\d+)|Errno (\d+)", str(error))
+    return int(match.group(1) or match.group(2)) if match else None
+
+
+@contextlib.contextmanager
+def output_errors(path: str | os.PathLike, option: str):
+    """Within the block, an OS error writing the output (disk full, read-only, permission, busy), whatever library
+    raised it, becomes an `OutputError` naming `option` and `path`. Other errors pass unchanged."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except Exception as error:
+        number = _errno_of(error)
+        if number is None and type(error).__name__ == "LibsndfileError":  # libsndfile says only "System error."
+            folder = Path(path).resolve().parent
+            number = errno.ENOSPC if folder.is_dir() and shutil.disk_usage(folder).free < 2**20 else None
+        if number not in _OUTPUT_ERRNOS:
+            raise
+        raise OutputError(number, f"{option}: cannot write {str(path)!r}: {_OUTPUT_ERRNOS[number]} "
+                                  f"({os.strerror(number)}); nothing was left half-written") from error
+
+
+@contextlib.contextmanager
+def exclusive_lock(folder: str | os.PathLike, option: str):
+    """Hold an exclusive lock on `folder` (a lock file in it, holding our pid) for the block; a second process
+    asking for it is refused at once, naming the holder. The kernel drops the lock when the holder dies."""
+    import fcntl
+
+    with open(Path(folder) / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ValueError(f"{option}: {str(folder)!r} is in use by another simba-music process (pid {holder}); "
+                             "wait for it to finish, or choose another folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+LOCK_FILE = ".simba-music.lock"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 
-from ..io_utils import atomic_directory, check_output_directory
+from ..hub_check import check_hub_push
+from ..io_utils import atomic_directory, check_output_directory, output_errors
 from ..modeling import SimbaMusicForCausalLM
+from ..validation import read_json_file
 from .reference import original_forward
 from .ssm_ttm import (
     config_from_original,
@@ -28,7 +29,7 @@ WRITER = "simba-music convert"
 
 def _model_section(config_path: str | None, checkpoint: dict) -> dict:
     if config_path is not None:
-        data = json.loads(Path(config_path).read_text())
+        data = read_json_file(config_path, "--config")
     else:
         data = dict((checkpoint.get("hyper_parameters") or {}).get("config") or {})
     if "model" not in data:
@@ -57,6 +58,15 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
     """Convert, check against the original forward, then write `output_dir` (a new or empty folder, or an earlier
     conversion's, unless `overwrite`; never one holding the checkpoint or its config)."""
     check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path), writer=WRITER)
+    if push_to_hub:
+        check_hub_push(push_to_hub)
+    with output_errors(output_dir, "--output"):
+        return _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encoder, codec, push_to_hub,
+                        verify, overwrite)
+
+
+def _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encoder, codec, push_to_hub, verify,
+             overwrite) -> dict:
     checkpoint = load_lightning_checkpoint(checkpoint_path)
     state = decoder_state_dict(checkpoint["state_dict"])
     if not state:

@@ -50,7 +50,7 @@ def save_checkpoint(accelerator, directory: str | os.PathLike, step: int, write_
     # A name of this process's own (every rank writes into the main process's folder): two runs that were ever
     # started on one folder could not share a temporary folder even without the run lock.
     name = [f".tmp-step-{step}-{os.getpid()}"]
-    if accelerator.num_processes > 1:
+    if getattr(accelerator, "num_processes", 1) > 1:
         from accelerate.utils import broadcast_object_list
 
         broadcast_object_list(name)

@@ -4,6 +4,9 @@ import os
 # the thread count must not follow the machine's load (tests/modeling/test_threads.py turns the fitting on there).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("SIMBA_MUSIC_FIT_THREADS", "0")
+# The record of files simba-music wrote (io_utils.record_written_file) lives in a folder of the test session's own,
+# never the user's.
+os.environ.setdefault("SIMBA_MUSIC_STATE_DIR", __import__("tempfile").mkdtemp(prefix="simba-music-test-state-"))
 
 from types import SimpleNamespace  # noqa: E402
 
@@ -37,6 +40,9 @@ class FakeHfApi:
 
     def __init__(self):
         self.commits = []
+
+    def whoami(self, **kwargs):
+        return {"name": "someone"}
 
     def create_repo(self, repo_id, **kwargs):
         return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")

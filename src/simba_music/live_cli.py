@@ -131,7 +131,7 @@ def run_live(args: LiveArguments) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     threading.Thread(target=steer_from_lines, args=(sys.stdin, stream, say), daemon=True).start()
     status = 0
-    with terminate_as_exception(("SIGTERM", "SIGHUP")), AudioSink(args, model.config) as sink:
+    with terminate_as_exception(), AudioSink(args, model.config) as sink:
         say(sink.description + "; type a prompt line (e.g. '0.7 calm harp; 0.3 church organ') to change the mix")
         try:
             played = play(stream, sink, args)

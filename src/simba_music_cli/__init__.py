@@ -80,6 +80,13 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     except (FloatingPointError, FileNotFoundError) as error:  # broken weights, a missing input file
         print(f"{command.prog}: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # disk full, read-only, no permission, busy: one line (io_utils.output_errors)
+        from simba_music.io_utils import OutputError
+
+        if not isinstance(error, OutputError):
+            raise
+        print(f"{command.prog}: error: {error.strerror}", file=sys.stderr)
+        return 1
 
 
 def command_function(args: argparse.Namespace):

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from ..audio import resample
-from ..io_utils import atomic_directory, check_output_directory
+from ..io_utils import atomic_directory, check_output_directory, output_errors, terminate_as_exception
+from .codec_record import codec_identity
 from .data import EMPTY_TEXT_STATES_FILE
 from .manifest import read_manifest, split_name
 
@@ -53,6 +54,18 @@ class PreprocessArguments:
             raise ValueError("batch_size and num_proc must be >= 1")
 
 
+def audio_problem(audio: np.ndarray) -> str | None:
+    """Why decoded audio cannot be used ("empty", "nan", "silent"), or None. Silence or NaN would teach (or
+    warm-start) a model the codes of nothing."""
+    if audio.size == 0:
+        return "empty"
+    if not np.isfinite(audio).all():
+        return "nan"
+    if np.abs(audio).max() < SILENCE_PEAK:
+        return "silent"
+    return None
+
+
 def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -> tuple[list[np.ndarray], str | None]:
     """Decode, check, conform and cut one file; returns its segments or the reason it was skipped."""
     import soundfile
@@ -63,12 +76,9 @@ def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -
         audio, source_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except Exception:  # soundfile raises several types for unreadable files
         return [], "corrupt"
-    if audio.size == 0:
-        return [], "empty"
-    if not np.isfinite(audio).all():
-        return [], "nan"
-    if np.abs(audio).max() < SILENCE_PEAK:
-        return [], "silent"
+    problem = audio_problem(audio)
+    if problem:
+        return [], problem
     waveform = torch.from_numpy(audio.T.copy())  # [channels, samples]
     waveform = waveform.mean(0, keepdim=True) if channels == 1 else waveform[:channels].expand(channels, -1)
     if source_rate != rate:
@@ -89,14 +99,20 @@ def _load_codec(path: str, num_codebooks: int):
 
     from ..modeling.audio_codec import AudioCodec
 
-    config = AutoConfig.from_pretrained(path)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except OSError as error:
+        raise ValueError(f"--codec: cannot load a codec from {str(path)!r} ({error})") from None
     if hasattr(config, "audio_encoder"):  # a text-to-music directory: reuse its codec
         from transformers import AutoModelForTextToWaveform
 
         model = AutoModelForTextToWaveform.from_pretrained(path).audio_encoder
     else:
         model = AutoModel.from_pretrained(path)
-    return AudioCodec(_without_parametrizations(model.eval()), num_codebooks)
+    identity = codec_identity(model, name=str(path))  # of the stored weights, before weight norm is baked in
+    codec = AudioCodec(_without_parametrizations(model.eval()), num_codebooks)
+    codec.identity = identity
+    return codec
 
 
 def _without_parametrizations(model: torch.nn.Module) -> torch.nn.Module:
@@ -123,7 +139,7 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
 
     if len(dataset) == 0:
         raise ValueError("dataset: no rows to encode")
-    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]))
+    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]), writer=WRITER)
     if "split" in dataset.column_names:
         names = [split_name(value, f"dataset row {index}") for index, value in enumerate(dataset["split"])]
         dataset = dataset.remove_columns("split").add_column("split", names)
@@ -190,6 +206,8 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
         "hours_encoded": len(encoded) * segment / rate / 3600, "splits": {k: len(v) for k, v in splits.items()},
         "sampling_rate": rate, "frame_rate": codec.frame_rate, "num_codebooks": codec.num_codebooks,
         "segment_seconds": segment_seconds,
+        # Which codec made these codes: train and evaluate refuse a model of another codec (codec_record.py).
+        "codec": getattr(codec, "identity", None) or codec_identity(codec),
     }
     with atomic_directory(output_dir, WRITER, overwrite) as temporary:
         DatasetDict(splits).save_to_disk(str(temporary))
@@ -210,9 +228,16 @@ def _text_states(captions, tokenizer, encoder) -> list:
 
 
 def run(args: PreprocessArguments) -> dict:
+    """`simba-music preprocess`. SIGTERM and SIGHUP stop it as Ctrl-C does; a full or read-only disk is an
+    `OutputError` naming --output-dir (nothing half-written: the dataset is swapped in whole)."""
+    with terminate_as_exception(), output_errors(args.output_dir, "--output-dir"):
+        return _run(args)
+
+
+def _run(args: PreprocessArguments) -> dict:
     args.check()
     check_output_directory(args.output_dir, "--output-dir", args.overwrite,
-                           inputs=(args.manifest, args.codec, args.text_encoder))
+                           inputs=(args.manifest, args.codec, args.text_encoder), writer=WRITER)
     dataset = read_manifest(args.manifest)
     codec = _load_codec(args.codec, args.num_codebooks)
     tokenizer = encoder = None

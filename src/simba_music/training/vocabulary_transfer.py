@@ -6,7 +6,7 @@ not name any code. So when the codec changes, everything else is copied, and eac
 of the old codes' rows, weighted by how often that old code sounds at the same moment. Encoding the same audio with
 both codecs counts those co-occurrences frame by frame (`count_code_pairs`).
 
-Measured on the demo (docs/CORPUS_CODEC.md): on validation clips of the one-codebook codec's tokens, the transferred
+Measured on the demo (CHANGELOG.md, 2026-11-30): on validation clips of the one-codebook codec's tokens, the transferred
 decoder starts at 5.89 nats per token, against 6.97 for a fresh one and 6.74 for the best unigram guess.
 """
 

@@ -13,12 +13,14 @@ import sys
 
 from .parsing import ArgumentParser, show_defaults
 
-DESCRIPTION = ("State-space (SiMBA/Mamba) text-to-music: generate, serve the demo page, preprocess, train, convert. "
+DESCRIPTION = ("State-space (SiMBA/Mamba) text-to-music: generate, play live, serve the demo page, preprocess, train, "
+               "convert. "
                "The corpus, codec training and evaluation commands are simba-music-lab's.")
 # name -> one-line help; tests check that these are exactly the full parser's commands.
 COMMANDS = {
     "generate": "text -> WAV with a saved model (default: the shipped demo)",
     "demo": "serve the demo web page (gradio; needs the [demo] extra)",
+    "live": "endless music, steered from stdin while it plays",
     "preprocess": "audio manifest -> codec tokens (a datasets folder)",
     "train": "train or fine-tune the decoder with Accelerate (resumable)",
     "transfer-vocabulary": "carry a trained decoder over to a new codec's codes (a warm start)",

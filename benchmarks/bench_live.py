@@ -103,9 +103,12 @@ def main() -> None:
             chunk_audio.append(chunk.shape[-1] / model.config.sampling_rate)
             played += chunk_audio[-1]
             bar.update(chunk_audio[-1])
-            if rss_after_minute is None and played >= min(60.0, seconds / 2):
+            # After the join (in a --smoke run the join comes after the first chunk, at the half-way mark too).
+            if rss_after_minute is None and join_seconds is not None and played >= min(60.0, seconds / 2):
                 rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
     wall = time.perf_counter() - started
+    if rss_after_minute is None:  # chunks as long as the whole run: one reading
+        rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
 
     window = min(60.0, seconds / 3)
     per_frame = [w / (a * model.config.frame_rate) for w, a in zip(chunk_walls, chunk_audio, strict=True)]

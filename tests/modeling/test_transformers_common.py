@@ -1,0 +1,93 @@
+"""transformers' own common model and generation tests (`ModelTesterMixin`, `GenerationTesterMixin`) run against the
+decoder, the way transformers' Mamba2 model test runs them.
+
+transformers' tests are not part of its wheel and are not copied here: set SIMBA_MUSIC_TRANSFORMERS_TESTS to a folder
+holding the `tests/` folder of the transformers release that is installed (at least `test_modeling_common.py` and
+`generation/test_utils.py`); without it this module is skipped. See docs/REFERENCE.md, "transformers' common tests".
+"""
+
+import importlib
+import os
+import sys
+import types
+import unittest
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from transformers.models.auto import modeling_auto
+
+from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicModel
+
+ENVIRONMENT_VARIABLE = "SIMBA_MUSIC_TRANSFORMERS_TESTS"
+PACKAGE = "transformers_common_tests"
+
+
+def _import_transformers_tests():
+    """transformers' `tests` package under another name, so that it does not clash with this project's `tests`."""
+    root = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not root:
+        pytest.skip(f"{ENVIRONMENT_VARIABLE} is not set (a folder holding transformers' tests/)",
+                    allow_module_level=True)
+    folder = Path(root) / "tests" if (Path(root) / "tests").is_dir() else Path(root)
+    if not (folder / "test_modeling_common.py").is_file():
+        raise FileNotFoundError(f"{ENVIRONMENT_VARIABLE}={root!r}: no test_modeling_common.py in {folder}")
+    if PACKAGE not in sys.modules:
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = [str(folder)]
+        sys.modules[PACKAGE] = package
+        if not (folder / "exporters" / "test_export.py").is_file():
+            # The export mixin (torch.export / ONNX / ExecuTorch backends) is not part of this run when absent.
+            exporters = types.ModuleType(f"{PACKAGE}.exporters")
+            exporters.__path__ = []
+            export = types.ModuleType(f"{PACKAGE}.exporters.test_export")
+            export.ExportTesterMixin = type("ExportTesterMixin", (), {})
+            sys.modules.update({exporters.__name__: exporters, export.__name__: export})
+    common = importlib.import_module(f"{PACKAGE}.test_modeling_common")
+    generation = importlib.import_module(f"{PACKAGE}.generation.test_utils")
+    return common, generation
+
+
+common, generation = _import_transformers_tests()
+
+
+class SimbaMusicModelTester:
+    """A tiny Prefix SiMBA (Mamba2 mixer, then an MLP), as in issue 20."""
+
+    def __init__(self, parent, batch_size=3, seq_length=7, vocab_size=65, hidden_size=32, num_hidden_layers=2,
+                 state_size=16, head_dim=16, expand=2, conv_kernel=4):
+        self.parent = parent
+        self.batch_size, self.seq_length = batch_size, seq_length
+        self.vocab_size, self.hidden_size, self.num_hidden_layers = vocab_size, hidden_size, num_hidden_layers
+        self.state_size, self.head_dim, self.expand, self.conv_kernel = state_size, head_dim, expand, conv_kernel
+        self.is_training = True
+
+    def get_config(self) -> SimbaMusicConfig:
+        return SimbaMusicConfig(vocab_size=self.vocab_size, special_token_id=self.vocab_size - 1,
+                                hidden_size=self.hidden_size, num_hidden_layers=self.num_hidden_layers,
+                                state_size=self.state_size, head_dim=self.head_dim, expand=self.expand,
+                                conv_kernel=self.conv_kernel, chunk_size=8, block_pattern=["mamba2", "mlp"],
+                                conditioning="prefix", text_hidden_size=16)
+
+    def prepare_config_and_inputs_for_common(self):
+        # Codes only: the special id (the last one) is a start/pad marker. The text conditioning is a prefix of 3
+        # encoder states.
+        input_ids = common.ids_tensor([self.batch_size, self.seq_length], self.vocab_size - 1)
+        text = common.floats_tensor([self.batch_size, 3, 16])
+        return self.get_config(), {"input_ids": input_ids, "encoder_hidden_states": text}
+
+
+class SimbaMusicCommonTest(common.ModelTesterMixin, generation.GenerationTesterMixin, unittest.TestCase):
+    all_model_classes = (SimbaMusicModel, SimbaMusicForCausalLM)
+    has_attentions = False  # SSM mixers have no attention weights (as transformers' Mamba2)
+
+    def setUp(self):
+        self.model_tester = SimbaMusicModelTester(self)
+        # transformers' own models are in its name tables, which the mixins read to know a base model from a causal
+        # LM (labels, training); `AutoModel.register` does not add to them.
+        model_type = SimbaMusicConfig.model_type
+        for table, name in ((modeling_auto.MODEL_MAPPING_NAMES, "SimbaMusicModel"),
+                            (modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "SimbaMusicForCausalLM")):
+            patcher = mock.patch.dict(table, {model_type: name})
+            patcher.start()
+            self.addCleanup(patcher.stop)

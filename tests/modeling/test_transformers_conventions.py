@@ -248,3 +248,25 @@ def test_resize_adds_codes_before_the_special_id_initialised_as_transformers_doe
     ids[..., -2] = 73  # the largest new code
     with torch.no_grad():
         assert model(ids).logits.shape == (*shape, 75)
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_gradient_checkpointing_gives_the_gradients_of_the_plain_backward(use_reentrant):
+    """With cross-attention the text states enter every block; reentrant checkpointing must see them as inputs of
+    each checkpoint (transformers passes only positional arguments through), or the second block's backward runs
+    through the text projection's freed graph."""
+    torch.manual_seed(0)
+    model = SimbaMusicForCausalLM(tiny_config("cross_simba")).train()
+    ids, text = torch.randint(0, 64, (2, 7)), torch.randn(2, 3, 24)
+
+    def gradients():
+        model.zero_grad()
+        model(ids, encoder_hidden_states=text, labels=ids).loss.backward()
+        return {name: parameter.grad.clone() for name, parameter in model.named_parameters()}
+
+    plain = gradients()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": use_reentrant})
+    checkpointed = gradients()
+    assert plain["model.text_projection.weight"].abs().sum() > 0
+    for name, gradient in plain.items():
+        torch.testing.assert_close(checkpointed[name], gradient, rtol=1e-5, atol=1e-6, msg=name)

@@ -160,6 +160,7 @@ class SimbaMusicCommonTest(common.ModelTesterMixin, generation.GenerationTesterM
         }
         kinds = {f"{layer}.{i}": kind for layer in range(config.num_hidden_layers)
                  for i, kind in enumerate(config.block_pattern) if kind in expected}
+        kinds.update({f"{layer}.hybrid": "attention" for layer in config.hybrid_attention_layers})
         self.assertEqual(set(past_key_values.states), set(kinds))
         for key, kind in kinds.items():
             state_class, shapes = expected[kind]
@@ -170,6 +171,12 @@ class SimbaMusicCommonTest(common.ModelTesterMixin, generation.GenerationTesterM
                 state = KVState(state.keys[:, :, :state.length], state.values[:, :, :state.length], state.length)
             for field, shape in shapes.items():
                 self.assertEqual(tuple(getattr(state, field).shape), shape, f"{key} ({kind}) {field}")
+
+
+class HybridSimbaCommonTest(SimbaMusicCommonTest):
+    """Prefix SiMBA whose second block runs causal self-attention beside its Mamba2 mixer, gated."""
+
+    variant = dict(hybrid_attention_layers=[1])
 
 
 class OriginalSimbaCommonTest(SimbaMusicCommonTest):

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 STDOUT = "-"
@@ -102,12 +103,12 @@ def check_arguments(args: LiveArguments) -> None:
             raise ValueError("--output: stdout is a terminal; pipe it into a player (e.g. | ffplay -f s16le -ar "
                              "16000 -ac 1 -) or give a file")
         return
-    from pathlib import Path
-
     from .io_utils import audio_format, check_writable_file
 
     audio_format(args.output, "--output")
-    check_writable_file(args.output, "--output")
+    # Unlike generate's, a live file grows in place and is never simba-music's finished output while it plays:
+    # any existing file is refused unless --overwrite.
+    check_writable_file(args.output, "--output", args.overwrite)
     if Path(args.output).exists() and not args.overwrite:
         raise ValueError(f"--output: {args.output!r} exists; give another name or --overwrite")
 

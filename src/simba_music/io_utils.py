@@ -160,7 +160,12 @@ def is_own_output(directory: str | os.PathLike) -> bool:
     directory = Path(directory)
     if not directory.exists():
         return True
-    return directory.is_dir() and (not any(directory.iterdir()) or _marker(directory) is not None)
+    return directory.is_dir() and (not _entries(directory) or _marker(directory) is not None)
+
+
+def _entries(directory: Path) -> list[str]:
+    """What `directory` holds, a run's lock file aside (a run being started takes it before writing anything)."""
+    return [name for name in os.listdir(directory) if name != LOCK_FILE]
 
 
 def read_output_marker(directory: str | os.PathLike) -> dict | None:
@@ -232,7 +237,7 @@ def check_output_directory(path: str | os.PathLike, option: str, overwrite: bool
                          "outside it")
     if resolved.exists() and not resolved.is_dir():
         raise ValueError(f"{option}: {str(path)!r} exists and is not a folder")
-    if overwrite or not resolved.exists() or not any(resolved.iterdir()):
+    if overwrite or not resolved.exists() or not _entries(resolved):
         return resolved
     marker = _marker(resolved)
     if marker is None:
@@ -360,6 +365,9 @@ def terminate_as_exception():
 class OutputError(OSError):
     """An output that could not be written (disk full, read-only, no permission, busy), in one line naming the path
     and the option. The writers leave nothing half-written, so the CLI prints the message and exits 1."""
+
+    def __str__(self) -> str:
+        return self.strerror  # the message alone, without OSError's "[Errno 28]" prefix
 
 
 _OUTPUT_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",

@@ -50,6 +50,12 @@ def check_request(prompt, duration, guidance_scale, temperature, seed, random_se
         raise ValueError("Prompt: describe the music (for example an instrument, a key and a tempo); it is empty")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"Prompt: at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}")
+    from ..modeling.processing import check_prompts
+
+    try:
+        check_prompts(prompt)
+    except ValueError as error:  # the API takes any string, "\ud800 piano" too
+        raise ValueError(f"Prompt: {str(error).split(': ', 1)[1]}") from None
     duration = _number("Duration", duration, low=0.0, high=MAX_APP_DURATION_S, low_open=True)
     guidance_scale = _number("Guidance", guidance_scale, low=0.0, high=20.0)
     temperature = _number("Temperature", temperature, low=0.0, high=5.0, low_open=True)

@@ -47,6 +47,13 @@ def test_a_config_key_typo_is_refused_with_the_closest_field(dataset_dir):  # no
                                 r"\(did you mean 'num_hidden_layers'\?\)", config=str(dataset_dir / "typo.json"))
 
 
+def test_a_config_whose_text_width_differs_from_the_cached_states_is_refused_before_writing(dataset_dir):  # noqa: F811
+    config = json.loads((dataset_dir / "config.json").read_text())
+    (dataset_dir / "wide.json").write_text(json.dumps({**config, "text_hidden_size": 32}))
+    _train_refused(dataset_dir, "text_hidden_size: the decoder takes 32-wide .* cached text_states is 24",
+                   config=str(dataset_dir / "wide.json"))
+
+
 def test_a_config_that_is_not_json_names_the_file(dataset_dir, monkeypatch):  # noqa: F811
     (dataset_dir / "bad.json").write_text("{hidden_size: 8")
     _train_refused(dataset_dir, "--config: .*bad.json' is not valid JSON", config=str(dataset_dir / "bad.json"))

@@ -236,3 +236,31 @@ def test_other_errors_pass_through_output_errors(tmp_path):
         raise KeyError("not an OS error")
     with pytest.raises(FileNotFoundError), output_errors(tmp_path, "--output"):
         raise FileNotFoundError(errno.ENOENT, "an input is missing")
+
+
+def test_convert_without_decoder_only_offline_names_the_text_encoder_before_the_work(tmp_path, monkeypatch):
+    from simba_music.conversion import convert
+
+    def never(path):
+        raise AssertionError("the checkpoint was read before the text encoder was checked")
+
+    monkeypatch.setattr(convert, "load_lightning_checkpoint", never)
+    (tmp_path / "tiny.ckpt").write_bytes(b"x")
+    with pytest.raises(ValueError, match="--text-encoder: cannot load 'someone/not-cached' .*--decoder-only"):
+        convert.convert_checkpoint(str(tmp_path / "tiny.ckpt"), None, str(tmp_path / "out"),
+                                   text_encoder="someone/not-cached")
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_keeps_a_users_file_and_replaces_its_own(tmp_path, capsys):
+    from simba_music.cli import main
+
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF my recording")
+    with pytest.raises(SystemExit) as error:
+        main(["generate", "piano", "--model", "random", "--output", str(song), "--duration", "0.2", "--quiet"])
+    assert error.value.code == 2 and "--output: " in capsys.readouterr().err and song.read_bytes() == b"RIFF my recording"
+    out = tmp_path / "out.wav"
+    for _ in range(2):  # the second run replaces the first one's file
+        assert main(["generate", "piano", "--model", "random", "--output", str(out), "--duration", "0.2",
+                     "--quiet"]) == 0

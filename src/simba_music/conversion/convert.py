@@ -60,6 +60,9 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
     check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path), writer=WRITER)
     if push_to_hub:
         check_hub_push(push_to_hub)
+    if not decoder_only:
+        _check_loadable(text_encoder, "--text-encoder")
+        _check_loadable(codec, "--codec")
     with output_errors(output_dir, "--output"):
         return _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encoder, codec, push_to_hub,
                         verify, overwrite)
@@ -105,6 +108,18 @@ def _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encode
     if push_to_hub:
         model.push_to_hub(push_to_hub)
     return report
+
+
+def _check_loadable(name: str, option: str) -> None:
+    """The text encoder's or codec's config, fetched before the conversion: offline, an uncached Hub id used to be
+    an OSError traceback after the work."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{option}: cannot load {name!r} ({str(error).splitlines()[0]}); give a local folder, or "
+                         "convert with --decoder-only") from None
 
 
 def _full_model(decoder, checkpoint_state: dict, text_encoder: str, codec: str):

@@ -265,3 +265,16 @@ def test_generate_keeps_a_users_file_and_replaces_its_own(tmp_path, capsys):
     for _ in range(2):  # the second run replaces the first one's file
         assert main(["generate", "piano", "--model", "random", "--output", str(out), "--duration", "0.2",
                      "--quiet"]) == 0
+
+
+def test_the_demo_speaks_the_shipped_codec_by_its_record():
+    """A dataset preprocessed with the shipped codec folder is accepted for --init-from simba-music-demo: the
+    composite's codec and the codec folder hash alike (stored tensors, before weight norm is baked in)."""
+    from transformers import AutoModelForTextToWaveform
+
+    from simba_music.shipped import demo_model_path, shipped_path
+    from simba_music.training.codec_record import codec_identity
+    from simba_music.training.preprocess import _load_codec
+
+    demo = codec_identity(AutoModelForTextToWaveform.from_pretrained(demo_model_path()))
+    assert _load_codec(str(shipped_path("chorale-codec-16khz")), 1).identity["sha256"] == demo["sha256"]

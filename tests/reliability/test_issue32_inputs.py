@@ -278,3 +278,14 @@ def test_the_demo_speaks_the_shipped_codec_by_its_record():
 
     demo = codec_identity(AutoModelForTextToWaveform.from_pretrained(demo_model_path()))
     assert _load_codec(str(shipped_path("chorale-codec-16khz")), 1).identity["sha256"] == demo["sha256"]
+
+
+def test_a_missing_codec_is_named(tmp_path):
+    from simba_music.training.preprocess import PreprocessArguments, run
+
+    _tone(tmp_path / "a.wav")
+    (tmp_path / "m.jsonl").write_text(json.dumps({"audio": "a.wav", "caption": "piano"}) + "\n")
+    with pytest.raises(ValueError, match="--codec: cannot load a codec from .*missing"):
+        run(PreprocessArguments(manifest=str(tmp_path / "m.jsonl"), output_dir=str(tmp_path / "out"),
+                                codec=str(tmp_path / "missing")))
+    assert not (tmp_path / "out").exists()

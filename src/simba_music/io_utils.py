@@ -1,4 +1,5 @@
-"""Crash-safe writing: write to a temporary file or folder beside the target, then rename over it."""
+"""Crash-safe writing: write to a temporary file or folder beside the target, then rename over it. Also what may be
+replaced (output markers, the record of files written), run locks, signals and OS errors as one-line messages."""
 
 from __future__ import annotations
 
@@ -89,8 +90,8 @@ def _file_sha256(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _locked_records():
-    """The written-files records, read and (on success) rewritten under an exclusive lock."""
+def _locked_records(write: bool = True):
+    """The written-files records, read and (on success, if `write`) rewritten under an exclusive lock."""
     import fcntl
 
     folder = _state_directory()
@@ -102,6 +103,8 @@ def _locked_records():
         except (OSError, ValueError):
             records = {}
         yield records
+        if not write:
+            return
         records = dict(list(records.items())[-WRITTEN_FILES_KEPT:])
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{WRITTEN_FILES}.")
         with os.fdopen(handle, "w") as out:
@@ -134,7 +137,7 @@ def is_own_file(path: str | os.PathLike) -> bool:
     if _inside_output(path):
         return True
     try:
-        with _locked_records() as records:
+        with _locked_records(write=False) as records:
             recorded = records.get(str(path))
         return recorded is not None and recorded == _file_sha256(path)
     except OSError:

@@ -223,6 +223,17 @@ def _check_inputs(resolved: Path, path, option: str, inputs: tuple) -> None:
                              "choose a folder outside the inputs")
 
 
+def _check_writable_folder(resolved: Path, path, option: str) -> None:
+    """Refuse, before any work, an output whose folder cannot be written (a read-only file system, no permission):
+    tried by making and removing a temporary folder where the writer will make its own."""
+    existing = next(folder for folder in (resolved.parent, *resolved.parent.parents) if folder.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".simba-music-probe."))
+    except OSError as error:
+        raise ValueError(f"{option}: cannot write in {str(existing)!r} for {str(path)!r} "
+                         f"({error.strerror or error})") from None
+
+
 def check_output_directory(path: str | os.PathLike, option: str, overwrite: bool = False,
                            inputs: tuple = (), writer: str | None = None) -> Path:
     """Refuse, before any work, an output folder that (a) holds or equals one of `inputs` or lies inside an input
@@ -240,6 +251,7 @@ def check_output_directory(path: str | os.PathLike, option: str, overwrite: bool
                          "outside it")
     if resolved.exists() and not resolved.is_dir():
         raise ValueError(f"{option}: {str(path)!r} exists and is not a folder")
+    _check_writable_folder(resolved, path, option)
     if overwrite or not resolved.exists() or not _entries(resolved):
         return resolved
     marker = _marker(resolved)

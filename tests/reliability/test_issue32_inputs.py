@@ -289,3 +289,16 @@ def test_a_missing_codec_is_named(tmp_path):
         run(PreprocessArguments(manifest=str(tmp_path / "m.jsonl"), output_dir=str(tmp_path / "out"),
                                 codec=str(tmp_path / "missing")))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    """Root ignores permissions, so the read-only file system is simulated where the probe makes its folder."""
+    import simba_music.io_utils as io_utils
+    from simba_music.training.train import train
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(io_utils.tempfile, "mkdtemp", read_only)
+    with pytest.raises(ValueError, match="--output-dir: cannot write in .* \\(Read-only file system\\)"):
+        train(_args(tmp_path, "run", dataset=str(tmp_path / "never-read")))

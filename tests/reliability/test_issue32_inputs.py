@@ -241,10 +241,13 @@ def test_other_errors_pass_through_output_errors(tmp_path):
 def test_convert_without_decoder_only_offline_names_the_text_encoder_before_the_work(tmp_path, monkeypatch):
     from simba_music.conversion import convert
 
-    def never(path):
-        raise AssertionError("the checkpoint was read before the text encoder was checked")
+    def never(*args):
+        raise AssertionError("the conversion started before the text encoder was checked")
 
-    monkeypatch.setattr(convert, "load_lightning_checkpoint", never)
+    monkeypatch.setattr(convert, "load_lightning_checkpoint", lambda path: {"state_dict": {"music_model.x": 0}})
+    monkeypatch.setattr(convert, "_model_section", lambda path, checkpoint: {"layers": 2})
+    monkeypatch.setattr(convert, "infer_layers", lambda state: 2)
+    monkeypatch.setattr(convert, "config_from_original", never)
     (tmp_path / "tiny.ckpt").write_bytes(b"x")
     with pytest.raises(ValueError, match="--text-encoder: cannot load 'someone/not-cached' .*--decoder-only"):
         convert.convert_checkpoint(str(tmp_path / "tiny.ckpt"), None, str(tmp_path / "out"),

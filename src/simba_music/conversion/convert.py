@@ -60,9 +60,6 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
     check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path), writer=WRITER)
     if push_to_hub:
         check_hub_push(push_to_hub)
-    if not decoder_only:
-        _check_loadable(text_encoder, "--text-encoder")
-        _check_loadable(codec, "--codec")
     with output_errors(output_dir, "--output"):
         return _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encoder, codec, push_to_hub,
                         verify, overwrite)
@@ -78,6 +75,9 @@ def _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encode
     if infer_layers(state) != int(model_config.get("layers", 24)):
         raise ValueError(f"config: layers={model_config.get('layers')} but the checkpoint holds "
                          f"{infer_layers(state)} backbone layers")
+    if not decoder_only:  # the inputs the full model needs, before the conversion
+        _check_loadable(text_encoder, "--text-encoder")
+        _check_loadable(codec, "--codec")
     config = config_from_original(model_config, state)
     with torch.device("meta"):
         expected = {k: v.shape for k, v in SimbaMusicForCausalLM(config).state_dict().items()}

@@ -1,4 +1,5 @@
-"""Crash-safe writing: write to a temporary file or folder beside the target, then rename over it."""
+"""Crash-safe writing: write to a temporary file or folder beside the target, then rename over it. Also what may be
+replaced (output markers, the record of files written), run locks, signals and OS errors as one-line messages."""
 
 from __future__ import annotations
 
@@ -97,8 +98,8 @@ def _file_sha256(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _locked_records():
-    """The written-files records, read and (on success) rewritten under an exclusive lock."""
+def _locked_records(write: bool = True):
+    """The written-files records, read and (on success, if `write`) rewritten under an exclusive lock."""
     import fcntl
 
     folder = _state_directory()
@@ -110,6 +111,8 @@ def _locked_records():
         except (OSError, ValueError):
             records = {}
         yield records
+        if not write:
+            return
         records = dict(list(records.items())[-WRITTEN_FILES_KEPT:])
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{WRITTEN_FILES}.")
         with os.fdopen(handle, "w") as out:
@@ -142,7 +145,7 @@ def is_own_file(path: str | os.PathLike) -> bool:
     if _inside_output(path):
         return True
     try:
-        with _locked_records() as records:
+        with _locked_records(write=False) as records:
             recorded = records.get(str(path))
         return recorded is not None and recorded == _file_sha256(path)
     except OSError:
@@ -168,7 +171,12 @@ def is_own_output(directory: str | os.PathLike) -> bool:
     directory = Path(directory)
     if not directory.exists():
         return True
-    return directory.is_dir() and (not any(directory.iterdir()) or _marker(directory) is not None)
+    return directory.is_dir() and (not _entries(directory) or _marker(directory) is not None)
+
+
+def _entries(directory: Path) -> list[str]:
+    """What `directory` holds, a run's lock file aside (a run being started takes it before writing anything)."""
+    return [name for name in os.listdir(directory) if name != LOCK_FILE]
 
 
 def read_output_marker(directory: str | os.PathLike) -> dict | None:
@@ -223,6 +231,17 @@ def _check_inputs(resolved: Path, path, option: str, inputs: tuple) -> None:
                              "choose a folder outside the inputs")
 
 
+def _check_writable_folder(resolved: Path, path, option: str) -> None:
+    """Refuse, before any work, an output whose folder cannot be written (a read-only file system, no permission):
+    tried by making and removing a temporary folder where the writer will make its own."""
+    existing = next(folder for folder in (resolved.parent, *resolved.parent.parents) if folder.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".simba-music-probe."))
+    except OSError as error:
+        raise ValueError(f"{option}: cannot write in {str(existing)!r} for {str(path)!r} "
+                         f"({error.strerror or error})") from None
+
+
 def check_output_directory(path: str | os.PathLike, option: str, overwrite: bool = False,
                            inputs: tuple = (), writer: str | None = None) -> Path:
     """Refuse, before any work, an output folder that (a) holds or equals one of `inputs` or lies inside an input
@@ -240,7 +259,8 @@ def check_output_directory(path: str | os.PathLike, option: str, overwrite: bool
                          "outside it")
     if resolved.exists() and not resolved.is_dir():
         raise ValueError(f"{option}: {str(path)!r} exists and is not a folder")
-    if overwrite or not resolved.exists() or not any(resolved.iterdir()):
+    _check_writable_folder(resolved, path, option)
+    if overwrite or not resolved.exists() or not _entries(resolved):
         return resolved
     marker = _marker(resolved)
     if marker is None:
@@ -368,6 +388,9 @@ def terminate_as_exception(signal_names: tuple[str, ...] = TERMINATING_SIGNALS):
 class OutputError(OSError):
     """An output that could not be written (disk full, read-only, no permission, busy), in one line naming the path
     and the option. The writers leave nothing half-written, so the CLI prints the message and exits 1."""
+
+    def __str__(self) -> str:
+        return self.strerror  # the message alone, without OSError's "[Errno 28]" prefix
 
 
 _OUTPUT_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",

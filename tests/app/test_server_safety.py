@@ -68,7 +68,8 @@ def test_after_50_requests_and_a_restart_the_store_holds_at_most_the_bound(tmp_p
         assert len(files) <= 6 and sum(p.stat().st_size for p in files) <= 200_000
         assert {Path(wav), Path(png)} <= set(files)  # the newest result is always there
     # A crash: the process never ran its exit handler. The next start removes the store, as a clean exit would.
-    (store.root / OWNER_FILE).write_text(json.dumps({"pid": _dead_pid(), "started": "0"}))
+    owner = json.loads((store.root / OWNER_FILE).read_text())
+    (store.root / OWNER_FILE).write_text(json.dumps({**owner, "pid": _dead_pid()}))
     restarted = ResultStore(tmp_path, max_files=6, max_bytes=200_000)
     assert not store.root.exists() and restarted.files() == []
     restarted.close()

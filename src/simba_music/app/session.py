@@ -52,6 +52,12 @@ def check_request(prompt, duration, guidance_scale, temperature, seed, random_se
         raise ValueError("Prompt: describe the music (for example an instrument, a key and a tempo); it is empty")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"Prompt: at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}")
+    from ..modeling.processing import check_prompts
+
+    try:
+        check_prompts(prompt)
+    except ValueError as error:  # the API takes any string, "\ud800 piano" too
+        raise ValueError(f"Prompt: {str(error).split(': ', 1)[1]}") from None
     duration = _number("Duration", duration, low=0.0, high=MAX_APP_DURATION_S, low_open=True)
     guidance_scale = check_guidance_scale(_number("Guidance", guidance_scale), "Guidance")
     temperature = _number("Temperature", temperature, low=0.0, high=5.0, low_open=True)
@@ -72,15 +78,25 @@ def _number(field, value, low=-math.inf, high=math.inf, low_open=False) -> float
 def check_model_folder(model) -> Path:
     """The demo's model folder (None or "simba-music-demo": the shipped demo). The server runs offline, so a name
     that is not a saved model folder is refused here, before anything loads."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     from ..shipped import DEMO_MODEL, resolve_model
 
     path = resolve_model(model)
     if path is None:
         raise ValueError("--model: no model folder given and the shipped demo model is missing from this install")
-    if not (Path(path) / "config.json").is_file():
-        raise ValueError(f"--model: {str(model)!r} is not a saved text-to-music model folder (no config.json); give "
-                         f"a folder saved with save_pretrained, or {DEMO_MODEL!r}")
-    return Path(path)
+    if (Path(path) / "config.json").is_file():
+        return Path(path)
+    if not Path(path).exists() and "/" in str(path) and not constants.HF_HUB_OFFLINE:
+        try:
+            validate_repo_id(str(path))
+            return Path(path)  # a Hub id (a Space may serve one): from_pretrained fetches it
+        except HFValidationError:
+            pass
+    offline = " (the Hub is offline, HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else ""
+    raise ValueError(f"--model: {str(model)!r} is not a saved text-to-music model folder (no config.json) nor a Hub "
+                     f"id 'owner/name'{offline}; give a folder saved with save_pretrained, or {DEMO_MODEL!r}")
 
 
 def check_server_options(host: str, port: int, model=None) -> Path:

@@ -18,8 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..io_utils import OUTPUT_MARKER
+
 STORE_PREFIX = "simba-music-demo-"
-OWNER_FILE = "simba-music-demo-owner.json"
+# The owner file is simba-music's output marker: files written into the store are then known to be ours without a
+# record each (io_utils.atomic_path), and no other writer takes the folder for its own.
+OWNER_FILE = OUTPUT_MARKER
+STORE_WRITER = "simba-music demo"
 MAX_STORED_FILES = 40  # 20 results (WAV + PNG) kept for download; older ones are deleted
 MAX_STORED_BYTES = 64 * 2**20
 # Folders of versions before the owner file held only results; one untouched for a day belongs to no running server.
@@ -59,7 +64,7 @@ def _is_abandoned(folder: Path) -> bool:
         return all(_LEGACY_RESULT.match(entry.name) for entry in entries) and time.time() - newest > LEGACY_AGE_S
     except (OSError, ValueError):
         return False
-    return isinstance(owner, dict) and not _owner_alive(owner)
+    return isinstance(owner, dict) and owner.get("writer") == STORE_WRITER and not _owner_alive(owner)
 
 
 def remove_abandoned_stores(parent: str | os.PathLike | None = None) -> list[Path]:
@@ -83,7 +88,7 @@ class ResultStore:
         remove_abandoned_stores(parent)
         self.max_files, self.max_bytes = max_files, max_bytes
         self.root = Path(tempfile.mkdtemp(prefix=STORE_PREFIX, dir=parent))
-        owner = {"pid": os.getpid(), "started": _process_start(os.getpid())}
+        owner = {"writer": STORE_WRITER, "pid": os.getpid(), "started": _process_start(os.getpid())}
         (self.root / OWNER_FILE).write_text(json.dumps(owner))
         self._count = 0
         atexit.register(self.close)

@@ -75,6 +75,9 @@ def _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encode
     if infer_layers(state) != int(model_config.get("layers", 24)):
         raise ValueError(f"config: layers={model_config.get('layers')} but the checkpoint holds "
                          f"{infer_layers(state)} backbone layers")
+    if not decoder_only:  # the inputs the full model needs, before the conversion
+        _check_loadable(text_encoder, "--text-encoder")
+        _check_loadable(codec, "--codec")
     config = config_from_original(model_config, state)
     with torch.device("meta"):
         expected = {k: v.shape for k, v in SimbaMusicForCausalLM(config).state_dict().items()}
@@ -105,6 +108,18 @@ def _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encode
     if push_to_hub:
         model.push_to_hub(push_to_hub)
     return report
+
+
+def _check_loadable(name: str, option: str) -> None:
+    """The text encoder's or codec's config, fetched before the conversion: offline, an uncached Hub id used to be
+    an OSError traceback after the work."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{option}: cannot load {name!r} ({str(error).splitlines()[0]}); give a local folder, or "
+                         "convert with --decoder-only") from None
 
 
 def _full_model(decoder, checkpoint_state: dict, text_encoder: str, codec: str):

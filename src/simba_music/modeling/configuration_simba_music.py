@@ -169,6 +169,7 @@ class SimbaMusicConfig(PretrainedConfig):
             return  # no way to tell on this system
         block, outside = self.estimated_parameters()
         per_parameter = 4 * copies
+        block += BLOCK_OVERHEAD_BYTES // per_parameter  # a block's Python modules, whatever its size
         if (block + outside) * per_parameter > memory:
             raise ValueError(f"{where}.hidden_size: {self.hidden_size} gives about {block + outside:.3g} "
                              f"parameters even with one block, {(block + outside) * per_parameter / 2**30:.3g} GiB "
@@ -276,6 +277,7 @@ class SimbaMusicConfig(PretrainedConfig):
         self.check_memory()
 
 
+BLOCK_OVERHEAD_BYTES = 128 * 1024  # measured: about 70 KiB of module objects per block besides its tensors
 
 
 class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):

@@ -286,6 +286,20 @@ def _build_model(args: TrainArguments, output: Path) -> tuple[SimbaMusicForCausa
 TRAINING_COPIES = 4  # float32 weights, gradients and AdamW's two moments
 
 
+def _check_text_width(data, model: SimbaMusicForCausalLM, encoder) -> None:
+    """The decoder's text_hidden_size against the cached text states' width (or the text encoder's), before the run
+    folder is written: it used to fail at the first forward pass, after the folder was made."""
+    from ..modeling.configuration_simba_music import text_hidden_size_of
+
+    if encoder is not None:
+        width, source = text_hidden_size_of(encoder.config), "--text-encoder's hidden size"
+    else:
+        width, source = int(data.train[0]["text_states"].shape[-1]), "the dataset's cached text_states"
+    if width != model.config.text_hidden_size:
+        raise ValueError(f"text_hidden_size: the decoder takes {model.config.text_hidden_size}-wide text states but "
+                         f"{source} is {width}; set text_hidden_size to {width} in --config")
+
+
 @torch.no_grad()
 def evaluate(model, loader, conditioner, accelerator) -> float:
     """Plain token cross-entropy (nats) on `loader`: label smoothing is a training device, so it is switched off."""
@@ -333,6 +347,7 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
         encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False)
         encoder = getattr(encoder, "encoder", encoder) if hasattr(encoder, "decoder") else encoder
+    _check_text_width(data, model, encoder)
     recaptioner = None
     if args.caption_styles is not None:
         if not data.needs_text_encoder:

@@ -82,7 +82,7 @@ LEAVES = sorted(name for name, command in commands(build_parser(None))
 
 
 def test_the_tree_has_the_commands_users_know():
-    assert set(LEAVES) == {"generate", "demo", "preprocess", "train", "transfer-vocabulary", "convert"}
+    assert set(LEAVES) == {"generate", "demo", "live", "preprocess", "train", "transfer-vocabulary", "convert"}
 
 
 @pytest.mark.parametrize("name", LEAVES)

@@ -50,12 +50,13 @@ def _load(args: argparse.Namespace):
 
 def _check_destinations(args: argparse.Namespace) -> tuple[str, str]:
     """Every file `generate` will write is checked before the model loads, so a long run never ends in an error."""
+    from .audio.files import SPECTROGRAM_SUFFIXES
     from .io_utils import audio_format, check_writable_file
 
-    check_writable_file(args.output, "--output")
+    check_writable_file(args.output, "--output", args.overwrite)
     sound_format = audio_format(args.output, "--output")
     if args.spectrogram is not None:
-        check_writable_file(args.spectrogram, "--spectrogram")
+        check_writable_file(args.spectrogram, "--spectrogram", args.overwrite, SPECTROGRAM_SUFFIXES)
         if Path(args.spectrogram).resolve() == Path(args.output).resolve():
             raise ValueError(f"--spectrogram: {args.spectrogram!r} is also --output; give another file name")
     return sound_format
@@ -65,7 +66,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import soundfile
 
     from .audio.files import WavFileStreamer, write_spectrogram
-    from .io_utils import atomic_path, terminate_as_exception
+    from .io_utils import atomic_path, output_errors, record_written_file, terminate_as_exception
     from .modeling.processing import check_prompts
 
     check_generate_arguments(args)
@@ -81,6 +82,7 @@ def run_generate(args: argparse.Namespace) -> int:
     # The audio is streamed to a temporary file while generating (flat memory at any length) and renamed over
     # --output only when generation succeeded; SIGTERM, like Ctrl-C, removes the temporary file.
     with (terminate_as_exception(),
+          output_errors(args.output, "--output"),
           atomic_path(args.output, suffix=f".{sound_format.lower()}") as temporary,
           soundfile.SoundFile(str(temporary), "w", samplerate=rate, channels=channels, subtype=subtype,
                               format=sound_format) as sound_file):
@@ -88,15 +90,20 @@ def run_generate(args: argparse.Namespace) -> int:
         model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
                        streamer=writer, return_audio=False, progress_bar=not args.quiet)
     # The spectrogram comes after the audio is in place: a failure there never costs the finished audio.
+    record_written_file(args.output)
     if args.spectrogram is not None:
         audio, _ = soundfile.read(args.output, dtype="float32")
-        write_spectrogram(args.spectrogram, audio, rate, title=args.prompt)
+        with output_errors(args.spectrogram, "--spectrogram"):
+            write_spectrogram(args.spectrogram, audio, rate, title=args.prompt, overwrite=args.overwrite)
     print(f"wrote {args.output}: {writer.frames / rate:.2f} s at {rate} Hz"
           + (f", spectrogram {args.spectrogram}" if args.spectrogram else ""), file=sys.stderr)
     return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from .app.session import check_server_options
+
+    args.model = check_server_options(args.host, args.port, args.model)  # before gradio and the model load
     try:
         from .app.ui import launch
     except ImportError as error:

@@ -107,12 +107,21 @@ def add_generate(commands, help_text: str) -> None:
                           help="classifier-free guidance scale: 1 disables it, 0 ignores the prompt "
                                f"({from_config.format(saved['guidance_scale'])})")
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
+    generate.add_argument("--overwrite", action="store_true",
+                          help="replace an existing --output/--spectrogram file that simba-music did not write, or "
+                               "that was changed since (files simba-music wrote are replaced without it)")
     add_runtime_options(generate)
     generate.set_defaults(run="simba_music.cli:run_generate")
 
 
+# As stated on the demo page (simba_music.app.session.LIMITS_HELP, which reads the store's bounds).
+DEMO_LIMITS = ("One request runs at a time and at most 16 wait; more are turned away. Requests are at most 30 s of "
+               "audio. The newest results (at most 64 MB) are kept for download and deleted when the server stops; "
+               "nothing can be uploaded.")
+
+
 def add_demo(commands, help_text: str) -> None:
-    demo = commands.add_parser("demo", help=help_text, description=help_text)
+    demo = commands.add_parser("demo", help=help_text, description=f"{help_text}. {DEMO_LIMITS}")
     demo.add_argument("--model", default=None, help="saved text-to-music model folder (default: the shipped demo)")
     demo.add_argument("--host", default="127.0.0.1", help="address to serve on; 0.0.0.0 opens it to the network")
     demo.add_argument("--port", type=_port, default=7860, help="port to serve on")

@@ -66,7 +66,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import soundfile
 
     from .audio.files import WavFileStreamer, write_spectrogram
-    from .io_utils import atomic_path, output_errors, record_written_file, terminate_as_exception
+    from .io_utils import atomic_path, output_errors, terminate_as_exception
     from .modeling.processing import check_prompts
 
     check_generate_arguments(args)
@@ -90,7 +90,6 @@ def run_generate(args: argparse.Namespace) -> int:
         model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
                        streamer=writer, return_audio=False, progress_bar=not args.quiet)
     # The spectrogram comes after the audio is in place: a failure there never costs the finished audio.
-    record_written_file(args.output)
     if args.spectrogram is not None:
         audio, _ = soundfile.read(args.output, dtype="float32")
         with output_errors(args.spectrogram, "--spectrogram"):

@@ -128,3 +128,31 @@ def test_quiet_silences_every_bar_and_threads_is_applied(tmp_path, capfd):
     err = capfd.readouterr().err
     assert "Loading weights" not in err and "it/s" not in err and "%|" not in err
     assert "wrote" in err and (tmp_path / "a.wav").is_file()
+
+
+@pytest.mark.parametrize("module, name, argv", [
+    ("simba_music.training.preprocess", "PreprocessArguments",
+     ["--manifest", "m.jsonl", "--output-dir", "out", "--codec", "c", "--batch-size", "3", "--no-progress"]),
+    ("simba_music.training.train", "TrainArguments",
+     ["--dataset", "d", "--output-dir", "run", "--learning-rate", "3e-4", "--resume"]),
+    ("simba_music.conversion.cli", "ConvertArguments", ["--checkpoint", "x.ckpt", "--output-dir", "o"]),
+])
+def test_help_is_written_once_and_transformers_hfargumentparser_reads_the_same_dataclasses(module, name, argv):
+    """Field metadata is transformers' convention: its HfArgumentParser parses our argument dataclasses to the same
+    values, and shows the same help, as the command line does."""
+    import importlib
+
+    from transformers import HfArgumentParser
+
+    from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
+
+    cls = getattr(importlib.import_module(module), name)
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, cls)
+    ours = dataclass_from_arguments(cls, parser.parse_args(argv))
+    (theirs,) = HfArgumentParser(cls).parse_args_into_dataclasses(argv)
+    assert ours == theirs
+    helps = {action.dest: action.help for action in parser._actions}
+    for action in HfArgumentParser(cls)._actions:
+        if action.help and action.dest in helps and not action.dest.startswith("no_"):
+            assert action.help == helps[action.dest], action.dest

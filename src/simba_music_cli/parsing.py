@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import inspect
-import re
 import types
 import typing
 
@@ -15,19 +13,19 @@ import typing
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tuple[str, ...] = (),
                             options: dict[str, dict] | None = None, skip: tuple[str, ...] = (),
                             aliases: dict[str, tuple[str, ...]] | None = None) -> None:
-    """One option per field of `cls`: `--field-name`, typed and defaulted from the field; booleans become
+    """One option per field of `cls`: `--field-name`, typed and defaulted from the field, its help from the field's
+    `metadata={"help": ...}` (transformers' HfArgumentParser convention, so the same dataclasses serve it too; it is
+    not used here because importing transformers takes about a second, over the command line's budget); booleans become
     `--name/--no-name`; `tuple[T, ...]` fields take several values. Fields in `positional` become positional
     arguments; `options` adds argparse keywords (help, choices) per field; `aliases` adds older flag names per field;
     fields in `skip` and dict fields are left out."""
     hints = typing.get_type_hints(cls)
-    comments = field_comments(cls)
     for spec in dataclasses.fields(cls):
         hint = hints[spec.name]
         if spec.name in skip or hint is dict or typing.get_origin(hint) is dict:
             continue
         extra = dict((options or {}).get(spec.name, {}))
-        extra["help"] = (extra.get("help") or spec.metadata.get("help") or comments.get(spec.name)
-                         or spec.name.replace("_", " "))
+        extra["help"] = extra.get("help") or spec.metadata.get("help") or spec.name.replace("_", " ")
         if spec.name in positional:
             parser.add_argument(spec.name, **extra)
             continue
@@ -46,15 +44,6 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tu
             continue
         parser.add_argument(*flags, type=base if base in (int, float, str) else str, default=default,
                             required=required, dest=spec.name, **extra)
-
-
-def field_comments(cls) -> dict[str, str]:
-    """`name: type = default  # comment` -> {name: comment}: the dataclass's own comments become the help text."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    return {name: text.strip() for name, text in re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, flags=re.M)}
 
 
 def dataclass_from_arguments(cls, args: argparse.Namespace, **overrides):
@@ -128,4 +117,4 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 __all__ = ["ArgumentParser", "HelpFormatter", "add_dataclass_arguments", "chosen_command", "dataclass_from_arguments",
-           "field_comments", "show_defaults", "unrecognized_message"]
+           "show_defaults", "unrecognized_message"]

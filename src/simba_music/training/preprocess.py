@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +34,17 @@ WRITER = "simba-music preprocess"
 class PreprocessArguments:
     manifest: str
     output_dir: str
-    codec: str  # an EncodecModel / DacModel / WavTokenizerModel folder, or a text-to-music folder (its audio_encoder)
+    codec: str = field(metadata={
+        "help": "an EncodecModel / DacModel / WavTokenizerModel folder, or a text-to-music folder (its audio_encoder)"})
     num_codebooks: int = 1
     segment_seconds: float = 10.0
-    min_seconds: float = 2.0  # shorter files, and shorter final segments, are dropped
-    text_encoder: str | None = None  # cache its hidden states of every caption
+    min_seconds: float = field(default=2.0, metadata={"help": "shorter files, and shorter final segments, are dropped"})
+    text_encoder: str | None = field(default=None, metadata={"help": "cache its hidden states of every caption"})
     batch_size: int = 8
     num_proc: int = 1
     progress: bool = True
-    overwrite: bool = False  # replace an output folder that holds files preprocess did not write
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace an output folder that holds files preprocess did not write"})
 
     def check(self) -> None:
         if self.segment_seconds <= 0:

@@ -49,10 +49,14 @@ from .recaption import Recaptioner, parse_caption_styles
 class TrainArguments:
     dataset: str
     output_dir: str
-    config: str | None = None  # JSON file of SimbaMusicConfig fields (training from scratch)
-    init_from: str | None = None  # a saved SimbaMusicForCausalLM directory (fine-tuning)
-    text_encoder: str | None = None  # for datasets with captions but no cached text states
-    text_max_length: int | None = None  # pad (and cut) captions to exactly this many tokens; None: to the longest
+    config: str | None = field(default=None, metadata={
+        "help": "JSON file of SimbaMusicConfig fields (training from scratch)"})
+    init_from: str | None = field(default=None, metadata={
+        "help": "a saved SimbaMusicForCausalLM directory (fine-tuning)"})
+    text_encoder: str | None = field(default=None, metadata={
+        "help": "for datasets with captions but no cached text states"})
+    text_max_length: int | None = field(default=None, metadata={
+        "help": "pad (and cut) captions to exactly this many tokens; None: to the longest"})
     # Re-caption every training row each epoch from its metadata, in one of these comma-separated styles
     # ("templates,paraphrases"; see recaption.py); None: the captions as preprocessed.
     caption_styles: str | None = None
@@ -67,17 +71,21 @@ class TrainArguments:
     label_smoothing: float = 0.1
     caption_dropout: float = 0.1
     max_grad_norm: float = 1.0
-    mixed_precision: str = "no"  # "no", "fp16" or "bf16", as in Accelerate
+    mixed_precision: str = field(default="no", metadata={
+        "help": "\"no\", \"fp16\" or \"bf16\", as in Accelerate"})
     eval_every: int = 100
     save_every: int = 100
     keep_checkpoints: int = 2
-    log_with: str | None = None  # "tensorboard" or "trackio"
+    log_with: str | None = field(default=None, metadata={
+        "help": "\"tensorboard\" or \"trackio\""})
     seed: int = 0
     resume: bool = False
     push_to_hub: str | None = None
     progress: bool = True
-    overwrite: bool = False  # start afresh in a folder holding another run or files train did not write
-    change_settings: bool = False  # with --resume: accept a changed learning rate, batch size, step count
+    overwrite: bool = field(default=False, metadata={
+        "help": "start afresh in a folder holding another run or files train did not write"})
+    change_settings: bool = field(default=False, metadata={
+        "help": "with --resume: accept a changed learning rate, batch size, step count"})
 
     def check(self) -> None:
         for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "save_every"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -97,17 +97,21 @@ def transfer_vocabulary(decoder: SimbaMusicForCausalLM, counts: torch.Tensor) ->
 
 @dataclass
 class VocabularyTransferArguments:
-    model: str  # a text-to-music folder (or "simba-music-demo") whose decoder and codec are carried over
-    codec: str  # the new codec: a codec folder, or a text-to-music folder whose codec is taken
+    model: str = field(metadata={
+        "help": "a text-to-music folder (or \"simba-music-demo\") whose decoder and codec are carried over"})
+    codec: str = field(metadata={
+        "help": "the new codec: a codec folder, or a text-to-music folder whose codec is taken"})
     # Audio that both codecs encode: files, folders (searched for .wav/.flac/.ogg), or a corpus manifest (.jsonl/.csv),
     # of which only the train split is read, so that held-out clips stay unseen.
     audio: tuple[str, ...]
-    output_dir: str  # the new decoder; fine-tune it with `simba-music train --init-from OUTPUT_DIR`
-    max_files: int = 600  # a random choice of this many files (by --seed) when there are more
-    max_seconds: float = 30.0  # of each file
+    output_dir: str = field(metadata={
+        "help": "the new decoder; fine-tune it with `simba-music train --init-from OUTPUT_DIR`"})
+    max_files: int = field(default=600, metadata={
+        "help": "a random choice of this many files (by --seed) when there are more"})
+    max_seconds: float = field(default=30.0, metadata={"help": "of each file"})
     seed: int = 0
     progress: bool = True
-    overwrite: bool = False  # replace an output folder that simba-music did not write
+    overwrite: bool = field(default=False, metadata={"help": "replace an output folder that simba-music did not write"})
 
     def check(self) -> None:
         if self.max_files < 1:

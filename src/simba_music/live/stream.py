@@ -58,7 +58,7 @@ class TimedChange:
     change: LiveChange
 
 
-def _check_seconds(value, name: str, low: float, high: float) -> float:
+def check_seconds(value, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
         raise ValueError(f"{name}: must be a number of seconds in ({low:g}, {high:g}], got {value!r}")
     return float(value)
@@ -96,10 +96,10 @@ class LiveStream:
         _check_constant_state(model.config.decoder)
         self.settings, _ = model._settings(None, dict(guidance_scale=guidance_scale, temperature=temperature,
                                                       top_k=top_k))
-        chunk_seconds = _check_seconds(chunk_seconds, "chunk_seconds", 0.0, 60.0)
-        priming_seconds = _check_seconds(priming_seconds, "priming_seconds", 0.0, 600.0)
+        chunk_seconds = check_seconds(chunk_seconds, "chunk_seconds", 0.0, 60.0)
+        priming_seconds = check_seconds(priming_seconds, "priming_seconds", 0.0, 600.0)
         max_seconds = model.config.max_duration_s
-        reprime_seconds = _check_seconds(max_seconds if reprime_seconds is None else reprime_seconds,
+        reprime_seconds = check_seconds(max_seconds if reprime_seconds is None else reprime_seconds,
                                          "reprime_seconds", priming_seconds, max(max_seconds, priming_seconds + 1))
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
         for timed in self._replay:
@@ -287,4 +287,4 @@ class LiveStream:
         return self.model.encode_text(input_ids, mask), mask
 
 
-__all__ = ["LiveChange", "LiveStream", "TimedChange"]
+__all__ = ["LiveChange", "LiveStream", "TimedChange", "check_seconds"]

@@ -46,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--switches", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--priming-seconds", type=float, default=None, help="LiveStream's (default: its default)")
+    parser.add_argument("--reprime-seconds", type=float, default=None, help="LiveStream's (default: its default)")
     parser.add_argument("--smoke", action="store_true", help="one short switch: checks that it runs")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     args = parser.parse_args()
@@ -59,7 +61,9 @@ def main() -> None:
     classifier_dir = default_classifier_dir(model.audio_encoder)
     classifier = InstrumentClassifier.load(classifier_dir)
     rate, hop = model.config.sampling_rate, model.codec.hop_length
-    stream = LiveStream(model, processor, prompt(INSTRUMENTS[0]), seed=0)
+    windows = {name: value for name, value in (("priming_seconds", args.priming_seconds),
+                                               ("reprime_seconds", args.reprime_seconds)) if value is not None}
+    stream = LiveStream(model, processor, prompt(INSTRUMENTS[0]), seed=0, **windows)
     results = []
     with tqdm(total=round(heard_from + switches * segment), unit="s audio", disable=args.no_progress) as bar:
         play(stream, heard_from, rate, bar)
@@ -74,7 +78,7 @@ def main() -> None:
             results.append({"from": before, "to": after, "heard": label,
                             "probability_of_new": round(probabilities[after], 3)})
     heard = sum(result["heard"] == result["to"] for result in results)
-    print(json.dumps({"model": "simba-music-demo", "threads": args.threads, "switches": switches,
+    print(json.dumps({"model": "simba-music-demo", "threads": args.threads, "switches": switches, **windows,
                       "heard_from_seconds": heard_from, "until_seconds": segment, "new_instrument_named": heard,
                       "target": f">= {round(0.8 * switches)} of {switches}", "classifier": classifier_dir.name,
                       "results": results}, indent=1))

@@ -112,7 +112,7 @@ def test_a_replayed_change_log_is_bit_identical():
 def test_memory_is_the_same_after_n_and_10n_steps():
     model, processor = tiny(num_codebooks=2)
     stream = LiveStream(model, processor, [("calm piano", 0.5), ("jazz drums", 0.5)], chunk_seconds=0.4,
-                        priming_seconds=1.0, reprime_seconds=3.0)
+                        priming_seconds=1.0, reprime_seconds=3.0, codec_context_seconds=1.0)
 
     def sizes():
         tensors = [value for state in stream.cache.states.values() for value in vars(state).values()
@@ -238,6 +238,7 @@ def test_a_removed_prompt_leaves_the_cache_and_the_rest_plays_on():
     (dict(temperature=0.0), r"temperature: must be in \[0.01, 100\]"),
     (dict(top_k=-1), "top_k: must be an integer >= 0"),
     (dict(chunk_seconds=0), r"chunk_seconds: must be a number of seconds in \(0, 60\]"),
+    (dict(codec_context_seconds=0), r"codec_context_seconds: must be a number of seconds in \(0, 60\]"),
     (dict(priming_seconds=-1), r"priming_seconds: must be a number of seconds in \(0, 5\]"),
     (dict(reprime_seconds=3.0), r"priming_seconds: must be a number of seconds in \(0, 1.5\], got 2.0"),
     (dict(max_prompts=0), r"max_prompts: must be an integer in \[1, 16\]"),

@@ -4,6 +4,7 @@
 
 Measures, in one run of `--minutes` of audio (issue targets in brackets):
 - real-time factor: wall time / audio time, codec decoding included          [<= 0.5 over 10 minutes, 2 threads]
+- CPU seconds (user + system, all threads) per audio second: the cost, less sensitive to other processes' load
 - the codec's share of that time
 - time per frame over the first and the last minute of audio (thirds of shorter runs)   [last/first within 5 %]
 - resident memory (psutil) after 1 minute of audio and at the end, and whether every cache tensor kept its size
@@ -91,7 +92,7 @@ def main() -> None:
     chunk_walls, chunk_audio, played = [], [], 0.0
     rss_after_minute = shapes_after_minute = join_seconds = None
     join_at = min(30.0, seconds / 4)  # before the 1-minute mark: both memory readings have the same rows
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), sum(process.cpu_times()[:2])
     with tqdm(total=round(seconds), unit="s audio", disable=args.no_progress) as bar:
         while played < seconds:
             if join_seconds is None and played >= join_at:
@@ -108,7 +109,7 @@ def main() -> None:
             # After the join (in a --smoke run the join comes after the first chunk, at the half-way mark too).
             if rss_after_minute is None and join_seconds is not None and played >= min(60.0, seconds / 2):
                 rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, sum(process.cpu_times()[:2]) - cpu_started
     if rss_after_minute is None:  # chunks as long as the whole run: one reading
         rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
 
@@ -121,6 +122,8 @@ def main() -> None:
         "model": "simba-music-demo", "threads": args.threads, "device": "cpu", "audio_seconds": round(played, 1),
         "chunk_seconds": args.chunk_seconds, "wall_seconds": round(wall, 1),
         "real_time_factor": round(wall / played, 3),
+        # What the stream costs whatever the machine's other load: CPU seconds (all threads) per second of audio.
+        "cpu_seconds_per_audio_second": round(cpu / played, 3),
         "codec_share_of_wall": round(codec_seconds[0] / wall, 3),
         "ms_per_frame_first_window": round(1000 * mean(first), 2),
         "ms_per_frame_last_window": round(1000 * mean(last), 2), "window_seconds": window,

@@ -90,6 +90,7 @@ def test_an_existing_output_is_refused_unless_overwrite(monkeypatch, tmp_path, c
     (dict(seed=-3), r"--seed: must be an int in \[0, 2\*\*64\)"),
     (dict(lead_seconds=0.0), r"--lead-seconds: must be in \[0.1, 60\]"),
     (dict(guidance=500.0), "guidance_scale: must be a finite number >= 0 and <= 100"),
+    (dict(chunk_seconds=0.0), r"--chunk-seconds: must be a number of seconds in \(0, 60\]"),
 ])
 def test_bad_options_are_refused_by_name(monkeypatch, options, message):
     with pytest.raises(ValueError, match=message):

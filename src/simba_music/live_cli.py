@@ -83,6 +83,7 @@ def live_arguments(namespace: argparse.Namespace) -> LiveArguments:
 def check_arguments(args: LiveArguments) -> None:
     """Everything that can be checked before the model loads."""
     from .live.mix import parse_mix
+    from .live.stream import check_seconds
     from .modeling.sampling import SamplingSettings, check_seed
 
     parse_mix(args.prompt)
@@ -94,6 +95,7 @@ def check_arguments(args: LiveArguments) -> None:
         raise ValueError(f"--duration: must be > 0 seconds, got {args.duration}")
     if not 0.1 <= args.lead_seconds <= 60:
         raise ValueError(f"--lead-seconds: must be in [0.1, 60], got {args.lead_seconds}")
+    check_seconds(args.chunk_seconds, "--chunk-seconds", 0.0, 60.0)
     if args.stdout_format not in STDOUT_FORMATS:
         raise ValueError(f"--stdout-format: must be one of {list(STDOUT_FORMATS)}, got {args.stdout_format!r}")
     if args.threads is not None and args.threads < 1:
@@ -133,8 +135,8 @@ def run_live(args: LiveArguments) -> int:
     threading.Thread(target=steer_from_lines, args=(sys.stdin, stream, say), daemon=True).start()
     status = 0
     with terminate_as_exception(), AudioSink(args, model.config) as sink:
-        say(sink.description + "; type a prompt line (e.g. '0.7 calm harp; 0.3 church organ') to change the mix")
         try:
+            say(f"{sink.description}; type a prompt line (e.g. '0.7 calm harp; 0.3 church organ') to change the mix")
             played = play(stream, sink, args)
         except KeyboardInterrupt:
             status, played = 130, sink.seconds

@@ -37,7 +37,16 @@ from .history import CodeWindow
 from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
 
 DEFAULT_CHUNK_SECONDS = 1.0  # a 1 s chunk decodes 1 s of left context beside it: half the codec time of 0.5 s
-DEFAULT_PRIMING_SECONDS = 10.0
+# A joining prompt's row hears the last 2 s, then the rows are reprimed every 10 s of positions from the last 5 s.
+# Measured on the demo (trained on 10 s clips, bench_live_switch.py): plain `generate` drifts from the prompted
+# church organ to harpsichord after 8 s, and with 10 s windows a switched prompt was heard 0 times in 10; the
+# shorter the window, the sooner the new prompt is heard.
+DEFAULT_PRIMING_SECONDS = 2.0
+DEFAULT_REPRIME_SECONDS = 10.0
+# Each chunk is decoded after this much audio already played: the demo codec's LSTM needs it. Measured on the demo
+# (600 random frames, largest difference to the one-shot decode / peak): 1 s 0.17, 2 s 0.096, 4 s 0.0057,
+# 5 s 5.2e-05, 6 s 1.3e-05.
+DEFAULT_CODEC_CONTEXT_SECONDS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +67,7 @@ class TimedChange:
     change: LiveChange
 
 
-def _check_seconds(value, name: str, low: float, high: float) -> float:
+def check_seconds(value, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
         raise ValueError(f"{name}: must be a number of seconds in ({low:g}, {high:g}], got {value!r}")
     return float(value)
@@ -76,31 +85,33 @@ class LiveStream:
     """Endless audio from `model` (a SimbaMusicForConditionalGeneration) and its `processor`.
 
     Iterate over it for audio chunks [channels, samples] float32 at `model.config.sampling_rate`, each
-    `chunk_seconds` long; or call `step()` for one column at a time and `pop_audio()` for the chunks it completed.
+    `chunk_seconds` long, each decoded after `codec_context_seconds` of the audio before it (so that the chunks
+    join without seams); or call `step()` for one column at a time and `pop_audio()` for the chunks it completed.
     From any thread: `set_prompts`, `add_prompt`, `remove_prompt`, `set_sampling` (checked at once, applied at the
     next step). `prompts`: a prompt, or (prompt, weight) pairs. Sampling settings default to the model's
-    generation config. `priming_seconds` of recent codes prime a joining prompt's row. Every `reprime_seconds`
-    (default: `model.config.max_duration_s`, the longest piece `generate` makes) every row is primed afresh that
-    way, so that the positions the decoder sees stay within what one `generate` call reaches, however long it
-    plays. `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
+    generation config. `priming_seconds` of recent codes prime a joining prompt's row. Once the rows have seen
+    `reprime_seconds` of positions, every row is primed afresh from the last `reprime_seconds / 2`, so that the
+    decoder sees between half and all of that span, however long it plays (a model drifts past the length of its
+    training clips). `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
     """
 
     @torch.no_grad()
     def __init__(self, model, processor, prompts, *, seed: int = 0, guidance_scale: float | None = None,
                  temperature: float | None = None, top_k: int | None = None,
                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, priming_seconds: float = DEFAULT_PRIMING_SECONDS,
-                 reprime_seconds: float | None = None, max_prompts: int = DEFAULT_MAX_PROMPTS,
+                 reprime_seconds: float = DEFAULT_REPRIME_SECONDS,
+                 codec_context_seconds: float = DEFAULT_CODEC_CONTEXT_SECONDS, max_prompts: int = DEFAULT_MAX_PROMPTS,
                  replay: Iterable[TimedChange] = ()):
         self.max_prompts = check_max_prompts(max_prompts)
         mix = check_mix(prompts, self.max_prompts)
         _check_constant_state(model.config.decoder)
         self.settings, _ = model._settings(None, dict(guidance_scale=guidance_scale, temperature=temperature,
                                                       top_k=top_k))
-        chunk_seconds = _check_seconds(chunk_seconds, "chunk_seconds", 0.0, 60.0)
-        priming_seconds = _check_seconds(priming_seconds, "priming_seconds", 0.0, 600.0)
-        max_seconds = model.config.max_duration_s
-        reprime_seconds = _check_seconds(max_seconds if reprime_seconds is None else reprime_seconds,
-                                         "reprime_seconds", priming_seconds, max(max_seconds, priming_seconds + 1))
+        chunk_seconds = check_seconds(chunk_seconds, "chunk_seconds", 0.0, 60.0)
+        codec_context_seconds = check_seconds(codec_context_seconds, "codec_context_seconds", 0.0, 60.0)
+        reprime_seconds = check_seconds(reprime_seconds, "reprime_seconds", 0.0, model.config.max_duration_s)
+        # A joining row's window must fit in what the rows have seen since a reprime.
+        priming_seconds = check_seconds(priming_seconds, "priming_seconds", 0.0, reprime_seconds / 2)
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
         for timed in self._replay:
             self._check_change(timed.change)
@@ -110,18 +121,19 @@ class LiveStream:
         decoder_config = model.config.decoder
         self.num_codebooks, self.special = decoder_config.num_codebooks, decoder_config.special_token_id
         self.generator = row_generators(1, seed, None, model.device)[0]
-        self.window = CodeWindow(self.num_codebooks, max(self.num_codebooks, round(priming_seconds * model.frame_rate)),
-                                 model.device)
+        self.priming_frames = max(1, round(priming_seconds * model.frame_rate))
+        self.reprime_frames = max(2, round(reprime_seconds * model.frame_rate))
+        self.window = CodeWindow(self.num_codebooks, max(self.num_codebooks, self.reprime_frames // 2), model.device)
         self._audio = collections.deque()
         self.chunker = ChunkedAudioDecoder(model.codec, CallbackAudioStreamer(self._audio.append),
-                                           chunk_frames=max(1, round(chunk_seconds * model.frame_rate)))
+                                           chunk_frames=max(1, round(chunk_seconds * model.frame_rate)),
+                                           left_context_frames=round(codec_context_seconds * model.frame_rate))
         self.step_index = 0  # columns sampled so far
         self.change_log: list[TimedChange] = []
         self._pending: queue.SimpleQueue[LiveChange] = queue.SimpleQueue()
         self._requested_lock = threading.Lock()
         self._requested = mix  # the mix after every queued change: what add/remove_prompt build on
 
-        self.reprime_frames = round(reprime_seconds * model.frame_rate)
         self.prefix_length = model.config.text_max_length if decoder_config.conditioning == "prefix" else 0
         self.mix = mix
         self._prime_all_rows()
@@ -225,7 +237,8 @@ class LiveStream:
 
     def _prime_all_rows(self) -> None:
         """Every row afresh in one prefill: the captions (the empty one last), the start id, the recent codes, at
-        the positions of a stream that began with those codes. Starts the stream; later bounds its positions."""
+        the positions of a stream that began with those codes (the window: half the reprime span). Starts the
+        stream; later bounds its positions."""
         text, text_mask = self._encode([text for text, _ in self.mix], with_unconditional=True)
         recent = self.window.recent()
         columns = torch.cat([self._start_column(1), recent], dim=-1).repeat(len(self.mix) + 1, 1, 1)
@@ -266,7 +279,7 @@ class LiveStream:
         """A fresh one-row cache fed `text` then the start id and the recent columns, placed at the positions those
         columns had in this stream; returns (logits of the next column [1, K, V], the cache)."""
         caption, caption_mask = self._encode([text])
-        recent = self.window.recent()
+        recent = self.window.recent(self.priming_frames)
         columns = torch.cat([self._start_column(1), recent], dim=-1)
         first_position = self.prefix_length + self.step_index - recent.shape[-1] - self.columns_before_cache
         cache = SimbaMusicCache()
@@ -287,4 +300,4 @@ class LiveStream:
         return self.model.encode_text(input_ids, mask), mask
 
 
-__all__ = ["LiveChange", "LiveStream", "TimedChange"]
+__all__ = ["LiveChange", "LiveStream", "TimedChange", "check_seconds"]

@@ -33,7 +33,10 @@ def answer_without_torch(argv):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"], ["demo", "--help"], ["generate", "x", "--bogus"],
-                                  ["generate", "x", "--guidance", "500"], ["generate"], ["--version"]])
+                                  ["generate", "x", "--guidance", "500"], ["generate"], ["--version"],
+                                  ["train", "--help"], ["preprocess", "--help"], ["transfer-vocabulary", "--help"],
+                                  ["convert", "--help"], ["train", "--dataset", "d", "--output-dir", "o", "--lr", "1"],
+                                  ["preprocess"]])
 def test_help_and_usage_errors_answer_without_importing_torch(argv):
     """Timing lives in benchmarks/bench_cli.py; here: nothing heavy is imported to answer."""
     text, code, _, torch_loaded, transformers_loaded = answer_without_torch(argv)

@@ -14,15 +14,11 @@ from simba_music_cli import main
 from simba_music_cli.generate import RANDOM_MODEL, check_generate_arguments
 
 
-def add_library_commands(commands, help_texts: dict | None = None) -> None:
-    """The commands whose options live beside their code: live, preprocess, train, transfer-vocabulary, convert."""
-    from .conversion.cli import add_subcommands as add_conversion_subcommands
+def add_library_commands(commands) -> None:
+    """The commands whose options live beside their code: live."""
     from .live_cli import add_live_subcommand
-    from .training.cli import add_subcommands as add_training_subcommands
 
     add_live_subcommand(commands)
-    add_training_subcommands(commands)
-    add_conversion_subcommands(commands)
 
 
 def _load(args: argparse.Namespace):

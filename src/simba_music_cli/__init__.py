@@ -26,7 +26,30 @@ COMMANDS = {
     "transfer-vocabulary": "carry a trained decoder over to a new codec's codes (a warm start)",
     "convert": "an SSM-TTM Lightning checkpoint -> a simba-music model folder",
 }
-LIGHT_COMMANDS = ("generate", "demo")  # their options are defined in this package
+LIGHT_COMMANDS = ("generate", "demo", "preprocess", "train", "transfer-vocabulary", "convert")  # defined here
+
+
+# command -> (its argument dataclass, the function that runs it, add_dataclass_arguments keywords)
+COMMAND_ARGUMENTS = {
+    "preprocess": ("simba_music_cli.training.PreprocessArguments", "simba_music.training.cli:run_preprocess", {}),
+    "train": ("simba_music_cli.training.TrainArguments", "simba_music.training.cli:run_train", {}),
+    "transfer-vocabulary": ("simba_music_cli.training.VocabularyTransferArguments",
+                            "simba_music.training.cli:run_transfer_vocabulary", {}),
+    "convert": ("simba_music_cli.conversion.ConvertArguments", "simba_music.conversion.cli:run",
+                {"aliases": {"output_dir": ("--output",)}}),
+}
+
+
+def description_of(name: str) -> dict:
+    """add_parser keywords for a command's longer description, where it has one."""
+    if name == "convert":
+        from .conversion import __doc__ as text
+
+        return {"description": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    if name == "train":
+        return {"description": "Train or fine-tune the decoder with Accelerate (resumable; works under "
+                               "`accelerate launch -m simba_music.cli train`)."}
+    return {"description": COMMANDS[name]}
 
 
 def version() -> str:
@@ -43,21 +66,29 @@ def build_parser(command: str | None = None) -> ArgumentParser:
     """The full parser. With `command` one of LIGHT_COMMANDS, the other commands are listed but not built, so that
     nothing heavy is imported; `None` builds every command."""
     from .generate import add_demo, add_generate
+    from .parsing import add_dataclass_arguments
 
     parser = ArgumentParser(prog="simba-music", description=DESCRIPTION,
                             epilog="`simba-music COMMAND --help` shows a command's options and defaults.")
     parser.add_argument("--version", action="version", version=f"simba-music {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_generate(commands, COMMANDS["generate"])
-    add_demo(commands, COMMANDS["demo"])
-    if command in LIGHT_COMMANDS or command not in COMMANDS:
-        for name in COMMANDS:
-            if name not in LIGHT_COMMANDS:
-                commands.add_parser(name, help=COMMANDS[name])
-    else:
-        from simba_music.cli import add_library_commands
+    for name in COMMANDS:
+        if name == "generate":
+            add_generate(commands, COMMANDS[name])
+        elif name == "demo":
+            add_demo(commands, COMMANDS[name])
+        elif name in LIGHT_COMMANDS:
+            arguments, run, extra = COMMAND_ARGUMENTS[name]
+            module, _, cls = arguments.rpartition(".")
+            parser_of_command = commands.add_parser(name, help=COMMANDS[name], **description_of(name))
+            add_dataclass_arguments(parser_of_command, getattr(importlib.import_module(module), cls), **extra)
+            parser_of_command.set_defaults(run=run)
+        elif command == name or command is None:
+            from simba_music.cli import add_library_commands  # live: its options live beside its code
 
-        add_library_commands(commands, COMMANDS)
+            add_library_commands(commands)
+        else:
+            commands.add_parser(name, help=COMMANDS[name])  # listed; built only when named
     show_defaults(parser)
     return parser
 

@@ -12,26 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
 
+from simba_music_cli.conversion import ConvertArguments
 from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
-
-
-@dataclass
-class ConvertArguments:
-    checkpoint: str = field(metadata={"help": "the original Lightning .ckpt"})
-    output_dir: str = field(metadata={"help": "written atomically: a new or empty folder, or an earlier conversion's"})
-    config: str | None = field(default=None, metadata={
-        "help": "the original config.json (default: the checkpoint's hyper_parameters)"})
-    decoder_only: bool = field(default=False, metadata={"help": "write a SimbaMusicForCausalLM only"})
-    text_encoder: str = field(default="google/flan-t5-base", metadata={
-        "help": "T5 config and tokenizer (weights: the checkpoint's text_encoder.*)"})
-    codec: str = field(default="descript/dac_44khz", metadata={"help": "the audio codec (DAC 44.1 kHz)"})
-    push_to_hub: str | None = field(default=None, metadata={"help": "also upload the folder to this Hub repo id"})
-    verify: bool = field(default=True, metadata={
-        "help": "check the converted model against a re-implementation of the original forward"})
-    overwrite: bool = field(default=False, metadata={
-        "help": "replace output_dir even if it holds files the converter did not write"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,13 +33,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(subparsers) -> None:
-    convert = subparsers.add_parser("convert", help="an SSM-TTM Lightning checkpoint -> a simba-music model folder",
-                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(convert)
-    convert.set_defaults(func=run)
-
-
 def main(argv: list[str] | None = None) -> int:
     """The converter on its own (conversion_scripts/convert_ssm_ttm_checkpoint.py): exit status 2 on bad input."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["ConvertArguments", "add_subcommands", "main"]
+__all__ = ["ConvertArguments", "add_arguments", "main", "run"]

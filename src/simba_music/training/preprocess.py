@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from simba_music_cli.training import PreprocessArguments
 
 from ..audio import resample
 from ..io_utils import atomic_directory, check_output_directory, output_errors, terminate_as_exception
@@ -28,32 +29,6 @@ from .manifest import read_manifest, split_name
 
 SILENCE_PEAK = 1e-4
 WRITER = "simba-music preprocess"
-
-
-@dataclass
-class PreprocessArguments:
-    manifest: str
-    output_dir: str
-    codec: str = field(metadata={
-        "help": "an EncodecModel / DacModel / WavTokenizerModel folder, or a text-to-music folder (its audio_encoder)"})
-    num_codebooks: int = 1
-    segment_seconds: float = 10.0
-    min_seconds: float = field(default=2.0, metadata={"help": "shorter files, and shorter final segments, are dropped"})
-    text_encoder: str | None = field(default=None, metadata={"help": "cache its hidden states of every caption"})
-    batch_size: int = 8
-    num_proc: int = 1
-    progress: bool = True
-    overwrite: bool = field(default=False, metadata={
-        "help": "replace an output folder that holds files preprocess did not write"})
-
-    def check(self) -> None:
-        if self.segment_seconds <= 0:
-            raise ValueError(f"segment_seconds must be > 0, got {self.segment_seconds}")
-        if not 0 < self.min_seconds <= self.segment_seconds:
-            raise ValueError(f"min_seconds must be in (0, segment_seconds={self.segment_seconds}], got "
-                             f"{self.min_seconds}")
-        if self.batch_size < 1 or self.num_proc < 1:
-            raise ValueError("batch_size and num_proc must be >= 1")
 
 
 def audio_problem(audio: np.ndarray) -> str | None:

@@ -23,6 +23,8 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
+from simba_music_cli.training import VALUE_RANGES, TrainArguments  # noqa: F401  (the options live there)
+
 from ..hub_check import check_hub_push
 from ..io_utils import (
     atomic_directory,
@@ -36,7 +38,7 @@ from ..io_utils import (
 )
 from ..modeling import SimbaMusicForCausalLM
 from ..modeling.configuration_simba_music import SimbaMusicConfig
-from ..validation import check_keys, check_number, read_json_file
+from ..validation import check_keys, read_json_file
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
 from .codec_record import check_codec_records, codec_identity, dataset_codec, model_codec, write_model_codec
 from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
@@ -44,74 +46,6 @@ from .data import load_training_data
 from .plots import plot_training_curves
 from .recaption import Recaptioner, parse_caption_styles
 
-
-@dataclass
-class TrainArguments:
-    dataset: str
-    output_dir: str
-    config: str | None = field(default=None, metadata={
-        "help": "JSON file of SimbaMusicConfig fields (training from scratch)"})
-    init_from: str | None = field(default=None, metadata={
-        "help": "a saved SimbaMusicForCausalLM directory (fine-tuning)"})
-    text_encoder: str | None = field(default=None, metadata={
-        "help": "for datasets with captions but no cached text states"})
-    text_max_length: int | None = field(default=None, metadata={
-        "help": "pad (and cut) captions to exactly this many tokens; None: to the longest"})
-    # Re-caption every training row each epoch from its metadata, in one of these comma-separated styles
-    # ("templates,paraphrases"; see recaption.py); None: the captions as preprocessed.
-    caption_styles: str | None = None
-    max_steps: int = 1000
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 1e-4
-    min_learning_rate: float = 5e-7
-    weight_decay: float = 0.02
-    adam_epsilon: float = 1e-7
-    warmup_steps: int = 500
-    label_smoothing: float = 0.1
-    caption_dropout: float = 0.1
-    max_grad_norm: float = 1.0
-    mixed_precision: str = field(default="no", metadata={
-        "help": "\"no\", \"fp16\" or \"bf16\", as in Accelerate"})
-    eval_every: int = 100
-    save_every: int = 100
-    keep_checkpoints: int = 2
-    log_with: str | None = field(default=None, metadata={
-        "help": "\"tensorboard\" or \"trackio\""})
-    seed: int = 0
-    resume: bool = False
-    push_to_hub: str | None = None
-    progress: bool = True
-    overwrite: bool = field(default=False, metadata={
-        "help": "start afresh in a folder holding another run or files train did not write"})
-    change_settings: bool = field(default=False, metadata={
-        "help": "with --resume: accept a changed learning rate, batch size, step count"})
-
-    def check(self) -> None:
-        for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "save_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name, (low, high, low_open, high_open) in VALUE_RANGES.items():
-            check_number(f"--{name.replace('_', '-')}", getattr(self, name), low, high, low_open, high_open)
-        if self.min_learning_rate > self.learning_rate:
-            raise ValueError(f"--min-learning-rate: must be <= --learning-rate={self.learning_rate:g}, got "
-                             f"{self.min_learning_rate:g}")
-        if self.text_max_length is not None and self.text_max_length < 1:
-            raise ValueError(f"text_max_length must be >= 1 (or unset), got {self.text_max_length}")
-        if self.caption_styles is not None:
-            parse_caption_styles(self.caption_styles)
-        if self.config is None and self.init_from is None and not self.resume:
-            raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
-
-
-# (low, high, low open, high open) of each float option; NaN and inf are refused too: inf as a learning rate gave
-# a NaN loss every step and a NaN model saved. max_grad_norm 0 would clip every gradient to nothing.
-VALUE_RANGES = {
-    "learning_rate": (0, None, True, False), "min_learning_rate": (0, None, False, False),
-    "adam_epsilon": (0, None, True, False), "weight_decay": (0, None, False, False),
-    "max_grad_norm": (0, None, True, False), "label_smoothing": (0, 1, False, True),
-    "caption_dropout": (0, 1, False, False), "warmup_steps": (0, None, False, False),
-}
 # What a resume must keep unless --change-settings: the schedule is a function of these (changing --max-steps
 # recomputed the cosine, a jump from 5e-7 to 4.4e-4 one step after resuming).
 RESUME_SETTINGS = ("learning_rate", "min_learning_rate", "warmup_steps", "max_steps", "batch_size",

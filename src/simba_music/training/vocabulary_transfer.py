@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from simba_music_cli.training import VocabularyTransferArguments
 
 from ..modeling.configuration_simba_music import SimbaMusicConfig
 from ..modeling.decoder import SimbaMusicForCausalLM
@@ -93,33 +94,6 @@ def transfer_vocabulary(decoder: SimbaMusicForCausalLM, counts: torch.Tensor) ->
         state[module_name] = new_rows
     new_decoder.load_state_dict(state, strict=True)
     return new_decoder.train(decoder.training)
-
-
-@dataclass
-class VocabularyTransferArguments:
-    model: str = field(metadata={
-        "help": "a text-to-music folder (or \"simba-music-demo\") whose decoder and codec are carried over"})
-    codec: str = field(metadata={
-        "help": "the new codec: a codec folder, or a text-to-music folder whose codec is taken"})
-    # Audio that both codecs encode: files, folders (searched for .wav/.flac/.ogg), or a corpus manifest (.jsonl/.csv),
-    # of which only the train split is read, so that held-out clips stay unseen.
-    audio: tuple[str, ...]
-    output_dir: str = field(metadata={
-        "help": "the new decoder; fine-tune it with `simba-music train --init-from OUTPUT_DIR`"})
-    max_files: int = field(default=600, metadata={
-        "help": "a random choice of this many files (by --seed) when there are more"})
-    max_seconds: float = field(default=30.0, metadata={"help": "of each file"})
-    seed: int = 0
-    progress: bool = True
-    overwrite: bool = field(default=False, metadata={"help": "replace an output folder that simba-music did not write"})
-
-    def check(self) -> None:
-        if self.max_files < 1:
-            raise ValueError(f"max_files: must be >= 1, got {self.max_files}")
-        if not self.max_seconds > 0:
-            raise ValueError(f"max_seconds: must be > 0, got {self.max_seconds}")
-        if not self.audio:
-            raise ValueError("audio: give at least one audio file or folder")
 
 
 def audio_files(paths, option: str = "--audio") -> list[Path]:

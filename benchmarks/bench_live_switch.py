@@ -19,8 +19,8 @@ import torch
 from transformers import AutoModelForTextToWaveform, AutoProcessor
 
 import simba_music
-from simba_music.evaluation.instrument import InstrumentClassifier, default_classifier_dir
 from simba_music.live import LiveStream
+from simba_music_lab.evaluation.instrument import InstrumentClassifier, default_classifier_dir  # needs simba-music-lab
 
 INSTRUMENTS = ["flute", "church organ", "violin", "acoustic grand piano", "harp", "accordion", "cello", "choir",
                "clarinet", "harpsichord", "oboe"]

@@ -20,6 +20,7 @@ ARGUMENTS = {
     "bench_training.py": ONE_THREAD,
     "bench_vs_musicgen.py": ONE_THREAD,
     "bench_live.py": [*ONE_THREAD, "--no-progress"],
+    "bench_live_switch.py": [*ONE_THREAD, "--no-progress"],
     "bench_cli.py": [],
 }
 
@@ -92,6 +93,13 @@ def check_live(report):
     assert report["join_prefill_seconds"] is not None
 
 
+def check_live_switch(report):
+    has(report, "switches", "heard_from_seconds", "until_seconds", "new_instrument_named", "classifier", "results")
+    assert len(report["results"]) == report["switches"]
+    for entry in report["results"]:
+        has(entry, "from", "to", "heard", "probability_of_new")
+
+
 def check_cli(report):
     has(report, "runs", "target_s", "all_under_1s", "results")
     results = report["results"]
@@ -102,7 +110,8 @@ def check_cli(report):
 
 
 CHECKS = {"bench_decoder.py": check_decoder, "bench_kernels.py": check_kernels, "bench_training.py": check_training,
-          "bench_vs_musicgen.py": check_vs_musicgen, "bench_live.py": check_live, "bench_cli.py": check_cli}
+          "bench_vs_musicgen.py": check_vs_musicgen, "bench_live.py": check_live,
+          "bench_live_switch.py": check_live_switch, "bench_cli.py": check_cli}
 
 
 @pytest.mark.slow

@@ -1,9 +1,11 @@
-"""One small adapter over transformers' neural audio codecs (`EncodecModel`, `DacModel`, `WavTokenizerModel`).
+"""One small adapter over the neural audio codecs (transformers' `EncodecModel`, `DacModel`, `WavTokenizerModel`, and
+this package's `PitchCodecModel`).
 
 The text-to-music model only needs: the rates, the channel count, the codebook size, how many codebooks it models,
 and codes <-> waveform. Each codec spells these differently (EnCodec returns codes per chunk with a scale and picks
 codebooks through a bandwidth; DAC returns [B, K, T] and squeezes the channel axis on decode; WavTokenizer has
-exactly one codebook), so the differences live here and nowhere else.
+exactly one codebook; the pitch codec has residual k-means codebooks and names its hop `hop_length`), so the
+differences live here and nowhere else.
 
 `Xcodec2Model` is not supported: its encoder needs SeamlessM4T filter-bank features for a Wav2Vec2-BERT semantic model
 next to the waveform, and its 65,536-code FSQ vocabulary would make the decoder's embedding and head 64x larger than
@@ -16,12 +18,13 @@ import math
 
 import torch
 
-SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer")
+SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer", "pitch_codec")
 
 
 class AudioCodec:
-    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel` or `DacModel`, or the single
-    codebook of a `WavTokenizerModel` (which needs no delay pattern: `num_codebooks=1`).
+    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel`, `DacModel` or
+    `PitchCodecModel`, or the single codebook of a `WavTokenizerModel` (which needs no delay pattern:
+    `num_codebooks=1`).
 
     Not an `nn.Module` on purpose: the composite model owns the codec as `audio_encoder` (so its weights are saved
     under that prefix once); this object only holds a reference.
@@ -56,7 +59,15 @@ class AudioCodec:
 
     @property
     def hop_length(self) -> int:
+        if self.kind == "pitch_codec":
+            return int(self.config.hop_length)
         return int(math.prod(self.config.upsampling_ratios))
+
+    @property
+    def streaming_context_frames(self) -> int | None:
+        """Frames of context on each side that make a streamed decode equal the one-shot decode, where the codec
+        states it (the pitch codec); None leaves `ChunkedAudioDecoder` its defaults."""
+        return int(self.config.receptive_field_frames) if self.kind == "pitch_codec" else None
 
     @property
     def frame_rate(self) -> float:
@@ -77,6 +88,8 @@ class AudioCodec:
             return self._encodec_codebooks(self.config.target_bandwidths[-1])
         if self.kind == "wavtokenizer":
             return 1
+        if self.kind == "pitch_codec":
+            return int(self.config.num_codebooks)
         return int(self.config.n_codebooks)
 
     def _encodec_codebooks(self, bandwidth: float) -> int:
@@ -105,6 +118,8 @@ class AudioCodec:
             codes = codes[0]  # one chunk: [B, K_bandwidth, T]
         elif self.kind == "wavtokenizer":
             codes = self.model.encode(waveform, return_dict=True).audio_codes  # [B, 1, T]
+        elif self.kind == "pitch_codec":
+            codes = self.model.encode(waveform, num_codebooks=self.num_codebooks)
         else:
             codes = self.model.encode(waveform, n_quantizers=self.num_codebooks, return_dict=True).audio_codes
         return codes[:, :self.num_codebooks].long()
@@ -123,6 +138,8 @@ class AudioCodec:
             audio = self.model.decode(codes[None], [None], return_dict=True).audio_values
         elif self.kind == "wavtokenizer":
             audio = self.model.decode(codes, return_dict=True).audio_values  # [B, 1, samples]
+        elif self.kind == "pitch_codec":
+            audio = self.model.decode(codes)  # [B, 1, frames * hop]
         else:
             audio = self.model.decode(audio_codes=codes, return_dict=True).audio_values[:, None]
         audio = audio[..., :codes.shape[-1] * self.hop_length].float()

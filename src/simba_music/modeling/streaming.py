@@ -63,11 +63,13 @@ class ChunkedAudioDecoder:
     def __init__(self, codec, streamer, chunk_frames: int | None = None, left_context_frames: int | None = None,
                  lookahead_frames: int | None = None):
         rate = codec.frame_rate
+        stated = getattr(codec, "streaming_context_frames", None) or 0  # exact context, where the codec states it
         self.codec = codec
         self.streamer = streamer
         self.chunk_frames = chunk_frames or max(1, math.ceil(rate))
-        self.left_context_frames = math.ceil(rate) if left_context_frames is None else left_context_frames
-        self.lookahead_frames = max(4, math.ceil(0.1 * rate)) if lookahead_frames is None else lookahead_frames
+        self.left_context_frames = max(math.ceil(rate), stated) if left_context_frames is None else left_context_frames
+        self.lookahead_frames = (max(4, math.ceil(0.1 * rate), stated) if lookahead_frames is None
+                                 else lookahead_frames)
         for name in ("chunk_frames", "left_context_frames", "lookahead_frames"):
             if getattr(self, name) < (1 if name == "chunk_frames" else 0):
                 raise ValueError(f"{name}: must be {'>= 1' if name == 'chunk_frames' else '>= 0'}, "

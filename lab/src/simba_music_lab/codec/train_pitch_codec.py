@@ -189,7 +189,7 @@ def main(argv=None) -> None:
     with torch.no_grad():
         codes = [model.encode(clip[None])[0] for clip in clips]
     rng = np.random.default_rng(args.seed + state["step"])
-    started, log = time.process_time(), open(output_dir / "log.jsonl", "a")
+    started = time.process_time()
 
     def cpu_seconds() -> float:
         return state["cpu_seconds"] + time.process_time() - started
@@ -214,7 +214,8 @@ def main(argv=None) -> None:
         if state["step"] % 50 == 0:
             record = {"step": state["step"], "cpu_minutes": round(cpu_seconds() / 60, 2),
                       **{name: round(value.item(), 4) for name, value in losses.items()}}
-            print(json.dumps(record), file=log, flush=True)
+            with open(output_dir / "log.jsonl", "a") as log:
+                print(json.dumps(record), file=log)
         if state["step"] % args.checkpoint_every == 0:
             checkpoint_now()
     checkpoint_now()

@@ -63,11 +63,11 @@ class AudioCodec:
             return int(self.config.hop_length)
         return int(math.prod(self.config.upsampling_ratios))
 
-    @property
-    def streaming_context_frames(self) -> int | None:
-        """Frames of context on each side that make a streamed decode equal the one-shot decode, where the codec
-        states it (the pitch codec); None leaves `ChunkedAudioDecoder` its defaults."""
-        return int(self.config.receptive_field_frames) if self.kind == "pitch_codec" else None
+    def incremental_decoder(self, chunk_frames: int = 1):
+        """A stateful decoder (`push(codes) -> audio`, `finish() -> audio`) for codecs whose decode carries state
+        from frame to frame (the pitch codec's phase vocoder), else None: `ChunkedAudioDecoder` then decodes
+        overlapping windows instead."""
+        return _IncrementalDecoder(self, chunk_frames) if self.kind == "pitch_codec" else None
 
     @property
     def frame_rate(self) -> float:
@@ -124,14 +124,17 @@ class AudioCodec:
             codes = self.model.encode(waveform, n_quantizers=self.num_codebooks, return_dict=True).audio_codes
         return codes[:, :self.num_codebooks].long()
 
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """[B, num_codebooks, frames] long -> [B, channels, frames * hop_length] float32."""
+    def check_codes(self, codes: torch.Tensor) -> None:
         if codes.dim() != 3 or codes.shape[1] != self.num_codebooks:
             raise ValueError(f"codes: expected shape [batch, {self.num_codebooks}, frames], got {list(codes.shape)}")
         if codes.numel() and not 0 <= int(codes.min()) <= int(codes.max()) < self.codebook_size:
             raise ValueError(f"codes: values must be in [0, {self.codebook_size}), got range "
                              f"[{int(codes.min())}, {int(codes.max())}]")
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """[B, num_codebooks, frames] long -> [B, channels, frames * hop_length] float32."""
+        self.check_codes(codes)
         codes = codes.to(next(self.model.parameters()).device)
         if self.kind == "encodec":
             # Codes decoded from generation carry no loudness scale: unit scale, as MusicGen does.
@@ -147,6 +150,25 @@ class AudioCodec:
             raise FloatingPointError("audio_encoder: the codec decoded non-finite audio (NaN or inf); its weights are "
                                      "broken")
         return audio
+
+
+class _IncrementalDecoder:
+    """`AudioCodec.incremental_decoder()`: the pitch codec's stream decoder, checked and run without gradient."""
+
+    def __init__(self, codec: AudioCodec, chunk_frames: int):
+        from .pitch_codec import PitchCodecStreamDecoder
+
+        self.codec = codec
+        self.stream = PitchCodecStreamDecoder(codec.model, chunk_frames)
+
+    @torch.no_grad()
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        self.codec.check_codes(codes)
+        return self.stream.push(codes.to(next(self.codec.model.parameters()).device)).float()
+
+    @torch.no_grad()
+    def finish(self) -> torch.Tensor:
+        return self.stream.finish().float()
 
 
 __all__ = ["AudioCodec", "SUPPORTED_CODECS"]

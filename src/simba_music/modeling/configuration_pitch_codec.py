@@ -2,9 +2,10 @@
 
 The codec keeps pitch by construction: its encoder is a fixed long-window log-STFT (2048 samples at 16 kHz: 7.8 Hz
 bins, so semitones are told apart from about 130 Hz up, and partials pin down lower notes) quantized by residual
-k-means codebooks fitted on transposed renders; its decoder is a Vocos-style ConvNeXt stack with an inverse-STFT head,
-which writes each frame's spectrum directly and has no transposed-convolution upsampler that could lay a comb at the
-frame rate over the output.
+k-means codebooks fitted on transposed renders; its decoder refines the dequantized log-magnitudes with a ConvNeXt
+stack (a residual correction, zero at initialisation) and turns them into audio with a peak-locked phase vocoder,
+whose phases are integrated from each partial's own frequency, never chosen per frame, so nothing in it can lay a
+comb at the frame rate over the output (`phase_vocoder.py`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ class PitchCodecConfig(PretrainedConfig):
         decoder_num_layers: ConvNeXt blocks.
         decoder_kernel_size: depthwise (and input) convolution width, odd.
         decoder_intermediate_size: inner width of each block's MLP.
-        synthesis_n_fft: window and FFT size of the inverse-STFT head (a multiple of `hop_length`).
         layer_scale_init: initial per-channel scale of each block's residual branch.
         layer_norm_eps: epsilon of the LayerNorms.
-        max_log_magnitude: the head's log-magnitudes are clamped to at most this before `exp`.
+        max_log_magnitude: the refined log-magnitudes are clamped to at most this before synthesis.
     """
 
     model_type = "pitch_codec"
@@ -43,7 +43,6 @@ class PitchCodecConfig(PretrainedConfig):
     decoder_num_layers: int = 6
     decoder_kernel_size: int = 7
     decoder_intermediate_size: int | None = None
-    synthesis_n_fft: int = 1280
     layer_scale_init: float = 0.1
     layer_norm_eps: float = 1e-6
     max_log_magnitude: float = 6.0
@@ -57,19 +56,15 @@ class PitchCodecConfig(PretrainedConfig):
 
     def _check(self) -> None:
         positive = ("sampling_rate", "hop_length", "analysis_n_fft", "num_codebooks", "codebook_size",
-                    "decoder_hidden_size", "decoder_num_layers", "decoder_kernel_size", "decoder_intermediate_size",
-                    "synthesis_n_fft")
+                    "decoder_hidden_size", "decoder_num_layers", "decoder_kernel_size", "decoder_intermediate_size")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}: must be a positive integer, got {value!r}")
         if self.decoder_kernel_size % 2 == 0:
             raise ValueError(f"decoder_kernel_size: must be odd, got {self.decoder_kernel_size}")
-        if self.synthesis_n_fft % self.hop_length or self.synthesis_n_fft < 2 * self.hop_length:
-            raise ValueError(f"synthesis_n_fft: must be a multiple of hop_length ({self.hop_length}) and at least "
-                             f"twice it, got {self.synthesis_n_fft}")
-        if self.analysis_n_fft < self.hop_length:
-            raise ValueError(f"analysis_n_fft: must be at least hop_length ({self.hop_length}), "
+        if self.analysis_n_fft < 2 * self.hop_length or self.analysis_n_fft % 2:
+            raise ValueError(f"analysis_n_fft: must be even and at least twice hop_length ({self.hop_length}), "
                              f"got {self.analysis_n_fft}")
         if not self.log_floor > 0:
             raise ValueError(f"log_floor: must be > 0, got {self.log_floor}")
@@ -84,11 +79,10 @@ class PitchCodecConfig(PretrainedConfig):
         return self.analysis_n_fft // 2 + 1
 
     @property
-    def receptive_field_frames(self) -> int:
-        """Frames on each side that a decoded frame's audio depends on: the input convolution and every depthwise
-        convolution reach `kernel // 2` frames, and the head's overlap-add `synthesis_n_fft / (2 hop)` more."""
-        reach = (self.decoder_kernel_size // 2) * (self.decoder_num_layers + 1)
-        return reach + self.synthesis_n_fft // (2 * self.hop_length) + 1
+    def decoder_reach_frames(self) -> int:
+        """Frames on each side that one refined frame depends on: the input convolution and every depthwise
+        convolution reach `kernel // 2` frames."""
+        return (self.decoder_kernel_size // 2) * (self.decoder_num_layers + 1)
 
 
 __all__ = ["PitchCodecConfig"]

@@ -1,21 +1,23 @@
-"""The pitch-keeping codec: fixed log-STFT analysis, residual k-means codes, ConvNeXt + inverse-STFT decoder.
+"""The pitch-keeping codec: fixed log-STFT analysis, residual k-means codes, refined magnitudes, phase vocoder.
 
 Why this shape (measured in the codec A/B of issue 30, see `lab/docs/PITCH_CODEC.md`): the codecs trained end to end
-here turned every piece into G major, because their transposed-convolution decoders lay a comb at multiples of the
-50 Hz frame rate over the output. Here
+here turned every piece into G major, because their decoders lay a comb at multiples of the 50 Hz frame rate over the
+output; an inverse-STFT head trained without discriminators did the same (it can choose one phase for every frame).
+Here
 
 * the encoder has no weights to learn: `log(|STFT_2048| + floor)` resolves semitones (7.8 Hz bins at 16 kHz), and the
   codes are the nearest entries of residual codebooks fitted by k-means on renders transposed into every key (so no
   key is privileged by the vocabulary);
-* the decoder writes the complex spectrum of each frame (log-magnitude and phase, Vocos-style) and overlap-adds it;
-  with no upsampling convolution there is no frame-periodic pulse for it to emit.
+* the decoder sums the codes' entries, corrects them with a ConvNeXt stack (zero at initialisation, so an untrained
+  decoder is the training-free codec) and synthesizes with a peak-locked phase vocoder (`phase_vocoder.py`), whose
+  phases follow each partial's frequency and carry no frame clock.
 
 Shapes: waveforms are float [batch, 1, samples]; codes are long [batch, num_codebooks, frames] with
 `frames = ceil(samples / hop_length)`; decoding gives `frames * hop_length` samples. Frame `t` is centred on sample
 `t * hop_length` in both directions, so codes and audio line up exactly.
 
-Streaming: a decoded frame depends on `config.receptive_field_frames` frames on each side, so decoding a window with
-that much context on both sides and keeping its middle equals the one-shot decode (`decode_stream`).
+Streaming: `PitchCodecStreamDecoder` refines each frame once `decoder_reach_frames` later frames exist, and carries
+the phase vocoder's state, so audio decoded in pieces equals the one-shot decode (which runs the same path).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_pitch_codec import PitchCodecConfig
+from .phase_vocoder import PhaseVocoderStream
 
 
 @dataclass
@@ -49,18 +52,6 @@ def log_stft_features(waveform: torch.Tensor, config: PitchCodecConfig) -> torch
     spectrum = torch.stft(waveform, config.analysis_n_fft, hop, window=window, center=True, pad_mode="constant",
                           return_complex=True)
     return torch.log(spectrum.abs() + config.log_floor)[..., :frames].transpose(1, 2)
-
-
-def overlap_add_istft(spectrum: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
-    """[batch, n_fft // 2 + 1, frames] complex -> [batch, frames * hop] audio; frame `t` is centred on `t * hop`."""
-    frames = spectrum.shape[-1]
-    pieces = torch.fft.irfft(spectrum, n=n_fft, dim=1) * window[:, None]  # [B, n_fft, T]
-    total = (frames - 1) * hop + n_fft
-    audio = F.fold(pieces, (1, total), (1, n_fft), stride=(1, hop))[:, 0, 0]
-    envelope = F.fold(window.square()[None, :, None].expand(1, n_fft, frames), (1, total), (1, n_fft),
-                      stride=(1, hop))[0, 0, 0]
-    start = n_fft // 2
-    return audio[:, start:start + frames * hop] / envelope[start:start + frames * hop].clamp(min=1e-8)
 
 
 class PitchCodecBlock(nn.Module):
@@ -97,6 +88,9 @@ class PitchCodecPreTrainedModel(PreTrainedModel):
             module.bias.zero_()
         elif isinstance(module, PitchCodecBlock):
             module.scale.fill_(self.config.layer_scale_init)
+        if isinstance(module, PitchCodecModel):  # the refinement starts as no correction at all
+            module.head.weight.zero_()
+            module.head.bias.zero_()
 
 
 class PitchCodecModel(PitchCodecPreTrainedModel):
@@ -111,10 +105,10 @@ class PitchCodecModel(PitchCodecPreTrainedModel):
         self.input_conv = nn.Conv1d(config.feature_size, width, kernel, padding=kernel // 2)
         self.blocks = nn.ModuleList(PitchCodecBlock(config) for _ in range(config.decoder_num_layers))
         self.final_norm = nn.LayerNorm(width, eps=config.layer_norm_eps)
-        self.head = nn.Linear(width, config.synthesis_n_fft + 2)  # log-magnitude and phase of n_fft // 2 + 1 bins
+        self.head = nn.Linear(width, config.feature_size)  # a correction to the dequantized log-magnitudes
         self.post_init()
 
-    # The same attribute names as `AudioCodec`, so `ChunkedAudioDecoder` can stream this model directly.
+    # The same attribute names as `AudioCodec`.
     @property
     def hop_length(self) -> int:
         return self.config.hop_length
@@ -174,37 +168,34 @@ class PitchCodecModel(PitchCodecPreTrainedModel):
         with torch.no_grad():
             return self.quantize(self.features(input_values), num_codebooks)
 
-    def synthesize(self, features: torch.Tensor) -> torch.Tensor:
-        """[batch, frames, feature_size] -> [batch, 1, frames * hop_length] (differentiable: the decoder's training)."""
+    def refine(self, features: torch.Tensor) -> torch.Tensor:
+        """Dequantized [batch, frames, feature_size] -> refined log-magnitudes, same shape (differentiable)."""
         hidden = self.input_conv(features.transpose(1, 2).to(self.input_conv.weight.dtype))
         for block in self.blocks:
             hidden = block(hidden)
-        out = self.head(self.final_norm(hidden.transpose(1, 2))).transpose(1, 2).float()
-        log_magnitude, phase = out.chunk(2, dim=1)
-        spectrum = torch.polar(torch.exp(log_magnitude.clamp(max=self.config.max_log_magnitude)), phase)
-        # Made here, not kept as a non-persistent buffer: from_pretrained leaves those uninitialized (meta device).
-        window = torch.hann_window(self.config.synthesis_n_fft, device=spectrum.device)
-        return overlap_add_istft(spectrum, self.config.synthesis_n_fft, self.config.hop_length, window)[:, None]
+        correction = self.head(self.final_norm(hidden.transpose(1, 2))).float()
+        return (features.float() + correction).clamp(max=self.config.max_log_magnitude)
+
+    def synthesize(self, log_magnitude: torch.Tensor) -> torch.Tensor:
+        """[batch, frames, feature_size] log-magnitudes -> [batch, 1, frames * hop_length] (differentiable in them)."""
+        stream = PhaseVocoderStream(self.config.analysis_n_fft, self.config.hop_length, self.config.log_floor,
+                                    log_magnitude.shape[0], log_magnitude.device)
+        return torch.cat([stream.push(log_magnitude.float()), stream.finish()], dim=-1)[:, None]
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes [batch, k, frames] -> [batch, 1, frames * hop_length]."""
-        return self.synthesize(self.dequantize(codes))
+        """codes [batch, k, frames] -> [batch, 1, frames * hop_length] (differentiable in the decoder's weights)."""
+        stream = PitchCodecStreamDecoder(self)
+        return torch.cat([stream.push(codes), stream.finish()], dim=-1)
 
-    def decode_stream(self, chunks: Iterable[torch.Tensor], chunk_frames: int | None = None) -> Iterator[torch.Tensor]:
-        """Decode codes arriving in pieces [batch, k, n]; yields audio chunks whose concatenation equals
-        `decode(all codes)` (to float rounding)."""
-        from .streaming import ChunkedAudioDecoder
-
-        out: list[torch.Tensor] = []
-        collect = type("_Collect", (), {"put": lambda _self, value: out.append(value), "end": lambda _self: None})()
-        context = self.config.receptive_field_frames
-        chunker = ChunkedAudioDecoder(self, collect, chunk_frames or context, context, context)
+    def decode_stream(self, chunks: Iterable[torch.Tensor], chunk_frames: int = 1) -> Iterator[torch.Tensor]:
+        """Decode codes arriving in pieces [batch, k, n]; yields audio chunks [batch, 1, samples] whose
+        concatenation equals `decode(all codes)` (to float rounding)."""
+        stream = PitchCodecStreamDecoder(self, chunk_frames)
         for codes in chunks:
-            chunker.push(codes)
-            yield from out
-            out.clear()
-        chunker.finish()
-        yield from out
+            audio = stream.push(codes)
+            if audio.shape[-1]:
+                yield audio
+        yield stream.finish()
 
     def forward(self, input_values: torch.Tensor, num_codebooks: int | None = None,
                 return_dict: bool | None = None) -> PitchCodecOutput | tuple:
@@ -216,5 +207,54 @@ class PitchCodecModel(PitchCodecPreTrainedModel):
         return PitchCodecOutput(audio_codes=codes, audio_values=audio)
 
 
-__all__ = ["PitchCodecModel", "PitchCodecOutput", "PitchCodecPreTrainedModel", "log_stft_features",
-           "overlap_add_istft"]
+class PitchCodecStreamDecoder:
+    """Codes in (any number of frames per `push`), audio out. A frame is refined once `decoder_reach_frames` frames
+    after it have arrived (from a window with as many frames before it, so it equals the one-shot refinement); the
+    phase vocoder's state runs on from push to push. `finish()` refines the rest and returns the tail.
+    `chunk_frames`: refine only once at least this many frames are ready (each refinement re-reads
+    `2 * decoder_reach_frames` frames of context, so tiny chunks cost more)."""
+
+    def __init__(self, model: PitchCodecModel, chunk_frames: int = 1):
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames: must be >= 1, got {chunk_frames}")
+        self.model = model
+        self.chunk_frames = chunk_frames
+        self.reach = model.config.decoder_reach_frames
+        self.codes: torch.Tensor | None = None  # [B, k, n]: frames codes_start .. codes_start + n
+        self.codes_start = 0
+        self.refined = 0  # frames sent to the phase vocoder
+        self.vocoder: PhaseVocoderStream | None = None
+
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        self.model.dequantize(codes[..., :0])  # validates the shape before anything is kept
+        self.codes = codes if self.codes is None else torch.cat([self.codes, codes], dim=-1)
+        ready = self.codes_start + self.codes.shape[-1] - self.reach
+        return self._advance(ready if ready - self.refined >= self.chunk_frames else self.refined)
+
+    def finish(self) -> torch.Tensor:
+        if self.codes is None:
+            raise ValueError("codes: nothing was pushed")
+        tail = self._advance(self.codes_start + self.codes.shape[-1])
+        return torch.cat([tail, self.vocoder.finish()[:, None]], dim=-1)
+
+    def _advance(self, end: int) -> torch.Tensor:
+        """Refine frames [refined, end) and return the audio the phase vocoder finishes with them."""
+        if self.vocoder is None:
+            config = self.model.config
+            self.vocoder = PhaseVocoderStream(config.analysis_n_fft, config.hop_length, config.log_floor,
+                                              self.codes.shape[0], self.codes.device)
+        if end > self.refined:
+            start = max(self.codes_start, self.refined - self.reach)
+            window = self.codes[..., start - self.codes_start:]
+            refined = self.model.refine(self.model.dequantize(window))
+            audio = self.vocoder.push(refined[:, self.refined - start:end - start])
+            self.refined = end
+            keep = max(self.codes_start, end - self.reach)  # the left context the next window needs
+            self.codes, self.codes_start = self.codes[..., keep - self.codes_start:], keep
+        else:  # no new frame: nothing new is finished
+            audio = self.vocoder.audio.new_zeros(self.codes.shape[0], 0)
+        return audio[:, None]
+
+
+__all__ = ["PitchCodecModel", "PitchCodecOutput", "PitchCodecPreTrainedModel", "PitchCodecStreamDecoder",
+           "log_stft_features"]

@@ -6,10 +6,10 @@
 1. Codebooks (once per run; skipped on resume): every clip's features (`PitchCodecModel.features`, the fixed 2048-point
    log-STFT) are pooled and quantized by residual k-means, `num_codebooks` stages of `codebook_size` entries, each
    started from real frames (a random draw of them) and refined by Lloyd iterations. No gradient touches them.
-2. Decoder: random segments of `--segment-frames` frames; codes -> `decode` -> audio, against the clip's own samples
-   (frame t is centred on sample t * hop in both directions). Loss = multi-resolution log-STFT L1 + spectral
-   convergence at n_fft 512, 1024, 2048 and 4096 (the last has 3.9 Hz bins: it resolves semitones down to ~70 Hz),
-   plus an 80-band log10-mel L1 (the codec report's mel distance).
+2. Decoder: its ConvNeXt refinement learns to put back what quantization took out of the log-magnitudes, from the
+   codes of `--segment-frames` frames around each frame. Loss: L1 between the refined and the clip's own
+   log-magnitudes, plus L1 between their square-root magnitudes (which weighs the partials over the noise floor).
+   The phase vocoder that turns magnitudes into audio has no weights, so no waveform is synthesized in training.
 
 Resumable: a checkpoint (model, optimizer, RNG, trainer state) every `--checkpoint-every` steps in
 `RUN/checkpoints/step-N` (crash-safe, `simba_music.training.checkpoints`); `--resume` continues from the newest.
@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from simba_music.audio.files import load_audio
-from simba_music.audio.spectrogram import mel_spectrogram
 from simba_music.modeling.configuration_pitch_codec import PitchCodecConfig
 from simba_music.modeling.pitch_codec import PitchCodecModel
 from simba_music.training.checkpoints import (
@@ -42,7 +41,6 @@ from simba_music.training.checkpoints import (
 )
 
 AUDIO_SUFFIXES = (".wav", ".flac")
-LOSS_FFTS = (512, 1024, 2048, 4096)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--decoder-hidden-size", type=int, default=256)
     parser.add_argument("--decoder-num-layers", type=int, default=6)
     parser.add_argument("--segment-frames", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--warmup-steps", type=int, default=200)
     parser.add_argument("--max-steps", type=int, default=1_000_000)
@@ -112,35 +110,25 @@ def fit_codebooks(model: PitchCodecModel, clips: list[torch.Tensor], iterations:
     return torch.stack(books)
 
 
-def stft_magnitude(audio: torch.Tensor, n_fft: int) -> torch.Tensor:
-    window = torch.hann_window(n_fft, device=audio.device)
-    return torch.stft(audio, n_fft, n_fft // 4, window=window, return_complex=True).abs().clamp(min=1e-5)
+def refinement_losses(predicted: torch.Tensor, target: torch.Tensor, log_floor: float) -> dict[str, torch.Tensor]:
+    """L1 of log-magnitudes, and L1 of square-root magnitudes relative to the target's mean (partials weigh more)."""
+    root = [(torch.exp(x) - log_floor).clamp(min=0).sqrt() for x in (predicted, target)]
+    return {"log": (predicted - target).abs().mean(),
+            "sqrt": (root[0] - root[1]).abs().mean() / root[1].mean().clamp(min=1e-5)}
 
 
-def reconstruction_losses(prediction: torch.Tensor, target: torch.Tensor, rate: int) -> dict[str, torch.Tensor]:
-    """Multi-resolution STFT (log L1 + spectral convergence, mean over resolutions) and log10-mel L1."""
-    stft = 0.0
-    for n_fft in LOSS_FFTS:
-        predicted, wanted = stft_magnitude(prediction, n_fft), stft_magnitude(target, n_fft)
-        stft = stft + (predicted.log() - wanted.log()).abs().mean()
-        stft = stft + torch.linalg.norm(wanted - predicted) / torch.linalg.norm(wanted).clamp(min=1e-5)
-    mel = [mel_spectrogram(x, rate, 1024, 80).clamp(min=1e-5).log10() for x in (prediction, target)]
-    return {"stft": stft / len(LOSS_FFTS), "mel": (mel[0] - mel[1]).abs().mean()}
-
-
-def batch(codes: list[torch.Tensor], clips: list[torch.Tensor], args, hop: int, rng: np.random.Generator):
-    """Random segments: codes [B, K, segment_frames] and the matching audio [B, segment_frames * hop]."""
-    chosen_codes, chosen_audio = [], []
-    for item in rng.integers(0, len(clips), args.batch_size):
+def batch(codes: list[torch.Tensor], features: list[torch.Tensor], args, rng: np.random.Generator):
+    """Random segments: codes [B, K, segment_frames] and the clips' own log-magnitudes [B, segment_frames, bins]."""
+    chosen_codes, chosen_features = [], []
+    for item in rng.integers(0, len(codes), args.batch_size):
         frames = codes[item].shape[-1]
-        start = int(rng.integers(0, max(1, frames - args.segment_frames)))
-        piece = codes[item][:, start:start + args.segment_frames]
-        audio = clips[item][start * hop:(start + piece.shape[-1]) * hop]
-        if piece.shape[-1] < args.segment_frames:  # a clip shorter than a segment: pad with its last frame, silence
-            piece = torch.cat([piece, piece[:, -1:].expand(-1, args.segment_frames - piece.shape[-1])], dim=1)
-        chosen_codes.append(piece)
-        chosen_audio.append(torch.nn.functional.pad(audio, (0, args.segment_frames * hop - audio.shape[0])))
-    return torch.stack(chosen_codes), torch.stack(chosen_audio)
+        length = min(frames, args.segment_frames)
+        start = int(rng.integers(0, frames - length + 1))
+        chosen_codes.append(codes[item][:, start:start + length])
+        chosen_features.append(features[item][start:start + length])
+    length = min(piece.shape[-1] for piece in chosen_codes)  # clips shorter than a segment shorten the batch
+    return (torch.stack([piece[:, :length] for piece in chosen_codes]),
+            torch.stack([piece[:length] for piece in chosen_features]))
 
 
 def build_model(args, output_dir: Path, clips: list[torch.Tensor]) -> PitchCodecModel:
@@ -176,7 +164,6 @@ def main(argv=None) -> None:
     clips = load_clips(args.data, rate)
     print(f"{len(clips)} clips, {sum(c.shape[0] for c in clips) / rate / 60:.1f} min of audio", flush=True)
     model = build_model(args, output_dir, clips)
-    hop = model.config.hop_length
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, betas=(0.8, 0.99), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / args.warmup_steps))
     accelerator = Accelerator(cpu=True)
@@ -187,7 +174,8 @@ def main(argv=None) -> None:
         state = load_trainer_state(checkpoint)
         print(f"resumed from {checkpoint} (step {state['step']}, {state['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)
     with torch.no_grad():
-        codes = [model.encode(clip[None])[0] for clip in clips]
+        features = [model.features(clip[None])[0] for clip in clips]
+        codes = [model.quantize(feature[None])[0] for feature in features]
     rng = np.random.default_rng(args.seed + state["step"])
     started = time.process_time()
 
@@ -200,9 +188,11 @@ def main(argv=None) -> None:
 
     model.train()
     while state["step"] < args.max_steps and cpu_seconds() < 60 * args.max_cpu_minutes:
-        segment_codes, target = batch(codes, clips, args, hop, rng)
-        losses = reconstruction_losses(model.decode(segment_codes)[:, 0], target, rate)
-        loss = losses["stft"] + losses["mel"]
+        segment_codes, target = batch(codes, features, args, rng)
+        unwrapped = accelerator.unwrap_model(model)
+        predicted = unwrapped.refine(unwrapped.dequantize(segment_codes))
+        losses = refinement_losses(predicted, target, unwrapped.config.log_floor)
+        loss = losses["log"] + losses["sqrt"]
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"step {state['step']}: non-finite loss {losses}")
         optimizer.zero_grad()

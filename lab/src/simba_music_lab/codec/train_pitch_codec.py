@@ -112,7 +112,7 @@ def fit_codebooks(model: PitchCodecModel, clips: list[torch.Tensor], iterations:
 
 def refinement_losses(predicted: torch.Tensor, target: torch.Tensor, log_floor: float) -> dict[str, torch.Tensor]:
     """L1 of log-magnitudes, and L1 of square-root magnitudes relative to the target's mean (partials weigh more)."""
-    root = [(torch.exp(x) - log_floor).clamp(min=0).sqrt() for x in (predicted, target)]
+    root = [((torch.exp(x) - log_floor).clamp(min=0) + 1e-8).sqrt() for x in (predicted, target)]  # finite grad at 0
     return {"log": (predicted - target).abs().mean(),
             "sqrt": (root[0] - root[1]).abs().mean() / root[1].mean().clamp(min=1e-5)}
 

@@ -39,7 +39,7 @@ def saved_generation_defaults(model_dir: str | os.PathLike | None = None) -> dic
 
 def _frame_rate(folder: Path) -> float | None:
     codec = (_read_json(folder / "config.json") or {}).get("audio_encoder", {})
-    ratios = codec.get("upsampling_ratios")
+    ratios = [codec["hop_length"]] if codec.get("model_type") == "pitch_codec" else codec.get("upsampling_ratios")
     if not ratios or not codec.get("sampling_rate"):
         return None
     return codec["sampling_rate"] / math.prod(ratios)

@@ -143,3 +143,30 @@ def test_config_rejects_bad_values():
         model.decode(torch.full((1, 2, 3), 16))
     with pytest.raises(ValueError, match="codebooks: expected shape"):
         model.set_codebooks(torch.zeros(1, 16, model.config.feature_size))
+
+
+def test_text_to_music_generates_streams_and_reloads_on_the_pitch_codec(tmp_path):
+    from simba_music import CallbackAudioStreamer, SimbaMusicConfig, SimbaMusicForCausalLM
+    from simba_music.modeling.conditional_generation import SimbaMusicForConditionalGeneration
+    from simba_music.modeling.processing import SimbaMusicProcessor
+    from simba_music.testing_utils import tiny_text_encoder, tiny_tokenizer
+
+    codec = tiny_pitch_codec()
+    torch.manual_seed(0)
+    decoder = SimbaMusicForCausalLM(SimbaMusicConfig(
+        hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, chunk_size=8, text_hidden_size=16,
+        vocab_size=17, special_token_id=16, num_codebooks=2)).eval()
+    model = SimbaMusicForConditionalGeneration(text_encoder=tiny_text_encoder("t5"), audio_encoder=codec,
+                                               decoder=decoder).eval()
+    model.config.text_max_length = 8
+    assert model.config.frame_rate == 100.0
+    processor = SimbaMusicProcessor.for_model(model, tiny_tokenizer(kind="t5"))
+    inputs = processor(text=["organ chorale"], return_tensors="pt")
+    chunks = []
+    output = model.generate(**inputs, max_new_tokens=30, do_sample=True, streamer=CallbackAudioStreamer(chunks.append))
+    assert output.audio.shape == (1, 1, 30 * 80)
+    torch.testing.assert_close(torch.cat(chunks, dim=-1), output.audio, atol=1e-4, rtol=0)
+    model.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(loaded.audio_encoder, PitchCodecModel)
+    assert torch.equal(loaded.audio_encoder.codebooks, codec.codebooks)

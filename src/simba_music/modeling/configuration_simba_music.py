@@ -314,6 +314,8 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
 
     @property
     def frame_rate(self) -> float:
+        if self.audio_encoder.model_type == "pitch_codec":  # an STFT codec: its hop is a field
+            return self.audio_encoder.sampling_rate / self.audio_encoder.hop_length
         return self.audio_encoder.sampling_rate / math.prod(self.audio_encoder.upsampling_ratios)
 
     @property

@@ -20,7 +20,9 @@ from .modeling import (
 )
 from .modeling.audio_codec import AudioCodec
 from .modeling.conditional_generation import SimbaMusicForConditionalGeneration
+from .modeling.configuration_pitch_codec import PitchCodecConfig
 from .modeling.configuration_simba_music import SimbaMusicConfig, SimbaMusicForConditionalGenerationConfig
+from .modeling.pitch_codec import PitchCodecModel
 from .modeling.processing import SimbaMusicProcessor
 from .modeling.sampling import TextToMusicOutput
 from .modeling.streaming import AudioIteratorStreamer, CallbackAudioStreamer
@@ -40,9 +42,13 @@ AutoModelForTextToWaveform.register(SimbaMusicForConditionalGenerationConfig, Si
 AutoFeatureExtractor.register(SimbaMusicForConditionalGenerationConfig, EncodecFeatureExtractor, exist_ok=True)
 AutoProcessor.register(SimbaMusicForConditionalGenerationConfig, SimbaMusicProcessor, exist_ok=True)
 
+AutoConfig.register(PitchCodecConfig.model_type, PitchCodecConfig, exist_ok=True)
+AutoModel.register(PitchCodecConfig, PitchCodecModel, exist_ok=True)
+
 from . import pipelines  # noqa: E402, F401  (imported for its side effect: registers the "text-to-music" task)
 
-__all__ = ["AudioCodec", "AudioIteratorStreamer", "CallbackAudioStreamer", "SimbaMusicCache", "SimbaMusicConfig",
+__all__ = ["AudioCodec", "AudioIteratorStreamer", "CallbackAudioStreamer", "PitchCodecConfig", "PitchCodecModel",
+           "SimbaMusicCache", "SimbaMusicConfig",
            "SimbaMusicForCausalLM", "SimbaMusicForConditionalGeneration", "SimbaMusicForConditionalGenerationConfig",
            "SimbaMusicModel", "SimbaMusicProcessor", "TextToMusicOutput", "demo_model_path", "force_fast_path",
            "force_slow_path",

@@ -1,9 +1,11 @@
-"""One small adapter over transformers' neural audio codecs (`EncodecModel`, `DacModel`, `WavTokenizerModel`).
+"""One small adapter over the neural audio codecs (transformers' `EncodecModel`, `DacModel`, `WavTokenizerModel`, and
+this package's `PitchCodecModel`).
 
 The text-to-music model only needs: the rates, the channel count, the codebook size, how many codebooks it models,
 and codes <-> waveform. Each codec spells these differently (EnCodec returns codes per chunk with a scale and picks
 codebooks through a bandwidth; DAC returns [B, K, T] and squeezes the channel axis on decode; WavTokenizer has
-exactly one codebook), so the differences live here and nowhere else.
+exactly one codebook; the pitch codec has residual k-means codebooks and names its hop `hop_length`), so the
+differences live here and nowhere else.
 
 `Xcodec2Model` is not supported: its encoder needs SeamlessM4T filter-bank features for a Wav2Vec2-BERT semantic model
 next to the waveform, and its 65,536-code FSQ vocabulary would make the decoder's embedding and head 64x larger than
@@ -19,12 +21,13 @@ import torch
 from .threads import threads_fitted_to_machine
 from .values import codec_frame_rate
 
-SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer")
+SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer", "pitch_codec")
 
 
 class AudioCodec:
-    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel` or `DacModel`, or the single
-    codebook of a `WavTokenizerModel` (which needs no delay pattern: `num_codebooks=1`).
+    """Codes <-> waveform for the first `num_codebooks` codebooks of an `EncodecModel`, `DacModel` or
+    `PitchCodecModel`, or the single codebook of a `WavTokenizerModel` (which needs no delay pattern:
+    `num_codebooks=1`).
 
     Not an `nn.Module` on purpose: the composite model owns the codec as `audio_encoder` (so its weights are saved
     under that prefix once); this object only holds a reference.
@@ -59,7 +62,15 @@ class AudioCodec:
 
     @property
     def hop_length(self) -> int:
+        if self.kind == "pitch_codec":
+            return int(self.config.hop_length)
         return int(math.prod(self.config.upsampling_ratios))
+
+    def incremental_decoder(self, chunk_frames: int = 1):
+        """A stateful decoder (`push(codes) -> audio`, `finish() -> audio`) for codecs whose decode carries state
+        from frame to frame (the pitch codec's phase vocoder), else None: `ChunkedAudioDecoder` then decodes
+        overlapping windows instead."""
+        return _IncrementalDecoder(self, chunk_frames) if self.kind == "pitch_codec" else None
 
     @property
     def frame_rate(self) -> float:
@@ -79,6 +90,8 @@ class AudioCodec:
             return self._encodec_codebooks(self.config.target_bandwidths[-1])
         if self.kind == "wavtokenizer":
             return 1
+        if self.kind == "pitch_codec":
+            return int(self.config.num_codebooks)
         return int(self.config.n_codebooks)
 
     def _encodec_codebooks(self, bandwidth: float) -> int:
@@ -107,18 +120,23 @@ class AudioCodec:
             codes = codes[0]  # one chunk: [B, K_bandwidth, T]
         elif self.kind == "wavtokenizer":
             codes = self.model.encode(waveform, return_dict=True).audio_codes  # [B, 1, T]
+        elif self.kind == "pitch_codec":
+            codes = self.model.encode(waveform, num_codebooks=self.num_codebooks)
         else:
             codes = self.model.encode(waveform, n_quantizers=self.num_codebooks, return_dict=True).audio_codes
         return codes[:, :self.num_codebooks].long()
 
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """[B, num_codebooks, frames] long -> [B, channels, frames * hop_length] float32."""
+    def check_codes(self, codes: torch.Tensor) -> None:
         if codes.dim() != 3 or codes.shape[1] != self.num_codebooks:
             raise ValueError(f"codes: expected shape [batch, {self.num_codebooks}, frames], got {list(codes.shape)}")
         if codes.numel() and not 0 <= int(codes.min()) <= int(codes.max()) < self.codebook_size:
             raise ValueError(f"codes: values must be in [0, {self.codebook_size}), got range "
                              f"[{int(codes.min())}, {int(codes.max())}]")
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """[B, num_codebooks, frames] long -> [B, channels, frames * hop_length] float32."""
+        self.check_codes(codes)
         codes = codes.to(next(self.model.parameters()).device)
         # Fewer threads while other processes hold cores: measured on 2 busy cores, the demo codec decoded 105
         # frames in 0.65 s on 2 threads and 0.06 s on 1 (a streamed chunk is decoded every second).
@@ -128,6 +146,8 @@ class AudioCodec:
                 audio = self.model.decode(codes[None], [None], return_dict=True).audio_values
             elif self.kind == "wavtokenizer":
                 audio = self.model.decode(codes, return_dict=True).audio_values  # [B, 1, samples]
+            elif self.kind == "pitch_codec":
+                audio = self.model.decode(codes)  # [B, 1, frames * hop]
             else:
                 audio = self.model.decode(audio_codes=codes, return_dict=True).audio_values[:, None]
         audio = audio[..., :codes.shape[-1] * self.hop_length].float()
@@ -135,6 +155,25 @@ class AudioCodec:
             raise FloatingPointError("audio_encoder: the codec decoded non-finite audio (NaN or inf); its weights are "
                                      "broken")
         return audio
+
+
+class _IncrementalDecoder:
+    """`AudioCodec.incremental_decoder()`: the pitch codec's stream decoder, checked and run without gradient."""
+
+    def __init__(self, codec: AudioCodec, chunk_frames: int):
+        from .pitch_codec import PitchCodecStreamDecoder
+
+        self.codec = codec
+        self.stream = PitchCodecStreamDecoder(codec.model, chunk_frames)
+
+    @torch.no_grad()
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        self.codec.check_codes(codes)
+        return self.stream.push(codes.to(next(self.codec.model.parameters()).device)).float()
+
+    @torch.no_grad()
+    def finish(self) -> torch.Tensor:
+        return self.stream.finish().float()
 
 
 __all__ = ["AudioCodec", "SUPPORTED_CODECS"]

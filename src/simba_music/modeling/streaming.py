@@ -66,6 +66,9 @@ class ChunkedAudioDecoder:
         self.codec = codec
         self.streamer = streamer
         self.chunk_frames = chunk_frames or max(1, math.ceil(rate))
+        # A codec whose decode carries state (the pitch codec's phase vocoder) decodes each frame once, in order.
+        self.incremental = (codec.incremental_decoder(self.chunk_frames) if hasattr(codec, "incremental_decoder")
+                            else None)
         self.left_context_frames = math.ceil(rate) if left_context_frames is None else left_context_frames
         self.lookahead_frames = max(4, math.ceil(0.1 * rate)) if lookahead_frames is None else lookahead_frames
         for name in ("chunk_frames", "left_context_frames", "lookahead_frames"):
@@ -82,11 +85,22 @@ class ChunkedAudioDecoder:
 
     def push(self, codes: torch.Tensor) -> None:
         """Add frames [B, K, n] (n >= 1) in order."""
+        if self.incremental is not None:
+            self._put(self.incremental.push(codes))
+            return
         self.buffer = codes if self.buffer is None else torch.cat([self.buffer, codes], dim=-1)
         if self.available - self.lookahead_frames - self.emitted >= self.chunk_frames:
             self._emit(self.available - self.lookahead_frames)
 
+    def _put(self, audio: torch.Tensor) -> None:
+        if audio.shape[-1]:
+            self.streamer.put(audio)
+
     def finish(self) -> None:
+        if self.incremental is not None:
+            self._put(self.incremental.finish())
+            self.streamer.end()
+            return
         if self.emitted < self.available:
             self._emit(self.available)
         self.streamer.end()

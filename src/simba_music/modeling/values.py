@@ -50,13 +50,18 @@ def check_seed(value, name: str = "seed") -> int:
 
 
 def codec_frame_rate(codec_config: dict) -> float | None:
-    """Codec frames per second from a codec's config dict (EnCodec, DAC, WavTokenizer; as saved in a model's
-    config.json): the sampling rate over the product of the upsampling ratios, the codec's hop. Exact, where
-    DacConfig.frame_rate rounds up (44.1 kHz / 512 -> 87 instead of 86.13). None if the config does not say."""
-    rate, ratios = codec_config.get("sampling_rate"), codec_config.get("upsampling_ratios")
-    if not rate or not ratios:
+    """Codec frames per second from a codec's config dict (EnCodec, DAC, WavTokenizer, the pitch codec; as saved in a
+    model's config.json): the sampling rate over the codec's hop, the product of its upsampling ratios (an STFT
+    codec's hop is a field). Exact, where DacConfig.frame_rate rounds up (44.1 kHz / 512 -> 87 instead of 86.13).
+    None if the config does not say."""
+    rate = codec_config.get("sampling_rate")
+    if codec_config.get("model_type") == "pitch_codec":
+        hop = codec_config.get("hop_length")
+    else:
+        hop = math.prod(codec_config["upsampling_ratios"]) if codec_config.get("upsampling_ratios") else None
+    if not rate or not hop:
         return None
-    return rate / math.prod(ratios)
+    return rate / hop
 
 
 def saved_generation_defaults(model_dir: str | os.PathLike | None = None) -> dict:

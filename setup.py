@@ -11,11 +11,12 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    py_modules=["simba_music_cli"],  # the console entry point: answers --help without importing torch
-    # Shipped weights and data (src/simba_music/pretrained/: the codec, the demo model, the evaluation's instrument
-    # classifier and estimator report) and the demo prompts: listed here for wheels, in MANIFEST.in for sdists.
-    package_data={"simba_music": ["pretrained/*.json", "pretrained/*/*.json", "pretrained/*/*.safetensors",
-                                  "pretrained/*/*.md", "pretrained/*/*.txt", "evaluation/*.jsonl"]},
+    # simba_music_cli (src/simba_music_cli/) is the console entry point: it answers --help without importing torch.
+    # The research lab (corpus, codec training, evaluation) is a second distribution in lab/, depending on this one.
+    # Shipped weights (src/simba_music/pretrained/: the demo model and its codec, each stored once) and the prompt
+    # sets of the caption language: listed here for wheels, in MANIFEST.in for sdists.
+    package_data={"simba_music": ["pretrained/*/*.json", "pretrained/*/*.safetensors", "pretrained/*/*.md",
+                                  "captions/*.jsonl"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=[
@@ -38,18 +39,11 @@ setup(
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
         "diffusers": ["diffusers>=0.30"],
         "train": ["tensorboard", "peft>=0.12"],
-        # The offline corpus: music21 ships the scores, pretty_midi writes MIDI; rendering needs Debian's fluidsynth.
-        "corpus": ["music21>=9", "pretty_midi>=0.2.10"],
-        # Note F1 in `codec report`: basic-pitch's ONNX model run by onnxruntime. basic-pitch itself pins tensorflow
-        # on Linux/Python >= 3.11, so it cannot be a dependency: `pip install --no-deps basic-pitch` (only its model
-        # file is used; see docs/CORPUS_CODEC.md).
-        "eval": ["onnxruntime>=1.16"],
         # The demo web app (`simba-music demo`, app.py); its browser test also needs Debian's chromium and
         # chromium-driver, driven through selenium.
         "demo": ["gradio>=5.0,<7"],
-        "dev": ["pytest>=8", "ruff==0.17.6", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "music21>=9",
-                "pretty_midi>=0.2.10", "onnxruntime>=1.16", "gradio>=5.0,<7", "selenium>=4.10",
-                "diffusers>=0.30"],
+        "dev": ["pytest>=8", "ruff==0.17.6", "pytest-timeout", "hypothesis", "peft>=0.12", "psutil", "gradio>=5.0,<7",
+                "selenium>=4.10", "diffusers>=0.30"],
     },
     entry_points={"console_scripts": ["simba-music=simba_music_cli:main"]},
 )

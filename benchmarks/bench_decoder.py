@@ -1,7 +1,7 @@
 """Decoder benchmarks: ratios against a baseline measured in the same process, printed as JSON.
 
     python benchmarks/bench_decoder.py [--threads 2] [--dtypes float32 bfloat16] [--sizes medium paper] [--quick]
-                                       [--benches forward decode floor users train] [--busy]
+                                       [--benches forward decode floor users train] [--busy] [--smoke]
 
 Measures (issue targets in brackets):
 - same math, same size: Prefix Mamba (pure mamba2 blocks) vs transformers' Mamba2ForCausalLM
@@ -15,6 +15,8 @@ Measures (issue targets in brackets):
   d 512 x 8, d_state 128, vs transformers' Mamba2 of that size: forward at L=1500, batch 1, and `generate` of 100
   tokens at batch 2   [<= 0.5 both]
 `--busy` runs one CPU-burning process beside the measurement (issue 16: the busy ratio <= 2x the quiet one).
+`--smoke` runs every bench once at toy sizes (d 64 x 2, L = 32, float32) in seconds: it checks that the script still
+runs and prints its JSON; none of its figures mean anything.
 Random weights throughout: speed does not depend on them.
 """
 
@@ -33,8 +35,11 @@ from transformers import LlamaConfig, LlamaForCausalLM, Mamba2Config, Mamba2ForC
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
 
 SIZES = {"medium": dict(hidden_size=512, layers=8, state_size=128), "paper": dict(hidden_size=1024, layers=24,
-                                                                                   state_size=512)}
+                                                                                   state_size=512),
+         "smoke": dict(hidden_size=64, layers=2, state_size=16)}
 VOCAB = 1025
+# --smoke: the paper-size SiMBA of the floor bench, the users' model and the training bench shrink to this.
+SMOKE_SIMBA = dict(hidden_size=64, num_hidden_layers=2, state_size=16, num_attention_heads=4)
 
 
 def prefix_mamba(size: dict, dtype) -> SimbaMusicForCausalLM:
@@ -52,8 +57,9 @@ def transformers_mamba2(size: dict, dtype) -> Mamba2ForCausalLM:
     return Mamba2ForCausalLM(config).to(dtype).eval()
 
 
-def prefix_simba(dtype) -> SimbaMusicForCausalLM:
-    return SimbaMusicForCausalLM(SimbaMusicConfig()).to(dtype).eval()
+def prefix_simba(dtype, **config) -> SimbaMusicForCausalLM:
+    """The released model's architecture (paper size), or smaller with `config` overrides."""
+    return SimbaMusicForCausalLM(SimbaMusicConfig(**config)).to(dtype).eval()
 
 
 @torch.no_grad()
@@ -127,15 +133,15 @@ def ops_per_step(model, batch: int, context: int = 64) -> int:
     return counter.count
 
 
-def dispatch_cost(repeats: int = 2000) -> float:
+def dispatch_cost(repeats: int = 2000, rounds: int = 5) -> float:
     """Seconds one tiny eager op takes (a [2, 64] multiply): the price of each op the step dispatches."""
     x = torch.randn(2, 64)
-    return timed(lambda: [x * 2.0 for _ in range(repeats)], 5) / repeats
+    return timed(lambda: [x * 2.0 for _ in range(repeats)], rounds) / repeats
 
 
-def users_prefix_mamba(dtype) -> SimbaMusicForCausalLM:
+def users_prefix_mamba(dtype, size_name: str = "medium") -> SimbaMusicForCausalLM:
     """The default config (text prefix, sinusoidal positions, its default chunk size) at the medium size."""
-    size = SIZES["medium"]
+    size = SIZES[size_name]
     config = SimbaMusicConfig(hidden_size=size["hidden_size"], num_hidden_layers=size["layers"],
                               block_pattern=["mamba2"], state_size=size["state_size"], vocab_size=VOCAB,
                               special_token_id=VOCAB - 1)
@@ -143,21 +149,21 @@ def users_prefix_mamba(dtype) -> SimbaMusicForCausalLM:
 
 
 @torch.no_grad()
-def users_benches(dtype, length: int, repeats: int) -> list[dict]:
-    ours, theirs = users_prefix_mamba(dtype), transformers_mamba2(SIZES["medium"], dtype)
+def users_benches(dtype, length: int, repeats: int, size_name: str = "medium", new_tokens: int = 100) -> list[dict]:
+    ours, theirs = users_prefix_mamba(dtype, size_name), transformers_mamba2(SIZES[size_name], dtype)
     text = torch.randn(1, 32, ours.config.text_hidden_size, dtype=dtype)
     ids = torch.randint(0, VOCAB - 1, (1, length))
     t_ours = timed(lambda: ours(ids, encoder_hidden_states=text), repeats)
     t_theirs = timed(lambda: theirs(ids), repeats)
     start = torch.randint(0, VOCAB - 1, (2, 1))
-    greedy = dict(max_new_tokens=100, min_new_tokens=100, do_sample=False)
+    greedy = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
     g_ours = timed(lambda: ours.generate(start, encoder_hidden_states=text.expand(2, -1, -1), **greedy), repeats)
     g_theirs = timed(lambda: theirs.generate(start, **greedy), repeats)
     return [{"bench": "users_prefix_mamba_forward", "dtype": str(dtype).split(".")[1], "batch": 1, "length": length,
              "text_tokens": 32, "ours_s": t_ours, "transformers_mamba2_s": t_theirs, "ratio": t_ours / t_theirs,
              "target": 0.5},
             {"bench": "users_prefix_mamba_generate", "dtype": str(dtype).split(".")[1], "batch": 2,
-             "new_tokens": 100, "ours_s": g_ours, "transformers_mamba2_s": g_theirs, "ratio": g_ours / g_theirs,
+             "new_tokens": new_tokens, "ours_s": g_ours, "transformers_mamba2_s": g_theirs, "ratio": g_ours / g_theirs,
              "target": 0.5}]
 
 
@@ -184,12 +190,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--benches", nargs="+", default=list(BENCHES), choices=BENCHES, help="which measurements")
     parser.add_argument("--busy", action="store_true", help="run one CPU-burning process beside the measurement")
+    parser.add_argument("--smoke", action="store_true",
+                        help="every bench once at toy sizes, float32, L = 32: checks that it runs (seconds)")
     args = parser.parse_args()
+    if args.smoke:
+        args.dtypes, args.sizes, args.length = ["float32"], ["smoke"], 32
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    reps_slow, reps_fast = (1, 5) if args.quick else (3, 20)
+    reps_slow, reps_fast = (1, 1) if args.smoke else (1, 5) if args.quick else (3, 20)
+    smoke = dict(SMOKE_SIMBA) if args.smoke else {}
     report = {"threads": args.threads, "torch": torch.__version__, "length": args.length, "busy": args.busy,
-              "results": []}
+              "smoke": args.smoke, "results": []}
 
     def emit(entry):
         entry["busy"] = args.busy
@@ -217,12 +228,14 @@ def main() -> None:
                           "ratio": s_ours / s_theirs, "target": 0.5 if size_name == "medium" else 0.6})
                 del ours, theirs
             if "users" in args.benches:
-                for entry in users_benches(dtype, args.length, reps_slow):
+                for entry in (users_benches(dtype, args.length, reps_slow, "smoke", new_tokens=4) if args.smoke
+                              else users_benches(dtype, args.length, reps_slow)):
                     emit(entry)
             if "floor" in args.benches:
-                simba = prefix_simba(dtype)
+                simba = prefix_simba(dtype, **smoke)
                 step, floor = ours_decode_step(simba, 2, reps_fast), linear_floor(simba, 2, reps_fast)
-                read, ops, per_op = state_read(simba, 2, reps_fast), ops_per_step(simba, 2), dispatch_cost()
+                read, ops = state_read(simba, 2, reps_fast), ops_per_step(simba, 2)
+                per_op = dispatch_cost(rounds=1) if args.smoke else dispatch_cost()
                 # What the step cannot avoid besides the weights: reading the state once, and (in eager PyTorch)
                 # the dispatch of every op; the target leaves (target - 1) x floor for both.
                 emit({"bench": "paper_prefix_simba_decode_vs_linear_floor", "dtype": dtype_name, "batch": 2,
@@ -236,15 +249,18 @@ def main() -> None:
 
         if "train" in args.benches:
             tiny = dict(hidden_size=256, num_hidden_layers=4)
-            ours = SimbaMusicForCausalLM(SimbaMusicConfig(**tiny, state_size=64, vocab_size=VOCAB,
+            state_size, train_repeats = 64, reps_slow + 2
+            if args.smoke:
+                tiny, state_size, train_repeats = dict(hidden_size=64, num_hidden_layers=2), 16, 1
+            ours = SimbaMusicForCausalLM(SimbaMusicConfig(**tiny, state_size=state_size, vocab_size=VOCAB,
                                                           special_token_id=VOCAB - 1,
                                                           block_pattern=["mamba2", "mlp"])).train()
             llama = LlamaForCausalLM(LlamaConfig(**tiny, intermediate_size=688, num_attention_heads=4,
                                                  num_key_value_heads=4, vocab_size=VOCAB,
                                                  attn_implementation="sdpa")).train()
             ids = torch.randint(0, VOCAB - 1, (1, args.length))
-            t_ours, t_llama = (timed(training_step_fn(ours, ids), reps_slow + 2),
-                               timed(training_step_fn(llama, ids), reps_slow + 2))
+            t_ours, t_llama = (timed(training_step_fn(ours, ids), train_repeats),
+                               timed(training_step_fn(llama, ids), train_repeats))
             emit({"bench": "train_step_tiny", "dtype": "float32", "length": args.length,
                   "ours_params_m": sum(p.numel() for p in ours.parameters()) / 1e6,
                   "llama_params_m": sum(p.numel() for p in llama.parameters()) / 1e6,

@@ -12,8 +12,8 @@ Measures, in one run of `--minutes` of audio (issue targets in brackets):
                                                                              [end within 5 % of 1 minute, at 30 min]
 - a prompt joining after 30 s: the priming prefill's time; the longest chunk
 - underruns a player would hear at real-time pacing (simulated from the measured chunk times, 2 s lead)  [none]
-`--smoke` plays a couple of seconds (every figure present, none meaningful). Ratios within one run only: on a shared
-machine the absolute times follow the other processes' load (reported as the load average).
+`--smoke` plays one second in half-second chunks (every figure present, none meaningful). Ratios within one run only:
+on a shared machine the absolute times follow the other processes' load (reported as the load average).
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes of audio to play")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--chunk-seconds", type=float, default=1.0, help="audio per decoded chunk")
-    parser.add_argument("--smoke", action="store_true", help="a couple of seconds: checks that it runs")
+    parser.add_argument("--smoke", action="store_true", help="one second: checks that it runs")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     args = parser.parse_args()
     from tqdm.auto import tqdm
 
     torch.set_num_threads(args.threads)
-    seconds = 2.0 if args.smoke else 60.0 * args.minutes
+    seconds = 60.0 * args.minutes
+    if args.smoke:
+        seconds, args.chunk_seconds = 1.0, min(args.chunk_seconds, 0.5)
     path = simba_music.demo_model_path()
     model = AutoModelForTextToWaveform.from_pretrained(path).eval()
     processor = AutoProcessor.from_pretrained(path)
@@ -106,9 +108,12 @@ def main() -> None:
             chunk_audio.append(chunk.shape[-1] / model.config.sampling_rate)
             played += chunk_audio[-1]
             bar.update(chunk_audio[-1])
-            if rss_after_minute is None and played >= min(60.0, seconds / 2):
+            # After the join (in a --smoke run the join comes after the first chunk, at the half-way mark too).
+            if rss_after_minute is None and join_seconds is not None and played >= min(60.0, seconds / 2):
                 rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
     wall, cpu = time.perf_counter() - started, sum(process.cpu_times()[:2]) - cpu_started
+    if rss_after_minute is None:  # chunks as long as the whole run: one reading
+        rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
 
     window = min(60.0, seconds / 3)
     frames = [audio * model.config.frame_rate for audio in chunk_audio]

@@ -1,12 +1,15 @@
 """Training throughput and memory: Prefix SiMBA against a Cross Transformer (variant d) of about the same size.
 
     python benchmarks/bench_training.py [--threads 2] [--sizes tiny paper] [--length 1500] [--busy] [--compile]
+                                        [--smoke]
 
 Prints, per size, tokens/s of a full AdamW training step (forward, backward, update) at batch 1, the ratio
 ours/theirs (target >= 1.0), and the peak resident memory of a fresh process running two such steps (target: ours <=
 theirs). The two models' steps alternate, so load from elsewhere falls on both alike.
 `--busy` runs one CPU-burning process beside the measurement (the issue's shared-machine case); `--compile` wraps
-both models in torch.compile.
+both models in torch.compile. The report is the JSON list on stdout; each entry also goes to stderr as it is measured.
+`--smoke`: one step of each model at a toy size (d 64 x 2, L = 32), no peak-memory processes (each would import
+torch afresh), in seconds: it checks that the script still runs; none of its figures mean anything.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import multiprocessing
 import resource
 import statistics
+import sys
 import threading
 import time
 
@@ -26,7 +30,8 @@ from timing import cpu_burner
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM
 
 SIZES = {"tiny": dict(hidden_size=256, num_hidden_layers=4, state_size=64),
-         "paper": dict(hidden_size=1024, num_hidden_layers=24, state_size=512)}
+         "paper": dict(hidden_size=1024, num_hidden_layers=24, state_size=512),
+         "smoke": dict(hidden_size=64, num_hidden_layers=2, state_size=16)}
 
 
 def variants(size: dict):
@@ -123,7 +128,10 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="run one CPU-burning process beside the measurement")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory processes")
+    parser.add_argument("--smoke", action="store_true", help="one step each at a toy size, no memory: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.length, args.repeats, args.memory = ["smoke"], 32, 1, False
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = []
@@ -155,7 +163,7 @@ def main() -> None:
                         entry["prefix_simba_allocated_rise_mb"] / entry["cross_transformer_allocated_rise_mb"], 3)
             del steps
             results.append(entry)
-            print(json.dumps(entry), flush=True)
+            print(json.dumps(entry), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=1))
 
 

@@ -1,6 +1,6 @@
 """Decode step at the paper size against transformers' MusicGen-small decoder, in one process, printed as JSON.
 
-    python benchmarks/bench_vs_musicgen.py [--threads 2] [--dtypes float32 bfloat16] [--contexts 64 1500 6000]
+    python benchmarks/bench_vs_musicgen.py [--threads 2] [--dtypes float32 bfloat16] [--contexts 64 1500 6000] [--smoke]
 
 Ours: Prefix SiMBA, d 1024 x 24, d_state 512 (the released model). Theirs: MusicgenForCausalLM, d 1024 x 24, 16 heads,
 ffn 4096, 4 codebooks, with cross-attention to a 12-token caption (its keys/values cached, as in generation). Batch 2:
@@ -12,26 +12,35 @@ position counter is moved to the context length (which only changes the sinusoid
 timed alternately, round by round, and the ratio is the median of the per-round ratios, so that load from other
 processes on a shared machine hits both alike. Issue targets, fp32:
 ours <= 0.75x MusicGen at 1500, <= 0.4x at 6000, and ours flat (<= 1.05x) from 64 to 6000.
+`--smoke`: both models at d 64 x 1, float32, contexts 8 and 16, one round, in seconds: it checks that the script still
+runs and prints its JSON; none of its figures mean anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import statistics
 import sys
 import time
 
 import torch
-from bench_decoder import prefix_simba
+from bench_decoder import SMOKE_SIMBA, prefix_simba
 from transformers import MusicgenDecoderConfig, MusicgenForCausalLM
 
 BATCH, TEXT_TOKENS = 2, 12
+# transformers renamed `past_key_values` to `cache` (5.25; the old name goes in 5.40): use whichever this one takes.
+CACHE = "cache" if "cache" in inspect.signature(MusicgenForCausalLM.forward).parameters else "past_key_values"
 
 
-def musicgen_small(dtype, layers: int) -> MusicgenForCausalLM:
-    config = MusicgenDecoderConfig(hidden_size=1024, num_hidden_layers=layers, num_attention_heads=16, ffn_dim=4096,
-                                   num_codebooks=4, vocab_size=2048, attn_implementation="sdpa")
+SMOKE_MUSICGEN = dict(hidden_size=64, num_attention_heads=4, ffn_dim=128)
+
+
+def musicgen_small(dtype, layers: int, **size) -> MusicgenForCausalLM:
+    size = dict(hidden_size=1024, num_attention_heads=16, ffn_dim=4096) | size
+    config = MusicgenDecoderConfig(**size, num_hidden_layers=layers, num_codebooks=4, vocab_size=2048,
+                                   attn_implementation="sdpa")
     return MusicgenForCausalLM(config).to(dtype).eval()
 
 
@@ -41,7 +50,7 @@ def musicgen_step(model, context: int):
     codebooks = config.num_codebooks
     text = torch.randn(BATCH, TEXT_TOKENS, config.hidden_size, dtype=model.dtype)
     first = torch.randint(0, config.vocab_size, (BATCH * codebooks, 1))
-    cache = model(first, encoder_hidden_states=text, use_cache=True).past_key_values  # fills the cross-attention KV
+    cache = model(first, encoder_hidden_states=text, use_cache=True)[CACHE]  # fills the cross-attention KV
     head_dim = config.hidden_size // config.num_attention_heads
     for layer in cache.self_attention_cache.layers:
         shape = (BATCH, config.num_attention_heads, context, head_dim)
@@ -49,8 +58,8 @@ def musicgen_step(model, context: int):
     token = torch.randint(0, config.vocab_size, (BATCH * codebooks, 1))
 
     def step():
-        model(token, encoder_hidden_states=text, past_key_values=cache, use_cache=True,
-              cache_position=torch.tensor([context]))
+        model(token, encoder_hidden_states=text, use_cache=True, cache_position=torch.tensor([context]),
+              **{CACHE: cache})
         for layer in cache.self_attention_cache.layers:  # drop the appended position: every step sees `context`
             layer.keys, layer.values = layer.keys[:, :, :context], layer.values[:, :, :context]
     return step
@@ -62,11 +71,12 @@ def simba_step(model, context: int):
     text = torch.randn(BATCH, 60, config.text_hidden_size, dtype=model.dtype)  # the original pads captions to 60
     token = torch.full((BATCH, 1), config.special_token_id)
     cache = model(token, encoder_hidden_states=text, use_cache=True).cache
-    cache.seq_length = cache.prefix_length + context
+    prefix = cache.seq_length - token.shape[1]  # the cache counts the text prefix's positions too
+    cache.seq_length = prefix + context
 
     def step():
         model(token, cache=cache)
-        cache.seq_length = cache.prefix_length + context
+        cache.seq_length = prefix + context
     return step
 
 
@@ -94,19 +104,23 @@ def main() -> None:
     parser.add_argument("--contexts", nargs="+", type=int, default=[64, 1500, 6000])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--layers", type=int, default=24, help="both models (24 = paper / MusicGen-small)")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, one round: checks that it runs (seconds)")
     args = parser.parse_args()
+    ours_size, theirs_size, warmup = dict(num_hidden_layers=args.layers), {}, 2
+    if args.smoke:
+        args.dtypes, args.contexts, args.repeats, args.layers, warmup = ["float32"], [8, 16], 1, 1, 1
+        ours_size, theirs_size = SMOKE_SIMBA | dict(num_hidden_layers=1), SMOKE_MUSICGEN
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    report = {"threads": args.threads, "torch": torch.__version__, "batch": BATCH, "results": []}
+    report = {"threads": args.threads, "torch": torch.__version__, "batch": BATCH, "smoke": args.smoke,
+              "results": []}
     for dtype_name in args.dtypes:
         dtype = getattr(torch, dtype_name)
-        ours = prefix_simba(dtype)
-        if args.layers != 24:
-            ours.model.layers = ours.model.layers[:args.layers]
-        theirs = musicgen_small(dtype, args.layers)
+        ours = prefix_simba(dtype, **ours_size)
+        theirs = musicgen_small(dtype, args.layers, **theirs_size)
         steps = {}
         for context in args.contexts:
-            timing = interleaved(simba_step(ours, context), musicgen_step(theirs, context), args.repeats)
+            timing = interleaved(simba_step(ours, context), musicgen_step(theirs, context), args.repeats, warmup)
             steps[context] = timing["ours_ms"]
             entry = {"dtype": dtype_name, "context": context, **timing}
             report["results"].append(entry)

@@ -1,21 +1,21 @@
 import os
 
+# Set before anything imports huggingface_hub (it reads HF_HUB_OFFLINE once). Tests compare runs number for number, so
+# the thread count must not follow the machine's load (tests/modeling/test_threads.py turns the fitting on there).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Tests compare runs number for number; the thread count, and with it float32 summation order, must not follow the
-# machine's load. tests/modeling/test_threads.py turns the fitting on where it tests it.
 os.environ.setdefault("SIMBA_MUSIC_FIT_THREADS", "0")
+# The record of files simba-music wrote (io_utils.record_written_file) lives in a folder of the test session's own,
+# never the user's.
+os.environ.setdefault("SIMBA_MUSIC_STATE_DIR", __import__("tempfile").mkdtemp(prefix="simba-music-test-state-"))
 
 from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from transformers.utils import hub  # noqa: E402
 
 from simba_music import SimbaMusicConfig  # noqa: E402
+from simba_music.testing_fixtures import _seed_and_threads, one_thread  # noqa: E402, F401  (for every test)
 from simba_music.testing_utils import tiny_model_and_processor  # noqa: E402
-
-torch.set_num_threads(min(2, torch.get_num_threads()))
-
 
 VARIANTS = {
     "prefix_mamba": dict(block_pattern=["mamba2", "mamba2"], conditioning="prefix"),
@@ -35,21 +35,14 @@ def tiny_config(variant: str = "prefix_simba", **overrides) -> SimbaMusicConfig:
     return SimbaMusicConfig(**kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_threads():
-    """Every test starts from seed 0 and leaves the thread count as it found it: a test that pins 1 thread must not
-    change the float32 summation order of the tests after it."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 class FakeHfApi:
     """Records what push_to_hub would send to the Hub."""
 
     def __init__(self):
         self.commits = []
+
+    def whoami(self, **kwargs):
+        return {"name": "someone"}
 
     def create_repo(self, repo_id, **kwargs):
         return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
@@ -71,13 +64,6 @@ def fake_api(monkeypatch):
     api = FakeHfApi()
     monkeypatch.setattr(hub, "hf_api", lambda: api)
     return api
-
-
-@pytest.fixture
-def one_thread():
-    """A generation step of the tiny composites is a few dozen small ops: one thread is ~5x faster than two on a
-    shared machine, and the generation tests run hundreds of steps (`_seed_and_threads` restores the count)."""
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

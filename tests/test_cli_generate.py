@@ -54,10 +54,10 @@ def test_generate_without_model_uses_the_shipped_demo(tmp_path, capsys, monkeypa
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["generate", "  "], "text\\[0\\]: prompts must be non-empty strings"),
-    (["generate", "piano", "--duration", "0"], "--duration must be in \\(0, 600\\] seconds"),
-    (["generate", "piano", "--duration", "601"], "--duration must be in \\(0, 600\\] seconds"),
-    (["generate", "piano", "--guidance", "-1"], "--guidance must be a finite number >= 0"),
+    (["generate", "  "], "prompt: it is empty; describe the music, or pass --guidance 0 for unconditional music"),
+    (["generate", "piano", "--duration", "0"], "argument --duration: must be in \\(0, 600\\] seconds"),
+    (["generate", "piano", "--duration", "601"], "argument --duration: must be in \\(0, 600\\] seconds"),
+    (["generate", "piano", "--guidance", "-1"], "argument --guidance: must be a finite number >= 0"),
     (["generate", "piano", "--output", "/nonexistent/dir/out.wav"], "--output: directory of"),
     (["generate", "piano", "--model", "/nonexistent/model"], "--model: cannot load a text-to-music model"),
 ])

@@ -33,8 +33,8 @@ def test_readme_python_block_runs_as_written(index, tmp_path):
 
 
 def test_the_listed_prompt_words_are_the_corpus_vocabulary():
-    from simba_music.corpus.captions import INSTRUMENTS, tempo_word
-    from simba_music.corpus.sources import COLLECTION_GENRES
+    from simba_music.captions.templates import INSTRUMENTS, tempo_word
+    from simba_music_lab.corpus.sources import COLLECTION_GENRES
 
     text = README.read_text(encoding="utf-8")
     listed = re.search(r"- instruments: (.*?);\n", text, flags=re.S).group(1)

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 STDOUT = "-"
@@ -65,7 +66,7 @@ def add_live_subcommand(subparsers) -> argparse.ArgumentParser:
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
-    from .cli_arguments import add_dataclass_arguments
+    from simba_music_cli.parsing import add_dataclass_arguments
 
     helps = {spec.name: {"help": spec.metadata["help"]} for spec in dataclasses.fields(LiveArguments)}
     helps["stdout_format"]["choices"] = STDOUT_FORMATS
@@ -74,7 +75,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def live_arguments(namespace: argparse.Namespace) -> LiveArguments:
-    from .cli_arguments import dataclass_from_arguments
+    from simba_music_cli.parsing import dataclass_from_arguments
 
     return dataclass_from_arguments(LiveArguments, namespace)
 
@@ -104,12 +105,12 @@ def check_arguments(args: LiveArguments) -> None:
             raise ValueError("--output: stdout is a terminal; pipe it into a player (e.g. | ffplay -f s16le -ar "
                              "16000 -ac 1 -) or give a file")
         return
-    from pathlib import Path
-
     from .io_utils import audio_format, check_writable_file
 
     audio_format(args.output, "--output")
-    check_writable_file(args.output, "--output")
+    # Unlike generate's, a live file grows in place and is never simba-music's finished output while it plays:
+    # any existing file is refused unless --overwrite.
+    check_writable_file(args.output, "--output", args.overwrite)
     if Path(args.output).exists() and not args.overwrite:
         raise ValueError(f"--output: {args.output!r} exists; give another name or --overwrite")
 
@@ -133,7 +134,7 @@ def run_live(args: LiveArguments) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     threading.Thread(target=steer_from_lines, args=(sys.stdin, stream, say), daemon=True).start()
     status = 0
-    with terminate_as_exception(("SIGTERM", "SIGHUP")), AudioSink(args, model.config) as sink:
+    with terminate_as_exception(), AudioSink(args, model.config) as sink:
         try:
             say(f"{sink.description}; type a prompt line (e.g. '0.7 calm harp; 0.3 church organ') to change the mix")
             played = play(stream, sink, args)

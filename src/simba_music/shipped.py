@@ -8,12 +8,12 @@ PRETRAINED_ROOT = Path(__file__).resolve().parent / "pretrained"
 DEMO_MODEL = "simba-music-demo"  # the default of `simba-music generate` and of the text-to-music pipeline
 
 
-def shipped_path(name: str) -> Path:
-    """Folder of the shipped model `name` (it holds a config.json and a model.safetensors)."""
-    path = PRETRAINED_ROOT / name
+def shipped_path(name: str, root: Path = PRETRAINED_ROOT) -> Path:
+    """Folder of the shipped model `name` under `root` (it holds a config.json and a model.safetensors)."""
+    path = root / name
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        shipped = sorted(p.name for p in PRETRAINED_ROOT.iterdir() if p.is_dir()) if PRETRAINED_ROOT.is_dir() else []
-        raise FileNotFoundError(f"no shipped model {name!r} in {PRETRAINED_ROOT}; shipped: {shipped}")
+        shipped = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        raise FileNotFoundError(f"no shipped model {name!r} in {root}; shipped: {shipped}")
     return path
 
 

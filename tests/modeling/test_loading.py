@@ -1,5 +1,6 @@
 """modeling/loading.py: loaded CPU weights are realigned, so a saved model reproduces its outputs bit for bit."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -43,3 +44,30 @@ def test_saved_and_loaded_decoder_reproduces_its_logits_exactly(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(ids, encoder_hidden_states=text).logits,
                            loaded(ids, encoder_hidden_states=text).logits)
+
+
+def test_missing_weights_fail_unless_not_strict_which_loads_as_transformers_does(tmp_path):
+    """Loading is strict (docs/REFERENCE.md): a head missing from the checkpoint would be left random. With
+    strict=False the model loads and the report lists what transformers lists."""
+    from safetensors.torch import save_file
+
+    model = SimbaMusicForCausalLM(tiny_config()).eval()
+    model.model.save_pretrained(tmp_path / "base")  # the base model's weights only: no lm_head
+    with pytest.raises(ValueError, match=r"1 missing \['lm_head\.0\.weight'\], 0 unexpected \[\]; pass strict=False"):
+        SimbaMusicForCausalLM.from_pretrained(tmp_path / "base")
+    loaded, info = SimbaMusicForCausalLM.from_pretrained(tmp_path / "base", strict=False, output_loading_info=True)
+    assert set(info["missing_keys"]) == {"lm_head.0.weight"} and not info["unexpected_keys"]
+    saved = model.state_dict()
+    for name, tensor in loaded.state_dict().items():
+        if name != "lm_head.0.weight":
+            assert torch.equal(tensor, saved[name]), name
+
+    # Every weight replaced by a stranger: all of them are missing, one is unexpected.
+    model.save_pretrained(tmp_path / "foreign")
+    save_file({"tensor": torch.tensor([1, 2])}, str(tmp_path / "foreign" / "model.safetensors"),
+              metadata={"format": "pt"})
+    count = len(saved)
+    with pytest.raises(ValueError, match=rf"{count} missing .*, 1 unexpected \['tensor'\]"):
+        SimbaMusicForCausalLM.from_pretrained(tmp_path / "foreign")
+    _, info = SimbaMusicForCausalLM.from_pretrained(tmp_path / "foreign", strict=False, output_loading_info=True)
+    assert set(info["missing_keys"]) == set(saved) and set(info["unexpected_keys"]) == {"tensor"}

@@ -223,3 +223,50 @@ def test_generation_continues_from_the_returned_cache():
                            return_dict_in_generate=True)
     rest = model.generate(first.sequences, cache=first.past_key_values, max_new_tokens=3, do_sample=False)
     assert torch.equal(rest, whole)
+
+
+@pytest.mark.parametrize("codebook_count", [1, 2])
+def test_resize_adds_codes_before_the_special_id_initialised_as_transformers_does(codebook_count):
+    """transformers' resize tests expect the added rows last; ours go just before the special id, which stays the last
+    row with its learned values (docs/REFERENCE.md). Their other checks hold with the indices moved by one."""
+    model = SimbaMusicForCausalLM(issue_config(num_codebooks=codebook_count)).eval()
+    def modules():
+        return [*model.model.embed_tokens, *model.lm_head]
+
+    before = [module.weight.detach().clone() for module in modules()]
+    model.resize_token_embeddings(75)
+    assert (model.config.vocab_size, model.config.special_token_id) == (75, 74)
+    for module, old in zip(modules(), before, strict=True):
+        weight = module.weight.detach()
+        assert weight.shape == (75, 32)
+        torch.testing.assert_close(weight[:64], old[:64], rtol=0, atol=0)  # the 64 codes keep their rows
+        torch.testing.assert_close(weight[74], old[64], rtol=0, atol=0)  # the special id: last, unchanged
+        # The 10 new codes (rows 64..73) start at the mean of the old codes, as transformers' mean_resizing does.
+        torch.testing.assert_close(weight[64:74].mean(0), old[:64].mean(0), rtol=1e-3, atol=1e-3)
+    shape = (2, codebook_count, 7) if codebook_count > 1 else (2, 7)
+    ids = torch.randint(0, 74, shape)
+    ids[..., -2] = 73  # the largest new code
+    with torch.no_grad():
+        assert model(ids).logits.shape == (*shape, 75)
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_gradient_checkpointing_gives_the_gradients_of_the_plain_backward(use_reentrant):
+    """With cross-attention the text states enter every block; reentrant checkpointing must see them as inputs of
+    each checkpoint (transformers passes only positional arguments through), or the second block's backward runs
+    through the text projection's freed graph."""
+    torch.manual_seed(0)
+    model = SimbaMusicForCausalLM(tiny_config("cross_simba")).train()
+    ids, text = torch.randint(0, 64, (2, 7)), torch.randn(2, 3, 24)
+
+    def gradients():
+        model.zero_grad()
+        model(ids, encoder_hidden_states=text, labels=ids).loss.backward()
+        return {name: parameter.grad.clone() for name, parameter in model.named_parameters()}
+
+    plain = gradients()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": use_reentrant})
+    checkpointed = gradients()
+    assert plain["model.text_projection.weight"].abs().sum() > 0
+    for name, gradient in plain.items():
+        torch.testing.assert_close(checkpointed[name], gradient, rtol=1e-5, atol=1e-6, msg=name)

@@ -157,7 +157,7 @@ def test_resume_never_unpickles_code(dataset_dir):
         torch.save({"random_state": _Payload()}, pickled)
     # Accelerate reads RNG states with weights_only=True: the payload is refused (Accelerate then warns and keeps
     # the current RNG state), and it never runs.
-    summary = train(_args(dataset_dir, "safe", max_steps=4, save_every=2, resume=True))
+    summary = train(_args(dataset_dir, "safe", max_steps=4, save_every=2, resume=True, change_settings=True))
     assert summary["steps"] == 4
     assert not (dataset_dir / "pwned").exists()
 
@@ -176,8 +176,8 @@ def test_checkpoint_killed_midway_keeps_the_previous_checkpoint(dataset_dir, mon
 
     monkeypatch.setattr(Accelerator, "save_state", dies_midway)
     with pytest.raises(RuntimeError, match="killed"):
-        train(_args(dataset_dir, "run", max_steps=4, save_every=2, resume=True))
+        train(_args(dataset_dir, "run", max_steps=4, save_every=2, resume=True, change_settings=True))
     assert sorted(p.name for p in (checkpoints / "step-2").iterdir()) == files
     assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(".")) == ["step-2"]
     monkeypatch.setattr(Accelerator, "save_state", original)
-    assert train(_args(dataset_dir, "run", max_steps=4, save_every=2, resume=True))["steps"] == 4
+    assert train(_args(dataset_dir, "run", max_steps=4, save_every=2, resume=True, change_settings=True))["steps"] == 4

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gradio as gr
 
 from ..live.mix import DEFAULT_MAX_PROMPTS, format_mix
+from ..modeling.values import check_seed
 from .live_player import LivePlayer, page_mix
-from .session import MAX_SEED, _number
+from .session import BROWSER_EXACT_INTEGER, _number
 
 
 def build_live_tab(player: LivePlayer, defaults: dict, first_prompt: str) -> None:
@@ -25,7 +26,8 @@ def build_live_tab(player: LivePlayer, defaults: dict, first_prompt: str) -> Non
                              elem_id="live-guidance")
         temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature",
                                 elem_id="live-temperature")
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="live-seed")
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=BROWSER_EXACT_INTEGER, label="Seed",
+                         elem_id="live-seed")
     with gr.Row():
         start = gr.Button("Start", variant="primary", elem_id="live-start")
         stop = gr.Button("Stop", elem_id="live-stop")
@@ -44,7 +46,7 @@ def build_live_tab(player: LivePlayer, defaults: dict, first_prompt: str) -> Non
     def play(*values):
         try:
             mix, guidance_scale, temperature_value = read(values[:-1])
-            seed_value = int(_number("Seed", values[-1], low=0, high=MAX_SEED))
+            seed_value = check_seed(int(_number("Seed", values[-1])), "Seed")
         except ValueError as error:
             raise gr.Error(str(error), title="Invalid input") from None
         for chunk, count in player.play(mix, guidance_scale, temperature_value, seed_value):

@@ -14,7 +14,16 @@ import gradio as gr  # noqa: E402
 
 from .live_player import LivePlayer  # noqa: E402
 from .live_tab import build_live_tab  # noqa: E402
-from .session import MAX_APP_DURATION_S, MAX_SEED, MusicSession, check_request  # noqa: E402
+from .session import (  # noqa: E402
+    BROWSER_EXACT_INTEGER,
+    LIMITS_HELP,
+    MAX_APP_DURATION_S,
+    MAX_QUEUE,
+    MAX_UPLOAD,
+    MusicSession,
+    check_request,
+    check_server_options,
+)
 
 EXAMPLE_COUNT = 8
 _SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
@@ -31,14 +40,42 @@ def offline_theme() -> gr.themes.Base:
 
 
 def example_prompts(count: int = EXAMPLE_COUNT) -> list[str]:
-    from ..evaluation.prompts import DEMO_PROMPTS, read_prompts
+    from ..captions import example_captions
 
-    return [row["caption"] for row in read_prompts(DEMO_PROMPTS)[:count]]
+    return example_captions(count)
+
+
+class RefuseUploads:
+    """ASGI middleware: gradio's upload routes answer 403. The page has no upload component, yet gradio takes any
+    file of any size into its cache there, which `--host 0.0.0.0`, `--share` or a Space would open to anyone."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/").rsplit("/", 1)[-1] in ("upload", "upload_progress"):
+            from starlette.responses import PlainTextResponse
+
+            await PlainTextResponse("uploads are disabled on this server", status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def server_options() -> dict:
+    """`Blocks.launch` keywords that make the server safe to expose: uploads refused (and, should a route slip
+    through, limited to a few kB), errors shown as messages, the offline theme."""
+    from starlette.middleware import Middleware
+
+    return dict(app_kwargs={"middleware": [Middleware(RefuseUploads)]}, max_file_size=MAX_UPLOAD, show_error=True,
+                theme=offline_theme())
 
 
 def build_demo(session: MusicSession, live_player: LivePlayer | None = None) -> gr.Blocks:
     """The page: a Generate tab and a Live tab (`live_player` plays it; made here unless given). Inputs default to
     the model's saved generation config; one generation and one live stream run at a time."""
+    # gradio serves files from its cache folder, copying anything outside it there; pointing the cache at the
+    # session's bounded store means each result exists once and is trimmed and removed with the store.
+    os.environ["GRADIO_TEMP_DIR"] = str(session.store.root)
     with gr.Blocks(title="simba-music demo", analytics_enabled=False) as demo:
         gr.Markdown("# simba-music\nState-space (SiMBA) text-to-music. Describe an instrument, a key, a tempo, a "
                     "metre and a style, as in the examples. Runs on this machine's CPU.")
@@ -48,7 +85,7 @@ def build_demo(session: MusicSession, live_player: LivePlayer | None = None) -> 
             with gr.Tab("Live", id="live-tab", elem_id="live-tab"):
                 build_live_tab(live_player or LivePlayer(session), session.defaults,
                                first_prompt=example_prompts(1)[0])
-    demo.queue(default_concurrency_limit=1, max_size=16)
+    demo.queue(default_concurrency_limit=1, max_size=MAX_QUEUE)
     return demo
 
 
@@ -88,7 +125,8 @@ def build_generate_tab(session: MusicSession) -> None:
             temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature",
                                     elem_id="temperature")
             with gr.Row():
-                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="seed")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=BROWSER_EXACT_INTEGER,
+                                 label="Seed", elem_id="seed")
                 random_seed = gr.Checkbox(value=False, label="Random seed", elem_id="random-seed")
             button = gr.Button("Generate", variant="primary", elem_id="generate")
             gr.Examples(examples=[[text] for text in example_prompts()], inputs=[prompt], label="Demo prompts")
@@ -100,7 +138,7 @@ def build_generate_tab(session: MusicSession) -> None:
                                    interactive=False)
             download = gr.File(label="Download WAV", elem_id="download", interactive=False)
             used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="used-seed")
-    gr.Markdown(f"Defaults from {_source_name(defaults['source'])}.")
+    gr.Markdown(f"Defaults from {_source_name(defaults['source'])}. {LIMITS_HELP}")
     button.click(generate, inputs=[prompt, duration, guidance, temperature, seed, random_seed],
                  outputs=[live, result, spectrogram, download, used_seed], concurrency_limit=1)
 
@@ -111,10 +149,13 @@ def _source_name(source: str) -> str:
 
 
 def launch(model=None, host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs):
-    """Load the model, build the page and serve it (blocks until stopped unless `prevent_thread_lock=True`)."""
+    """Check the options, load the model, build the page and serve it (blocks until stopped unless
+    `prevent_thread_lock=True`). Bad --host/--port/--model are refused before the model loads."""
+    model = check_server_options(host, port, model)
     demo = build_demo(MusicSession(model))
-    demo.launch(server_name=host, server_port=port, share=share, theme=offline_theme(), show_error=True, **kwargs)
+    demo.launch(server_name=host, server_port=port, share=share, **{**server_options(), **kwargs})
     return demo
 
 
-__all__ = ["build_demo", "build_generate_tab", "example_prompts", "launch", "offline_theme"]
+__all__ = ["RefuseUploads", "build_demo", "build_generate_tab", "example_prompts", "launch", "offline_theme",
+           "server_options"]

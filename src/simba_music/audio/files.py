@@ -8,7 +8,7 @@ import os
 import numpy as np
 from transformers.generation.streamers import BaseStreamer
 
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, audio_format, check_writable_file
 from .resample import conform
 
 
@@ -20,12 +20,19 @@ def load_audio(path: str | os.PathLike, target_rate: int) -> np.ndarray:
     return conform(audio.mean(axis=1), rate, target_rate)
 
 
-def write_wav(path: str | os.PathLike, audio, sampling_rate: int) -> None:
-    """Write float audio [samples] or [samples, channels] as 16-bit PCM WAV, atomically."""
+SPECTROGRAM_SUFFIXES = (".png",)
+
+
+def write_wav(path: str | os.PathLike, audio, sampling_rate: int, overwrite: bool = False) -> None:
+    """Write float audio [samples] or [samples, channels] atomically, in the format its extension names (.wav or
+    none: 16-bit PCM WAV; .flac, .ogg); an existing file that simba-music did not write is kept unless `overwrite`
+    (`check_writable_file`)."""
     import soundfile
 
-    with atomic_path(path, suffix=".wav") as temporary:
-        soundfile.write(str(temporary), audio, sampling_rate, subtype="PCM_16", format="WAV")
+    sound_format, subtype = audio_format(path, "path")
+    check_writable_file(path, "path", overwrite)
+    with atomic_path(path, suffix=f".{sound_format.lower()}") as temporary:
+        soundfile.write(str(temporary), audio, sampling_rate, subtype=subtype, format=sound_format)
 
 
 class WavFileStreamer(BaseStreamer):
@@ -67,8 +74,11 @@ def open_length_wav_header(sampling_rate: int, channels: int) -> bytes:
             + b"data" + struct.pack("<I", unknown))
 
 
-def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int, title: str = "") -> None:
-    """Log-magnitude spectrogram of mono or [samples, channels] audio (channels averaged) as a PNG, atomically."""
+def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int, title: str = "",
+                      overwrite: bool = False) -> None:
+    """Log-magnitude spectrogram of mono or [samples, channels] audio (channels averaged) as a PNG, atomically; the
+    path must end in .png, and an existing file that simba-music did not write is kept unless `overwrite`."""
+    check_writable_file(path, "--spectrogram", overwrite, SPECTROGRAM_SUFFIXES)
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed; must precede pyplot
@@ -86,4 +96,5 @@ def write_spectrogram(path: str | os.PathLike, audio: np.ndarray, sampling_rate:
         plt.close(figure)
 
 
-__all__ = ["WavFileStreamer", "load_audio", "open_length_wav_header", "pcm16_bytes", "write_spectrogram", "write_wav"]
+__all__ = ["SPECTROGRAM_SUFFIXES", "WavFileStreamer", "load_audio", "open_length_wav_header", "pcm16_bytes",
+           "write_spectrogram", "write_wav"]

@@ -12,22 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 
-from ..cli_arguments import add_dataclass_arguments, dataclass_from_arguments
-
-
-@dataclass
-class ConvertArguments:
-    checkpoint: str  # the original Lightning .ckpt
-    output_dir: str  # written atomically: a new or empty folder, or an earlier conversion's
-    config: str | None = None  # the original config.json (default: the checkpoint's hyper_parameters)
-    decoder_only: bool = False  # write a SimbaMusicForCausalLM only
-    text_encoder: str = "google/flan-t5-base"  # T5 config and tokenizer (weights: the checkpoint's text_encoder.*)
-    codec: str = "descript/dac_44khz"  # the audio codec (DAC 44.1 kHz)
-    push_to_hub: str | None = None  # also upload the folder to this Hub repo id
-    verify: bool = True  # check the converted model against a re-implementation of the original forward
-    overwrite: bool = False  # replace output_dir even if it holds files the converter did not write
+from simba_music_cli.conversion import ConvertArguments
+from simba_music_cli.parsing import add_dataclass_arguments, dataclass_from_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,13 +33,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(subparsers) -> None:
-    convert = subparsers.add_parser("convert", help="an SSM-TTM Lightning checkpoint -> a simba-music model folder",
-                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(convert)
-    convert.set_defaults(func=run)
-
-
 def main(argv: list[str] | None = None) -> int:
     """The converter on its own (conversion_scripts/convert_ssm_ttm_checkpoint.py): exit status 2 on bad input."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["ConvertArguments", "add_subcommands", "main"]
+__all__ = ["ConvertArguments", "add_arguments", "main", "run"]

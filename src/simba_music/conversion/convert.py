@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 
-from ..io_utils import atomic_directory, check_output_directory
+from ..hub_check import check_hub_push
+from ..io_utils import atomic_directory, check_output_directory, output_errors
 from ..modeling import SimbaMusicForCausalLM
+from ..validation import read_json_file
 from .reference import original_forward
 from .ssm_ttm import (
     config_from_original,
@@ -23,11 +24,12 @@ from .ssm_ttm import (
 MIN_TEXT_TOKENS = 60
 TEXT_PAD_ID = 1
 VERIFY_TOLERANCE = 1e-4
+WRITER = "simba-music convert"
 
 
 def _model_section(config_path: str | None, checkpoint: dict) -> dict:
     if config_path is not None:
-        data = json.loads(Path(config_path).read_text())
+        data = read_json_file(config_path, "--config")
     else:
         data = dict((checkpoint.get("hyper_parameters") or {}).get("config") or {})
     if "model" not in data:
@@ -55,7 +57,16 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
                        push_to_hub: str | None = None, verify: bool = True, overwrite: bool = False) -> dict:
     """Convert, check against the original forward, then write `output_dir` (a new or empty folder, or an earlier
     conversion's, unless `overwrite`; never one holding the checkpoint or its config)."""
-    check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path))
+    check_output_directory(output_dir, "--output", overwrite, inputs=(checkpoint_path, config_path), writer=WRITER)
+    if push_to_hub:
+        check_hub_push(push_to_hub)
+    with output_errors(output_dir, "--output"):
+        return _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encoder, codec, push_to_hub,
+                        verify, overwrite)
+
+
+def _convert(checkpoint_path, config_path, output_dir, decoder_only, text_encoder, codec, push_to_hub, verify,
+             overwrite) -> dict:
     checkpoint = load_lightning_checkpoint(checkpoint_path)
     state = decoder_state_dict(checkpoint["state_dict"])
     if not state:
@@ -64,6 +75,9 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
     if infer_layers(state) != int(model_config.get("layers", 24)):
         raise ValueError(f"config: layers={model_config.get('layers')} but the checkpoint holds "
                          f"{infer_layers(state)} backbone layers")
+    if not decoder_only:  # the inputs the full model needs, before the conversion
+        _check_loadable(text_encoder, "--text-encoder")
+        _check_loadable(codec, "--codec")
     config = config_from_original(model_config, state)
     with torch.device("meta"):
         expected = {k: v.shape for k, v in SimbaMusicForCausalLM(config).state_dict().items()}
@@ -80,7 +94,7 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
             raise ValueError(f"verification failed: converted logits differ from the original forward by "
                              f"{difference:.3g} (> {VERIFY_TOLERANCE}); nothing was written")
 
-    with atomic_directory(output_dir, "simba-music convert", overwrite) as temporary:
+    with atomic_directory(output_dir, WRITER, overwrite) as temporary:
         if decoder_only:
             model = decoder
             decoder.config.ssm_ttm = {"min_text_tokens": MIN_TEXT_TOKENS, "text_pad_id": TEXT_PAD_ID,
@@ -94,6 +108,18 @@ def convert_checkpoint(checkpoint_path: str, config_path: str | None, output_dir
     if push_to_hub:
         model.push_to_hub(push_to_hub)
     return report
+
+
+def _check_loadable(name: str, option: str) -> None:
+    """The text encoder's or codec's config, fetched before the conversion: offline, an uncached Hub id used to be
+    an OSError traceback after the work."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{option}: cannot load {name!r} ({str(error).splitlines()[0]}); give a local folder, or "
+                         "convert with --decoder-only") from None
 
 
 def _full_model(decoder, checkpoint_state: dict, text_encoder: str, codec: str):

@@ -17,6 +17,7 @@ import math
 import torch
 
 from .threads import threads_fitted_to_machine
+from .values import codec_frame_rate
 
 SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer")
 
@@ -62,8 +63,7 @@ class AudioCodec:
 
     @property
     def frame_rate(self) -> float:
-        # Exact rate: DacConfig.frame_rate rounds up (44.1 kHz / 512 -> 87 instead of 86.13).
-        return self.sampling_rate / self.hop_length
+        return codec_frame_rate(self.config.to_dict())
 
     @property
     def channels(self) -> int:

@@ -79,7 +79,9 @@ class SimbaMusicBlock(GradientCheckpointingLayer):
             self.hybrid_attention = ResidualSublayer(config, "attention", f"{layer_idx}.hybrid")
             self.fusion_gate = Linear(2 * config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, cache=None, text_states=None, text_mask=None) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, text_states=None, text_mask=None, cache=None) -> torch.Tensor:
+        """Tensors that may need gradients come positionally: reentrant gradient checkpointing (transformers'
+        GradientCheckpointingLayer) passes only positional arguments through as inputs of the checkpoint."""
         context = {"cache": cache, "text_states": text_states, "text_mask": text_mask}
         for index, sublayer in enumerate(self.sublayers):
             if index == self.hybrid_index:

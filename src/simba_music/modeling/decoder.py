@@ -213,7 +213,7 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
             if output_hidden_states:
                 hidden_states, audio_states = _split_off_prefix(hidden_states, prefix_length)
                 all_hidden_states.append(audio_states)
-            hidden_states = layer(hidden_states, cache=cache, text_states=text_states, text_mask=text_mask)
+            hidden_states = layer(hidden_states, text_states, text_mask, cache=cache)
         if self.norm is not None:
             hidden_states = self.norm(hidden_states)
         hidden_states = hidden_states[:, prefix_length:]

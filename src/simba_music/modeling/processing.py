@@ -25,6 +25,14 @@ def check_prompts(text) -> list[str]:
         if not _visible(prompt):
             raise ValueError(f"text[{index}]: prompts must be non-empty strings (use guidance_scale=0 for "
                              f"unconditional music), got {prompt!r}")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as error:
+            # A byte the terminal's encoding could not decode reaches Python as a lone surrogate (U+DC80..U+DCFF),
+            # which no tokenizer accepts: refused here, before the model loads.
+            raise ValueError(f"text[{index}]: the prompt holds {prompt[error.start]!r} at character {error.start}, "
+                             "which is not text: a byte that is not UTF-8 (check the terminal's encoding, e.g. "
+                             "LC_ALL=C.UTF-8) or a lone surrogate; write the prompt in UTF-8") from None
     return list(prompts)
 
 

@@ -19,10 +19,17 @@ from .audio_prompt import prepare_audio_prompt
 from .cache import SimbaMusicCache
 from .delay_pattern import undo_delay_pattern
 from .streaming import ChunkedAudioDecoder
+from .values import (
+    DEFAULT_DURATION_S,
+    MAX_GUIDANCE_SCALE,
+    PAPER_GENERATION_DEFAULTS,
+    SEED_LIMIT,
+    TEMPERATURE_RANGE,
+    check_guidance_scale,
+    check_seed,
+    check_temperature,
+)
 
-# Paper defaults (SSM-TTM, pl_inference.py): top-k 250, temperature 1.2, CFG scale 3.
-PAPER_GENERATION_DEFAULTS = dict(do_sample=True, top_k=250, top_p=1.0, temperature=1.2, guidance_scale=3.0)
-DEFAULT_DURATION_S = 10.0
 # Keys the text-to-audio pipeline or GenerationMixin habits may pass; they have no meaning for this sampler.
 _IGNORED_GENERATE_KWARGS = {"pad_token_id", "bos_token_id", "eos_token_id", "return_dict_in_generate", "use_cache",
                             "output_scores", "output_attentions", "output_hidden_states", "num_beams"}
@@ -41,18 +48,6 @@ def default_generation_config(frame_rate: float) -> GenerationConfig:
     return GenerationConfig(**PAPER_GENERATION_DEFAULTS, max_new_tokens=round(DEFAULT_DURATION_S * frame_rate))
 
 
-# Sane ranges, checked before any work: beyond them the scaled logits overflow to inf/NaN inside sampling.
-MAX_GUIDANCE_SCALE = 100.0
-TEMPERATURE_RANGE = (0.01, 100.0)
-SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
-
-
-def check_seed(seed: int, name: str = "seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise ValueError(f"{name}: must be an int in [0, 2**64), got {seed!r}")
-    return seed
-
-
 @dataclass
 class SamplingSettings:
     do_sample: bool
@@ -62,12 +57,8 @@ class SamplingSettings:
     guidance_scale: float
 
     def check(self) -> None:
-        if not isinstance(self.guidance_scale, (int, float)) or not 0 <= self.guidance_scale <= MAX_GUIDANCE_SCALE:
-            raise ValueError(f"guidance_scale: must be a finite number >= 0 and <= {MAX_GUIDANCE_SCALE:g} (1 disables "
-                             f"guidance), got {self.guidance_scale!r}")
-        low, high = TEMPERATURE_RANGE
-        if not isinstance(self.temperature, (int, float)) or not low <= self.temperature <= high:
-            raise ValueError(f"temperature: must be in [{low:g}, {high:g}], got {self.temperature!r}")
+        check_guidance_scale(self.guidance_scale)
+        check_temperature(self.temperature)
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
             raise ValueError(f"top_k: must be an integer >= 0 (0 disables it), got {self.top_k!r}")
         if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:

@@ -1,5 +1,5 @@
 """Crash-safe training checkpoints, shared by decoder training (`simba-music train`) and codec training
-(`simba-music codec train`), and crash-safe exports of a Hub-format model folder.
+(`simba-music-lab codec train`), and crash-safe exports of a Hub-format model folder.
 
 A run keeps its checkpoints in ``OUTPUT_DIR/checkpoints/step-{step}/`` (Accelerate's ``save_state`` plus the
 trainer's own state file). A checkpoint folder only appears under its final name once it is complete (written to a
@@ -47,7 +47,14 @@ def save_checkpoint(accelerator, directory: str | os.PathLike, step: int, write_
     atomically, then keep only the newest `keep` checkpoints (all when `keep` <= 0)."""
     directory = Path(directory)
     final = directory / f"step-{step}"
-    temporary = directory / f".tmp-step-{step}"
+    # A name of this process's own (every rank writes into the main process's folder): two runs that were ever
+    # started on one folder could not share a temporary folder even without the run lock.
+    name = [f".tmp-step-{step}-{os.getpid()}"]
+    if getattr(accelerator, "num_processes", 1) > 1:
+        from accelerate.utils import broadcast_object_list
+
+        broadcast_object_list(name)
+    temporary = directory / name[0]
     if accelerator.is_main_process:
         directory.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(temporary, ignore_errors=True)

@@ -14,43 +14,33 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from simba_music_cli.training import PreprocessArguments
+
 from ..audio import resample
-from ..corpus.manifest import read_manifest, split_name
-from ..io_utils import atomic_directory, check_output_directory
+from ..io_utils import atomic_directory, check_output_directory, output_errors, terminate_as_exception
+from .codec_record import codec_identity
 from .data import EMPTY_TEXT_STATES_FILE
+from .manifest import read_manifest, split_name
 
 SILENCE_PEAK = 1e-4
 WRITER = "simba-music preprocess"
 
 
-@dataclass
-class PreprocessArguments:
-    manifest: str
-    output_dir: str
-    codec: str  # an EncodecModel / DacModel / WavTokenizerModel folder, or a text-to-music folder (its audio_encoder)
-    num_codebooks: int = 1
-    segment_seconds: float = 10.0
-    min_seconds: float = 2.0  # shorter files, and shorter final segments, are dropped
-    text_encoder: str | None = None  # cache its hidden states of every caption
-    batch_size: int = 8
-    num_proc: int = 1
-    progress: bool = True
-    overwrite: bool = False  # replace an output folder that holds files preprocess did not write
-
-    def check(self) -> None:
-        if self.segment_seconds <= 0:
-            raise ValueError(f"segment_seconds must be > 0, got {self.segment_seconds}")
-        if not 0 < self.min_seconds <= self.segment_seconds:
-            raise ValueError(f"min_seconds must be in (0, segment_seconds={self.segment_seconds}], got "
-                             f"{self.min_seconds}")
-        if self.batch_size < 1 or self.num_proc < 1:
-            raise ValueError("batch_size and num_proc must be >= 1")
+def audio_problem(audio: np.ndarray) -> str | None:
+    """Why decoded audio cannot be used ("empty", "nan", "silent"), or None. Silence or NaN would teach (or
+    warm-start) a model the codes of nothing."""
+    if audio.size == 0:
+        return "empty"
+    if not np.isfinite(audio).all():
+        return "nan"
+    if np.abs(audio).max() < SILENCE_PEAK:
+        return "silent"
+    return None
 
 
 def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -> tuple[list[np.ndarray], str | None]:
@@ -63,12 +53,9 @@ def _segments(path: str, rate: int, channels: int, segment: int, minimum: int) -
         audio, source_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except Exception:  # soundfile raises several types for unreadable files
         return [], "corrupt"
-    if audio.size == 0:
-        return [], "empty"
-    if not np.isfinite(audio).all():
-        return [], "nan"
-    if np.abs(audio).max() < SILENCE_PEAK:
-        return [], "silent"
+    problem = audio_problem(audio)
+    if problem:
+        return [], problem
     waveform = torch.from_numpy(audio.T.copy())  # [channels, samples]
     waveform = waveform.mean(0, keepdim=True) if channels == 1 else waveform[:channels].expand(channels, -1)
     if source_rate != rate:
@@ -89,14 +76,20 @@ def _load_codec(path: str, num_codebooks: int):
 
     from ..modeling.audio_codec import AudioCodec
 
-    config = AutoConfig.from_pretrained(path)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except OSError as error:
+        raise ValueError(f"--codec: cannot load a codec from {str(path)!r} ({error})") from None
     if hasattr(config, "audio_encoder"):  # a text-to-music directory: reuse its codec
         from transformers import AutoModelForTextToWaveform
 
         model = AutoModelForTextToWaveform.from_pretrained(path).audio_encoder
     else:
         model = AutoModel.from_pretrained(path)
-    return AudioCodec(_without_parametrizations(model.eval()), num_codebooks)
+    identity = codec_identity(model, name=str(path))  # of the stored weights, before weight norm is baked in
+    codec = AudioCodec(_without_parametrizations(model.eval()), num_codebooks)
+    codec.identity = identity
+    return codec
 
 
 def _without_parametrizations(model: torch.nn.Module) -> torch.nn.Module:
@@ -118,12 +111,12 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
     `codec` (an `AudioCodec`) into `output_dir`. Returns the summary, also written to `output_dir/summary.json`."""
     from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
 
-    if isinstance(dataset, list):  # manifest rows (`simba_music.corpus.manifest.read_manifest`)
+    if isinstance(dataset, list):  # manifest rows (`simba_music_lab.corpus.manifest.read_manifest`)
         dataset = Dataset.from_list(dataset)
 
     if len(dataset) == 0:
         raise ValueError("dataset: no rows to encode")
-    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]))
+    check_output_directory(output_dir, "--output-dir", overwrite, inputs=tuple(dataset["audio"]), writer=WRITER)
     if "split" in dataset.column_names:
         names = [split_name(value, f"dataset row {index}") for index, value in enumerate(dataset["split"])]
         dataset = dataset.remove_columns("split").add_column("split", names)
@@ -190,6 +183,8 @@ def preprocess(dataset, codec, output_dir: str, segment_seconds: float = 10.0, m
         "hours_encoded": len(encoded) * segment / rate / 3600, "splits": {k: len(v) for k, v in splits.items()},
         "sampling_rate": rate, "frame_rate": codec.frame_rate, "num_codebooks": codec.num_codebooks,
         "segment_seconds": segment_seconds,
+        # Which codec made these codes: train and evaluate refuse a model of another codec (codec_record.py).
+        "codec": getattr(codec, "identity", None) or codec_identity(codec),
     }
     with atomic_directory(output_dir, WRITER, overwrite) as temporary:
         DatasetDict(splits).save_to_disk(str(temporary))
@@ -210,9 +205,16 @@ def _text_states(captions, tokenizer, encoder) -> list:
 
 
 def run(args: PreprocessArguments) -> dict:
+    """`simba-music preprocess`. SIGTERM and SIGHUP stop it as Ctrl-C does; a full or read-only disk is an
+    `OutputError` naming --output-dir (nothing half-written: the dataset is swapped in whole)."""
+    with terminate_as_exception(), output_errors(args.output_dir, "--output-dir"):
+        return _run(args)
+
+
+def _run(args: PreprocessArguments) -> dict:
     args.check()
     check_output_directory(args.output_dir, "--output-dir", args.overwrite,
-                           inputs=(args.manifest, args.codec, args.text_encoder))
+                           inputs=(args.manifest, args.codec, args.text_encoder), writer=WRITER)
     dataset = read_manifest(args.manifest)
     codec = _load_codec(args.codec, args.num_codebooks)
     tokenizer = encoder = None

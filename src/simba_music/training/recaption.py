@@ -12,10 +12,9 @@ re-captions the remaining rows exactly as the uninterrupted run would have.
 
 from __future__ import annotations
 
-from ..corpus.builder import caption_for_row
-from ..corpus.captions import CAPTION_STYLES, stable_fraction
+from ..captions.templates import CAPTION_STYLES, caption_for_row, stable_fraction
 
-# The metadata a caption is written from (`corpus.builder.caption_for_row`).
+# The metadata a caption is written from (`captions.templates.caption_for_row`).
 CAPTION_COLUMNS = ("clip_id", "instrument", "tempo_bpm", "key", "meter", "num_parts", "genre", "composer")
 
 
@@ -43,7 +42,7 @@ class Recaptioner:
         missing = [name for name in CAPTION_COLUMNS if name not in column_names]
         if missing:
             raise ValueError(f"caption_styles: the dataset's train split lacks the caption metadata {missing} (a "
-                             "`simba-music preprocess` of a `simba-music corpus build` manifest keeps them); train "
+                             "`simba-music preprocess` of a `simba-music-lab corpus build` manifest keeps them); train "
                              "without --caption-styles to use the stored captions")
 
     def __call__(self, row: dict) -> str:

@@ -10,6 +10,7 @@ and the epoch, and the batches already seen in the interrupted epoch are skipped
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -22,63 +23,34 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from ..io_utils import atomic_directory, atomic_path, check_output_directory, read_output_marker, write_output_marker
+from simba_music_cli.training import VALUE_RANGES, TrainArguments  # noqa: F401  (the options live there)
+
+from ..hub_check import check_hub_push
+from ..io_utils import (
+    atomic_directory,
+    atomic_path,
+    check_output_directory,
+    exclusive_lock,
+    output_errors,
+    read_output_marker,
+    terminate_as_exception,
+    write_output_marker,
+)
 from ..modeling import SimbaMusicForCausalLM
 from ..modeling.configuration_simba_music import SimbaMusicConfig
+from ..validation import check_keys, read_json_file
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
+from .codec_record import check_codec_records, codec_identity, dataset_codec, model_codec, write_model_codec
 from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
 from .data import load_training_data
 from .plots import plot_training_curves
 from .recaption import Recaptioner, parse_caption_styles
 
-
-@dataclass
-class TrainArguments:
-    dataset: str
-    output_dir: str
-    config: str | None = None  # JSON file of SimbaMusicConfig fields (training from scratch)
-    init_from: str | None = None  # a saved SimbaMusicForCausalLM directory (fine-tuning)
-    text_encoder: str | None = None  # for datasets with captions but no cached text states
-    text_max_length: int | None = None  # pad (and cut) captions to exactly this many tokens; None: to the longest
-    # Re-caption every training row each epoch from its metadata, in one of these comma-separated styles
-    # ("templates,paraphrases"; see recaption.py); None: the captions as preprocessed.
-    caption_styles: str | None = None
-    max_steps: int = 1000
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 1e-4
-    min_learning_rate: float = 5e-7
-    weight_decay: float = 0.02
-    adam_epsilon: float = 1e-7
-    warmup_steps: int = 500
-    label_smoothing: float = 0.1
-    caption_dropout: float = 0.1
-    max_grad_norm: float = 1.0
-    mixed_precision: str = "no"  # "no", "fp16" or "bf16", as in Accelerate
-    eval_every: int = 100
-    save_every: int = 100
-    keep_checkpoints: int = 2
-    log_with: str | None = None  # "tensorboard" or "trackio"
-    seed: int = 0
-    resume: bool = False
-    push_to_hub: str | None = None
-    progress: bool = True
-    overwrite: bool = False  # start afresh in a folder holding another run or files train did not write
-
-    def check(self) -> None:
-        for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "save_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.min_learning_rate < 0:
-            raise ValueError("learning_rate must be > 0 and min_learning_rate >= 0")
-        if not 0 <= self.caption_dropout <= 1:
-            raise ValueError(f"caption_dropout must be in [0, 1], got {self.caption_dropout}")
-        if self.text_max_length is not None and self.text_max_length < 1:
-            raise ValueError(f"text_max_length must be >= 1 (or unset), got {self.text_max_length}")
-        if self.caption_styles is not None:
-            parse_caption_styles(self.caption_styles)
-        if self.config is None and self.init_from is None and not self.resume:
-            raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
+# What a resume must keep unless --change-settings: the schedule is a function of these (changing --max-steps
+# recomputed the cosine, a jump from 5e-7 to 4.4e-4 one step after resuming).
+RESUME_SETTINGS = ("learning_rate", "min_learning_rate", "warmup_steps", "max_steps", "batch_size",
+                   "gradient_accumulation_steps", "weight_decay", "adam_epsilon", "label_smoothing",
+                   "max_grad_norm", "caption_dropout", "seed")
 
 
 def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> float:
@@ -154,12 +126,52 @@ def _check_run_folder(args: TrainArguments, output: Path, identity: dict) -> Pat
                              f"{' and '.join(what[key] for key in changed)} "
                              f"(its dataset: {recorded.get('dataset')!r}); "
                              "resume with the same --config/--init-from and --dataset, or start a new --output-dir")
+        _check_resume_settings(args, recorded.get("settings"))
         return existing
     if existing is not None and not args.overwrite:
         raise ValueError(f"--output-dir: {str(output)!r} holds a run (checkpoint {existing.name}); pass --resume to "
                          "continue it, --overwrite to start afresh (its checkpoints are deleted), or choose another "
                          "folder")
     return None
+
+
+def _check_resume_settings(args: TrainArguments, recorded: dict | None) -> None:
+    """Refuse a resume whose schedule settings differ from the run's (unless --change-settings), saying what."""
+    changes = [f"--{key.replace('_', '-')} {recorded[key]} -> {getattr(args, key)}" for key in RESUME_SETTINGS
+               if recorded and key in recorded and recorded[key] != getattr(args, key)]
+    if changes and not args.change_settings:
+        raise ValueError(f"--resume: the run started with other settings ({'; '.join(changes)}); resume with the "
+                         "run's settings, or pass --change-settings to continue with the new ones (the learning-rate "
+                         "schedule is recomputed from them)")
+
+
+def _model_path(option: str, path: str | None):
+    """--init-from as given, or the shipped demo's folder for its name; a text-to-music (composite) folder other
+    than the demo is refused: a decoder folder is expected."""
+    from ..shipped import DEMO_MODEL, resolve_model
+
+    if path is None:
+        return None
+    resolved = resolve_model(path)
+    config = Path(resolved) / "config.json"
+    if config.is_file() and "audio_encoder" in read_json_file(config, option) and str(path) != DEMO_MODEL:
+        raise ValueError(f"{option}: {str(path)!r} is a text-to-music (composite) folder; a decoder folder is "
+                         f"expected: save its decoder (model.decoder.save_pretrained(...)), or pass {DEMO_MODEL!r} "
+                         "for the shipped demo's decoder")
+    return resolved
+
+
+def _config_from_file(path, option: str) -> SimbaMusicConfig:
+    """A SimbaMusicConfig from a JSON file of its fields; the file is named in a syntax error, and an unknown key
+    (a typo such as num_hiden_layers) is refused with the closest field rather than silently ignored."""
+    values = read_json_file(path, option)
+    if not isinstance(values, dict):
+        raise ValueError(f"{option}: {str(path)!r} must hold a JSON object of SimbaMusicConfig fields")
+    check_keys(values, SimbaMusicConfig().to_dict(), f"{option} {str(path)!r}")
+    try:
+        return SimbaMusicConfig(**values)
+    except ValueError as error:
+        raise ValueError(f"{option} {str(path)!r}: {error}") from None
 
 
 class TextConditioner:
@@ -184,18 +196,50 @@ class TextConditioner:
         return batch
 
 
-def _build_model(args: TrainArguments, output: Path) -> SimbaMusicForCausalLM:
-    """From --init-from, --config, or (resuming) the config recorded when the run started."""
+def _build_model(args: TrainArguments, output: Path) -> tuple[SimbaMusicForCausalLM, dict | None]:
+    """From --init-from, --config, or (resuming) the config recorded when the run started; with the codec record
+    of the decoder it starts from (None: unknown, or from scratch). Sizes that cannot train in this machine's memory
+    are refused before anything is built."""
+    from ..shipped import DEMO_MODEL
+
     recorded = output / "decoder_config.json"
+    codec = None
     if args.init_from:
-        model = SimbaMusicForCausalLM.from_pretrained(args.init_from)
+        path = _model_path("--init-from", args.init_from)
+        if str(args.init_from) == DEMO_MODEL:  # the shipped composite: its decoder, and its codec
+            from transformers import AutoModelForTextToWaveform
+
+            composite = AutoModelForTextToWaveform.from_pretrained(path)
+            model, codec = composite.decoder, codec_identity(composite, name=DEMO_MODEL)
+        else:
+            SimbaMusicConfig.from_pretrained(path).check_memory(TRAINING_COPIES, "--init-from")
+            model, codec = SimbaMusicForCausalLM.from_pretrained(path), model_codec(path)
     elif args.config or recorded.exists():
-        config = SimbaMusicConfig(**json.loads(Path(args.config or recorded).read_text()))
+        option = "--config" if args.config else "--resume"
+        config = _config_from_file(args.config or recorded, option)
+        config.check_memory(TRAINING_COPIES, option)
         model = SimbaMusicForCausalLM(config)
     else:
         raise ValueError(f"--resume: nothing to resume in {output}; give --config or --init-from to start")
     model.config.label_smoothing = args.label_smoothing
-    return model
+    return model, codec
+
+
+TRAINING_COPIES = 4  # float32 weights, gradients and AdamW's two moments
+
+
+def _check_text_width(data, model: SimbaMusicForCausalLM, encoder) -> None:
+    """The decoder's text_hidden_size against the cached text states' width (or the text encoder's), before the run
+    folder is written: it used to fail at the first forward pass, after the folder was made."""
+    from ..modeling.configuration_simba_music import text_hidden_size_of
+
+    if encoder is not None:
+        width, source = text_hidden_size_of(encoder.config), "--text-encoder's hidden size"
+    else:
+        width, source = int(data.train[0]["text_states"].shape[-1]), "the dataset's cached text_states"
+    if width != model.config.text_hidden_size:
+        raise ValueError(f"text_hidden_size: the decoder takes {model.config.text_hidden_size}-wide text states but "
+                         f"{source} is {width}; set text_hidden_size to {width} in --config")
 
 
 @torch.no_grad()
@@ -218,15 +262,25 @@ def evaluate(model, loader, conditioner, accelerator) -> float:
 
 
 def train(args: TrainArguments) -> dict:
-    """Train (or resume) and return a summary; writes checkpoints, metrics.jsonl, a curve PNG and the final model."""
+    """Train (or resume) and return a summary; writes checkpoints, metrics.jsonl, a curve PNG and the final model.
+    SIGTERM and SIGHUP stop it as Ctrl-C does; a full or read-only disk is an `OutputError` naming --output-dir."""
+    with contextlib.ExitStack() as held, terminate_as_exception(), output_errors(args.output_dir, "--output-dir"):
+        return _train(args, held)
+
+
+def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
     args.check()
     output = Path(args.output_dir)
     # Everything is validated before anything is written: a bad --dataset never touches an existing run.
     check_output_directory(output, "--output-dir", args.overwrite,
-                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder))
+                           inputs=(args.dataset, args.config, args.init_from, args.text_encoder), writer=WRITER)
     set_seed(args.seed)  # before the model is built: its initial weights follow the seed
     data = load_training_data(args.dataset)
-    model = _build_model(args, output)
+    model, codec = _build_model(args, output)
+    codec = codec or dataset_codec(args.dataset)  # from scratch: the model will speak the dataset's codec
+    check_codec_records(args.dataset, dataset_codec(args.dataset), codec, f"--init-from {args.init_from!r}")
+    if args.push_to_hub:
+        check_hub_push(args.push_to_hub)
     tokenizer, encoder = None, None
     if data.needs_text_encoder:
         if args.text_encoder is None:
@@ -235,6 +289,7 @@ def train(args: TrainArguments) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
         encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False)
         encoder = getattr(encoder, "encoder", encoder) if hasattr(encoder, "decoder") else encoder
+    _check_text_width(data, model, encoder)
     recaptioner = None
     if args.caption_styles is not None:
         if not data.needs_text_encoder:
@@ -251,10 +306,14 @@ def train(args: TrainArguments) -> dict:
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps,
                               mixed_precision=args.mixed_precision, log_with=args.log_with, project_dir=str(output))
     if accelerator.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        held.enter_context(exclusive_lock(output, "--output-dir"))  # one run per folder
+        if _check_run_folder(args, output, identity) != resume_from:  # another run wrote here since the checks
+            raise ValueError(f"--output-dir: {str(output)!r} changed while this run started; start it again")
         if resume_from is None and checkpoints.is_dir():  # --overwrite: the old run's checkpoints would be resumed
             shutil.rmtree(checkpoints)
         checkpoints.mkdir(parents=True, exist_ok=True)
-        write_output_marker(output, WRITER, **identity)
+        write_output_marker(output, WRITER, **identity, settings={key: getattr(args, key) for key in RESUME_SETTINGS})
         with atomic_path(output / "decoder_config.json") as temporary:
             temporary.write_text(model.config.to_json_string(use_diff=False))
     accelerator.wait_for_everyone()
@@ -358,6 +417,7 @@ def train(args: TrainArguments) -> dict:
     if accelerator.is_main_process:
         with atomic_directory(output / "model", WRITER, args.overwrite) as temporary:
             final.save_pretrained(temporary)
+            write_model_codec(temporary, codec)
         plot_training_curves(state.history, output / "training_curve.png")
         if args.push_to_hub:
             final.push_to_hub(args.push_to_hub)

@@ -6,22 +6,25 @@ not name any code. So when the codec changes, everything else is copied, and eac
 of the old codes' rows, weighted by how often that old code sounds at the same moment. Encoding the same audio with
 both codecs counts those co-occurrences frame by frame (`count_code_pairs`).
 
-Measured on the demo (docs/CORPUS_CODEC.md): on validation clips of the one-codebook codec's tokens, the transferred
+Measured on the demo (CHANGELOG.md, 2026-11-30): on validation clips of the one-codebook codec's tokens, the transferred
 decoder starts at 5.89 nats per token, against 6.97 for a fresh one and 6.74 for the best unigram guess.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from simba_music_cli.training import VocabularyTransferArguments
+
 from ..modeling.configuration_simba_music import SimbaMusicConfig
 from ..modeling.decoder import SimbaMusicForCausalLM
+from .codec_record import MODEL_RECORD
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 WRITER = "simba-music transfer-vocabulary"
@@ -93,37 +96,15 @@ def transfer_vocabulary(decoder: SimbaMusicForCausalLM, counts: torch.Tensor) ->
     return new_decoder.train(decoder.training)
 
 
-@dataclass
-class VocabularyTransferArguments:
-    model: str  # a text-to-music folder (or "simba-music-demo") whose decoder and codec are carried over
-    codec: str  # the new codec: a codec folder, or a text-to-music folder whose codec is taken
-    # Audio that both codecs encode: files, folders (searched for .wav/.flac/.ogg), or a corpus manifest (.jsonl/.csv),
-    # of which only the train split is read, so that held-out clips stay unseen.
-    audio: tuple[str, ...]
-    output_dir: str  # the new decoder; fine-tune it with `simba-music train --init-from OUTPUT_DIR`
-    max_files: int = 600  # a random choice of this many files (by --seed) when there are more
-    max_seconds: float = 30.0  # of each file
-    seed: int = 0
-    progress: bool = True
-    overwrite: bool = False  # replace an output folder that simba-music did not write
-
-    def check(self) -> None:
-        if self.max_files < 1:
-            raise ValueError(f"max_files: must be >= 1, got {self.max_files}")
-        if not self.max_seconds > 0:
-            raise ValueError(f"max_seconds: must be > 0, got {self.max_seconds}")
-        if not self.audio:
-            raise ValueError("audio: give at least one audio file or folder")
-
-
 def audio_files(paths, option: str = "--audio") -> list[Path]:
     """The sound files named in `paths`, folders searched recursively, manifests' train rows, in a stable order."""
-    from ..corpus.manifest import read_manifest
+    from .manifest import read_manifest
 
     found = []
     for path in map(Path, paths):
         if path.is_file() and path.suffix.lower() in (".jsonl", ".csv"):
-            found += [Path(row["audio"]) for row in read_manifest(path, split="train")]
+            # Rows without a split are training rows, as preprocess takes them.
+            found += [Path(row["audio"]) for row in read_manifest(path) if row.get("split", "train") == "train"]
         elif path.is_dir():
             found += sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
         elif path.is_file():
@@ -136,10 +117,15 @@ def audio_files(paths, option: str = "--audio") -> list[Path]:
 
 
 def _encode_with_each(codecs, path: Path, max_seconds: float) -> list[torch.Tensor]:
-    """`path`'s codes under each codec; the file is read once per distinct sampling rate (once when they agree)."""
+    """`path`'s codes under each codec; the file is read once per distinct sampling rate (once when they agree).
+    Empty, NaN or silent audio is a ValueError naming the reason (`preprocess.audio_problem`)."""
     from ..audio.files import load_audio
+    from .preprocess import audio_problem
 
     audio = {rate: load_audio(path, rate)[: int(max_seconds * rate)] for rate in {c.sampling_rate for c in codecs}}
+    problem = next(filter(None, map(audio_problem, audio.values())), None)
+    if problem:
+        raise ValueError(problem)
     return [codec.encode(torch.from_numpy(audio[codec.sampling_rate]).float()[None, None]
                          .expand(1, codec.channels, -1))[0, 0] for codec in codecs]
 
@@ -149,7 +135,7 @@ def run(args: VocabularyTransferArguments) -> dict:
     """`simba-music transfer-vocabulary`: count code pairs on the audio, transfer, and save the new decoder."""
     from transformers import AutoModelForTextToWaveform
 
-    from ..io_utils import check_output_directory
+    from ..io_utils import check_output_directory, output_errors
     from ..shipped import resolve_model
     from .checkpoints import export_model_atomically
     from .preprocess import _load_codec
@@ -157,7 +143,7 @@ def run(args: VocabularyTransferArguments) -> dict:
     args.check()
     model_path = resolve_model(args.model)
     check_output_directory(args.output_dir, "--output-dir", args.overwrite,
-                           inputs=(model_path, args.codec, *args.audio))
+                           inputs=(model_path, args.codec, *args.audio), writer=WRITER)
     files = audio_files(args.audio)
     if len(files) > args.max_files:
         chosen = np.random.default_rng(args.seed).choice(len(files), args.max_files, replace=False)
@@ -172,18 +158,26 @@ def run(args: VocabularyTransferArguments) -> dict:
     for path in tqdm(files, desc="encoding with both codecs", disable=not args.progress):
         try:
             new_codes, old_codes = _encode_with_each((new_codec, old_codec), path, args.max_seconds)
-        except (RuntimeError, ValueError) as error:  # soundfile's errors for unreadable or empty files
+        except (RuntimeError, ValueError) as error:  # soundfile's for unreadable files; ours for silent, NaN, empty
             skipped.append(f"{path}: {error}")
             continue
         count_code_pairs(new_codes, old_codes, new_codec.frame_rate, old_codec.frame_rate, counts)
+    if skipped:
+        warnings.warn(f"--audio: {len(skipped)} of {len(files)} file(s) skipped (silent, NaN, empty or unreadable), "
+                      f"first: {skipped[0]}", stacklevel=2)
+    if len(skipped) == len(files):
+        raise ValueError(f"--audio: none of the {len(files)} file(s) could be encoded ({skipped[0]}, ...); nothing "
+                         "was written")
     decoder = transfer_vocabulary(model.decoder, counts)
     summary = {"model": str(model_path), "codec": str(args.codec), "files": len(files) - len(skipped),
-               "skipped": skipped, "frames": int(counts.sum()),
+               "skipped": skipped, "skipped_count": len(skipped), "frames": int(counts.sum()),
                "new_codes_seen": int((counts.sum(dim=1) > 0).sum()), "new_codebook_size": counts.shape[0],
                "old_codebook_size": counts.shape[1]}
-    export_model_atomically(decoder, args.output_dir, WRITER,
-                            extra_files={"vocabulary_transfer.json": json.dumps(summary, indent=1) + "\n"},
-                            overwrite=args.overwrite)
+    files_beside = {"vocabulary_transfer.json": json.dumps(summary, indent=1) + "\n",
+                    # the new codec's record: train --init-from compares it with its dataset's
+                    MODEL_RECORD: json.dumps(new_codec.identity, indent=1) + "\n"}
+    with output_errors(args.output_dir, "--output-dir"):
+        export_model_atomically(decoder, args.output_dir, WRITER, extra_files=files_beside, overwrite=args.overwrite)
     return summary
 
 

@@ -1,6 +1,0 @@
-"""Offline captioned music corpus: music21 scores rendered with fluidsynth, split by work."""
-
-from simba_music.corpus.builder import CorpusConfig, build_corpus
-from simba_music.corpus.manifest import read_manifest, split_for_work, write_manifest
-
-__all__ = ["CorpusConfig", "build_corpus", "read_manifest", "split_for_work", "write_manifest"]

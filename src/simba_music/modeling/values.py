@@ -1,0 +1,100 @@
+"""One home for the values that the library, the command line and the demo page all check or default to.
+
+Plain Python: no torch, no transformers, no imports from the rest of the package. The command line loads this file on
+its own (`simba_music_cli.values`) to check a value and show a default before it imports anything heavy;
+`sampling.py`, the demo app and the CLI all use these.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+# The paper's sampling (SSM-TTM, pl_inference.py): top-k 250, temperature 1.2, classifier-free guidance 3.
+PAPER_GENERATION_DEFAULTS = {"do_sample": True, "top_k": 250, "top_p": 1.0, "temperature": 1.2, "guidance_scale": 3.0}
+DEFAULT_DURATION_S = 10.0  # when neither the call nor the saved generation config says
+DEFAULT_MAX_DURATION_S = 600.0  # a model config's `max_duration_s` unless it says otherwise
+
+# Sane ranges, checked before any work: beyond them the scaled logits overflow to inf/NaN inside sampling.
+MAX_GUIDANCE_SCALE = 100.0
+TEMPERATURE_RANGE = (0.01, 100.0)
+SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_guidance_scale(value, name: str = "guidance_scale"):
+    """`value` if it is a finite number in [0, MAX_GUIDANCE_SCALE], else a ValueError naming `name` (the CLI passes
+    "--guidance", the page "Guidance")."""
+    if not _is_number(value) or not 0 <= value <= MAX_GUIDANCE_SCALE:
+        raise ValueError(f"{name}: must be a finite number >= 0 and <= {MAX_GUIDANCE_SCALE:g} (1 disables guidance, "
+                         f"0 ignores the prompt), got {value!r}")
+    return value
+
+
+def check_temperature(value, name: str = "temperature"):
+    low, high = TEMPERATURE_RANGE
+    if not _is_number(value) or not low <= value <= high:
+        raise ValueError(f"{name}: must be in [{low:g}, {high:g}], got {value!r}")
+    return value
+
+
+def check_seed(value, name: str = "seed") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{name}: must be an int in [0, 2**64), got {value!r}")
+    return value
+
+
+def codec_frame_rate(codec_config: dict) -> float | None:
+    """Codec frames per second from a codec's config dict (EnCodec, DAC, WavTokenizer; as saved in a model's
+    config.json): the sampling rate over the product of the upsampling ratios, the codec's hop. Exact, where
+    DacConfig.frame_rate rounds up (44.1 kHz / 512 -> 87 instead of 86.13). None if the config does not say."""
+    rate, ratios = codec_config.get("sampling_rate"), codec_config.get("upsampling_ratios")
+    if not rate or not ratios:
+        return None
+    return rate / math.prod(ratios)
+
+
+def saved_generation_defaults(model_dir: str | os.PathLike | None = None) -> dict:
+    """`{"duration", "guidance_scale", "temperature", "top_k", "top_p", "source"}` for the model saved in
+    `model_dir` (default: the shipped demo model), read from its JSON files without loading it. `source` names the
+    file the values came from, or says that the paper's defaults were used."""
+    folder = Path(model_dir) if model_dir is not None else shipped_demo_folder()
+    saved = _read_json(folder / "generation_config.json") if folder is not None else None
+    names = ("guidance_scale", "temperature", "top_k", "top_p")
+    defaults = {name: (saved or {}).get(name, PAPER_GENERATION_DEFAULTS[name]) for name in names}
+    defaults["duration"] = DEFAULT_DURATION_S
+    if saved and saved.get("max_new_tokens"):
+        frame_rate = codec_frame_rate((_read_json(folder / "config.json") or {}).get("audio_encoder", {}))
+        if frame_rate:
+            defaults["duration"] = round(saved["max_new_tokens"] / frame_rate, 3)
+    defaults["source"] = str(folder / "generation_config.json") if saved else "the paper's defaults"
+    return defaults
+
+
+def shipped_demo_folder() -> Path | None:
+    """The shipped demo's folder (`simba_music/pretrained/simba-music-demo`) of an installed simba-music, or None
+    (as in a model folder exported with its code for `trust_remote_code`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("simba_music")  # finds the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pretrained" / "simba-music-demo"
+    return folder if (folder / "config.json").is_file() else None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = ["DEFAULT_DURATION_S", "DEFAULT_MAX_DURATION_S", "MAX_GUIDANCE_SCALE", "PAPER_GENERATION_DEFAULTS",
+           "SEED_LIMIT", "TEMPERATURE_RANGE", "check_guidance_scale", "check_seed", "check_temperature",
+           "codec_frame_rate", "saved_generation_defaults", "shipped_demo_folder"]

@@ -6,7 +6,8 @@ Measures, in one run of `--minutes` of audio (issue targets in brackets):
 - real-time factor: wall time / audio time, codec decoding included          [<= 0.5 over 10 minutes, 2 threads]
 - CPU seconds (user + system, all threads) per audio second: the cost, less sensitive to other processes' load
 - the codec's share of that time
-- time per frame over the first and the last minute of audio (thirds of shorter runs)   [last/first within 5 %]
+- time per frame over the first and the last minute of audio (thirds of shorter runs), in wall and in CPU time
+                                                                             [last/first within 5 %]
 - resident memory (psutil) after 1 minute of audio and at the end, and whether every cache tensor kept its size
                                                                              [end within 5 % of 1 minute, at 30 min]
 - a prompt joining after 30 s: the priming prefill's time; the longest chunk
@@ -89,7 +90,7 @@ def main() -> None:
 
     model.codec.decode = timed_decode
     process = psutil.Process()
-    chunk_walls, chunk_audio, played = [], [], 0.0
+    chunk_walls, chunk_cpus, chunk_audio, played = [], [], [], 0.0
     rss_after_minute = shapes_after_minute = join_seconds = None
     join_at = min(30.0, seconds / 4)  # before the 1-minute mark: both memory readings have the same rows
     started, cpu_started = time.perf_counter(), sum(process.cpu_times()[:2])
@@ -100,9 +101,10 @@ def main() -> None:
                 stream.add_prompt(JOINING_PROMPT, 0.5)
                 stream.step()  # applies the change: the joining row's prefill
                 join_seconds = time.perf_counter() - join_start
-            chunk_start = time.perf_counter()
+            chunk_start, chunk_cpu_start = time.perf_counter(), sum(process.cpu_times()[:2])
             chunk = next(stream)
             chunk_walls.append(time.perf_counter() - chunk_start)
+            chunk_cpus.append(sum(process.cpu_times()[:2]) - chunk_cpu_start)
             chunk_audio.append(chunk.shape[-1] / model.config.sampling_rate)
             played += chunk_audio[-1]
             bar.update(chunk_audio[-1])
@@ -114,9 +116,12 @@ def main() -> None:
         rss_after_minute, shapes_after_minute = process.memory_info().rss, state_shapes(stream)
 
     window = min(60.0, seconds / 3)
-    per_frame = [w / (a * model.config.frame_rate) for w, a in zip(chunk_walls, chunk_audio, strict=True)]
-    first = per_frame[:max(1, round(window / args.chunk_seconds))]
-    last = per_frame[-max(1, round(window / args.chunk_seconds)):]
+    frames = [audio * model.config.frame_rate for audio in chunk_audio]
+    per_frame = [wall / count for wall, count in zip(chunk_walls, frames, strict=True)]
+    cpu_per_frame = [cpu / count for cpu, count in zip(chunk_cpus, frames, strict=True)]
+    chunks_per_window = max(1, round(window / args.chunk_seconds))
+    first, last = per_frame[:chunks_per_window], per_frame[-chunks_per_window:]
+    cpu_first, cpu_last = cpu_per_frame[:chunks_per_window], cpu_per_frame[-chunks_per_window:]
     rss_end = process.memory_info().rss
     report = {
         "model": "simba-music-demo", "threads": args.threads, "device": "cpu", "audio_seconds": round(played, 1),
@@ -128,6 +133,10 @@ def main() -> None:
         "ms_per_frame_first_window": round(1000 * mean(first), 2),
         "ms_per_frame_last_window": round(1000 * mean(last), 2), "window_seconds": window,
         "last_over_first": round(mean(last) / mean(first), 3),
+        # The same in CPU time, which other processes' load moves much less than wall time.
+        "cpu_ms_per_frame_first_window": round(1000 * mean(cpu_first), 2),
+        "cpu_ms_per_frame_last_window": round(1000 * mean(cpu_last), 2),
+        "cpu_last_over_first": round(mean(cpu_last) / mean(cpu_first), 3),
         "rss_mb_after_1_minute": round(rss_after_minute / 2**20, 1), "rss_mb_end": round(rss_end / 2**20, 1),
         "rss_end_over_1_minute": round(rss_end / rss_after_minute, 4),
         "state_shapes_constant": state_shapes(stream) == shapes_after_minute,

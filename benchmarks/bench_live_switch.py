@@ -6,7 +6,7 @@ One stream of the shipped demo; every 10 s of audio the mix switches to a prompt
 instrument classifier trained through the demo's codec labels the audio from 4 s to 10 s after the step at which the
 change applied. Target: the new instrument named in at least 8 of 10 switches. For scale: the demo names the
 prompted instrument in 90.6 % of fresh `generate` calls (docs/RESULTS.md). `--smoke`: one short switch (runs, means
-nothing).
+nothing). Needs the lab distribution (`pip install -e lab`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ from transformers import AutoModelForTextToWaveform, AutoProcessor
 import simba_music
 from simba_music.live import LiveStream
 from simba_music_lab.evaluation.instrument import InstrumentClassifier, default_classifier_dir  # needs simba-music-lab
+
+try:  # the instrument classifier lives in the lab distribution (lab/, `pip install -e lab`)
+    from simba_music_lab.evaluation.instrument import InstrumentClassifier, default_classifier_dir
+except ImportError as error:
+    raise SystemExit(f"bench_live_switch: needs simba-music-lab for the instrument classifier ({error}); "
+                     "pip install -e lab") from None
 
 INSTRUMENTS = ["flute", "church organ", "violin", "acoustic grand piano", "harp", "accordion", "cello", "choir",
                "clarinet", "harpsichord", "oboe"]

@@ -20,7 +20,6 @@ from transformers import AutoModelForTextToWaveform, AutoProcessor
 
 import simba_music
 from simba_music.live import LiveStream
-from simba_music_lab.evaluation.instrument import InstrumentClassifier, default_classifier_dir  # needs simba-music-lab
 
 try:  # the instrument classifier lives in the lab distribution (lab/, `pip install -e lab`)
     from simba_music_lab.evaluation.instrument import InstrumentClassifier, default_classifier_dir

@@ -36,7 +36,7 @@ def answer_without_torch(argv):
                                   ["generate", "x", "--guidance", "500"], ["generate"], ["--version"],
                                   ["train", "--help"], ["preprocess", "--help"], ["transfer-vocabulary", "--help"],
                                   ["convert", "--help"], ["train", "--dataset", "d", "--output-dir", "o", "--lr", "1"],
-                                  ["preprocess"]])
+                                  ["preprocess"], ["live", "--help"], ["live", "x", "--bogus"]])
 def test_help_and_usage_errors_answer_without_importing_torch(argv):
     """Timing lives in benchmarks/bench_cli.py; here: nothing heavy is imported to answer."""
     text, code, _, torch_loaded, transformers_loaded = answer_without_torch(argv)
@@ -67,7 +67,7 @@ def test_version():
 
 
 def test_each_default_is_shown_once():
-    for name, command in commands(build_parser(None)):
+    for name, command in commands(build_parser()):
         text = command.format_help()
         assert "(default: None)" not in text, name
         for line in " ".join(text.split()).split("--"):
@@ -75,12 +75,12 @@ def test_each_default_is_shown_once():
 
 
 def test_the_overview_lists_exactly_the_commands():
-    top = next(a for a in build_parser(None)._actions if isinstance(a, argparse._SubParsersAction))
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert set(COMMANDS) == set(top.choices)
 
 
 # Every leaf command of the tree (a command with subcommands has no options of its own to explain).
-LEAVES = sorted(name for name, command in commands(build_parser(None))
+LEAVES = sorted(name for name, command in commands(build_parser())
                 if not any(isinstance(a, argparse._SubParsersAction) for a in command._actions))
 
 
@@ -90,7 +90,7 @@ def test_the_tree_has_the_commands_users_know():
 
 @pytest.mark.parametrize("name", LEAVES)
 def test_every_option_has_help_and_shows_its_default(name):
-    command = dict(commands(build_parser(None)))[name]
+    command = dict(commands(build_parser()))[name]
     text = "".join(command.format_help().split())  # no whitespace: help lines wrap anywhere, even in a default
     for action in command._actions:
         if action.dest == "help":

@@ -14,13 +14,6 @@ from simba_music_cli import main
 from simba_music_cli.generate import RANDOM_MODEL, check_generate_arguments
 
 
-def add_library_commands(commands) -> None:
-    """The commands whose options live beside their code: live."""
-    from .live_cli import add_live_subcommand
-
-    add_live_subcommand(commands)
-
-
 def _load(args: argparse.Namespace):
     from .shipped import resolve_model
 
@@ -107,7 +100,7 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_library_commands", "main", "run_demo", "run_generate"]
+__all__ = ["main", "run_demo", "run_generate"]
 
 
 if __name__ == "__main__":

@@ -14,64 +14,21 @@ The output file grows in place (that is the point: it can be played or copied wh
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-STDOUT = "-"
-STDOUT_FORMATS = ("raw", "wav")
+from simba_music_cli.live import STDOUT, STDOUT_FORMATS, LiveArguments, add_live_arguments, add_live_subcommand
+
 SETTING_COMMANDS = {"/guidance": ("guidance_scale", float), "/temperature": ("temperature", float),
                     "/top-k": ("top_k", int)}
 
 
-@dataclass
-class LiveArguments:
-    prompt: str = field(metadata={"help": "a prompt, or a weighted mix: '0.7 calm harp; 0.3 church organ' (a "
-                                          "leading number is read as a weight)"})
-    output: str = field(default=STDOUT, metadata={
-        "help": "'-' for stdout (to a player), or a .wav/.flac/.ogg file that grows as it plays"})
-    stdout_format: str = field(default="raw", metadata={
-        "help": "with --output -: 'raw' (16-bit little-endian PCM; rate and channels are printed on stderr) or "
-                "'wav' (a WAV header with an open length, then the PCM)"})
-    model: str | None = field(default=None, metadata={
-        "help": "saved text-to-music model folder, Hub id, 'simba-music-demo' (default) or 'random' (tiny, untrained)"})
-    duration: float | None = field(default=None, metadata={"help": "stop after this many seconds (default: never)"})
-    seed: int = field(default=0, metadata={
-        "help": "random seed; the same seed (and no typed changes) gives the same audio"})
-    guidance: float | None = field(default=None, metadata={
-        "help": "classifier-free guidance scale (default: the model's generation config)"})
-    temperature: float | None = field(default=None, metadata={"help": "sampling temperature (default: the model's)"})
-    top_k: int | None = field(default=None, metadata={
-        "help": "sample among the k likeliest codes (default: the model's)"})
-    pacing: bool = field(default=True, metadata={
-        "help": "real-time pacing: stay at most --lead-seconds ahead of playback (--no-pacing: as fast as possible)"})
-    lead_seconds: float = field(default=2.0, metadata={"help": "how far ahead of playback generation may run"})
-    chunk_seconds: float = field(default=1.0, metadata={"help": "audio per decoded chunk (latency of a change)"})
-    overwrite: bool = field(default=False, metadata={"help": "replace an existing --output file"})
-    threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's)"})
-    quiet: bool = field(default=False, metadata={"help": "no progress bar and no messages but errors"})
-
-
-def add_live_subcommand(subparsers) -> argparse.ArgumentParser:
-    """Add `live` to a `parser.add_subparsers()` object; the parsed namespace's `func` runs it."""
-    parser = subparsers.add_parser("live", help="endless music, steered from stdin while it plays",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_live_arguments(parser)
-    parser.set_defaults(func=lambda namespace: run_live(live_arguments(namespace)))
-    return parser
-
-
-def add_live_arguments(parser: argparse.ArgumentParser) -> None:
-    from simba_music_cli.parsing import add_dataclass_arguments
-
-    helps = {spec.name: {"help": spec.metadata["help"]} for spec in dataclasses.fields(LiveArguments)}
-    helps["stdout_format"]["choices"] = STDOUT_FORMATS
-    add_dataclass_arguments(parser, LiveArguments, positional=("prompt",), options=helps,
-                            aliases={"output": ("-o",)})
+def run_command(namespace: argparse.Namespace) -> int:
+    """`simba-music live`: the parsed options -> `run_live`."""
+    return run_live(live_arguments(namespace))
 
 
 def live_arguments(namespace: argparse.Namespace) -> LiveArguments:
@@ -296,4 +253,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["LiveArguments", "add_live_subcommand", "main", "run_live"]
+__all__ = ["LiveArguments", "add_live_subcommand", "main", "run_command", "run_live"]

@@ -1,8 +1,8 @@
 """The `simba-music` command line.
 
 Every `--help` and every usage error answers without importing torch or transformers (the `simba_music` package
-imports both to register its models, which takes seconds): `generate` and `demo` are defined here in plain Python,
-and the training and conversion commands, whose options live beside their code, are imported only when named.
+imports both to register its models, which takes seconds): every command's options are defined here in plain Python,
+and the library's code that runs a command is imported only when it runs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ COMMANDS = {
     "transfer-vocabulary": "carry a trained decoder over to a new codec's codes (a warm start)",
     "convert": "an SSM-TTM Lightning checkpoint -> a simba-music model folder",
 }
-LIGHT_COMMANDS = ("generate", "demo", "preprocess", "train", "transfer-vocabulary", "convert")  # defined here
 
 
 # command -> (its argument dataclass, the function that runs it, add_dataclass_arguments keywords)
@@ -62,9 +61,9 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser(command: str | None = None) -> ArgumentParser:
-    """The full parser. With `command` one of LIGHT_COMMANDS, the other commands are listed but not built, so that
-    nothing heavy is imported; `None` builds every command."""
+def build_parser() -> ArgumentParser:
+    """The whole command tree; every command's options are plain Python in this package, so nothing heavy is
+    imported to build it."""
     from .generate import add_demo, add_generate
     from .parsing import add_dataclass_arguments
 
@@ -77,25 +76,23 @@ def build_parser(command: str | None = None) -> ArgumentParser:
             add_generate(commands, COMMANDS[name])
         elif name == "demo":
             add_demo(commands, COMMANDS[name])
-        elif name in LIGHT_COMMANDS:
+        elif name == "live":
+            from .live import add_live_subcommand
+
+            add_live_subcommand(commands, COMMANDS[name])
+        else:
             arguments, run, extra = COMMAND_ARGUMENTS[name]
             module, _, cls = arguments.rpartition(".")
             parser_of_command = commands.add_parser(name, help=COMMANDS[name], **description_of(name))
             add_dataclass_arguments(parser_of_command, getattr(importlib.import_module(module), cls), **extra)
             parser_of_command.set_defaults(run=run)
-        elif command == name or command is None:
-            from simba_music.cli import add_library_commands  # live: its options live beside its code
-
-            add_library_commands(commands)
-        else:
-            commands.add_parser(name, help=COMMANDS[name])  # listed; built only when named
     show_defaults(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(argv[0] if argv else None)
+    parser = build_parser()
     return run_parsed(parser, parser.parse_args(argv))
 
 

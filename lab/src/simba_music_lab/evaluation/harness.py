@@ -239,6 +239,10 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
                   reference_manifest)
         check_output_directory(output_dir, "--output-dir", overwrite, inputs)
     model, processor = load_model(model_dir, device)
+    if dataset is not None:  # another codec's tokens read as noise to this decoder (cross-entropy above uniform)
+        from simba_music.training.codec_record import check_dataset_codec
+
+        check_dataset_codec(dataset, model)
     if instrument_classifier is None:  # the classifier that hears the model's codec as it sounds, where one ships
         instrument_classifier = default_classifier_dir(model.audio_encoder)
         classifier = InstrumentClassifier.load(instrument_classifier)

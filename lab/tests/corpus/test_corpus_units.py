@@ -130,3 +130,16 @@ def test_folk_tunes_parse_into_single_melodies_with_key_and_meter():
         assert abs(midi.get_end_time() - info.quarter_length * 0.5) < 0.05  # 120 BPM: half a second per quarter
     with pytest.raises(ValueError, match="program"):
         to_pretty_midi(info, program=128, tempo_bpm=120)
+
+
+def test_a_file_that_is_no_soundfont_is_refused(tmp_path):
+    """fluidsynth falls back to its default soundfont on a junk file, and the summary named the junk file."""
+    from simba_music_lab.corpus.render import resolve_soundfont
+
+    junk = tmp_path / "junk.sf2"
+    junk.write_text("not a soundfont")
+    with pytest.raises(ValueError, match="is not a SoundFont 2"):
+        resolve_soundfont(str(junk))
+    real = tmp_path / "tiny.sf2"
+    real.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
+    assert resolve_soundfont(str(real)) == str(real)

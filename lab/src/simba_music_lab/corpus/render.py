@@ -24,6 +24,12 @@ def resolve_soundfont(name_or_path: str) -> str:
             f"soundfont: {name_or_path!r} not found at {path}; install it with "
             "`apt-get install fluid-soundfont-gm timgm6mb-soundfont` or pass a .sf2 path"
         )
+    # fluidsynth given a file that is no soundfont falls back to its default one without a word, and the corpus
+    # summary would name a soundfont that was never used: a SoundFont 2 file is a RIFF chunk of form type 'sfbk'.
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+    if header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise ValueError(f"soundfont: {path!r} is not a SoundFont 2 (.sf2) file (no RIFF 'sfbk' header)")
     return path
 
 

@@ -1,0 +1,136 @@
+"""Candidate (a): fixed pitch-resolving analysis -> k-means codes -> centroid features -> Griffin-Lim.
+
+python codec_a.py FEATURE QUANT TRAINSET   e.g. stft2048 km1024 aug | mel128 none - | mel256 rvq2x1024 aug
+writes rt/a_FEATURE_QUANT_TRAINSET/*.wav and codebooks/FEATURE_QUANT_TRAINSET.pt (centroids)
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+import torch
+
+torch.set_num_threads(1)
+SR, HOP = 16000, 320
+FEATURES = {  # name -> (n_fft, n_mels or None for linear STFT)
+    "mel128": (2048, 128),
+    "mel256": (4096, 256),
+    "stft2048": (2048, None),
+    "stft4096": (4096, None),
+}
+FLOOR = 1e-2
+
+
+def analyse(audio, feature):
+    n_fft, n_mels = FEATURES[feature]
+    mag = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=HOP, window="hann", center=True))
+    if n_mels:
+        mag = librosa.feature.melspectrogram(
+            S=mag, sr=SR, n_fft=n_fft, n_mels=n_mels, fmin=30.0, fmax=8000.0, power=1.0
+        )
+    return np.log(mag + FLOOR).T.astype(np.float32)  # [frames, dims]
+
+
+def synthesise(features, feature, length):
+    n_fft, n_mels = FEATURES[feature]
+    mag = np.maximum(np.exp(features.T.astype(np.float64)) - FLOOR, 0.0)
+    if n_mels:
+        mag = librosa.feature.inverse.mel_to_stft(mag, sr=SR, n_fft=n_fft, power=1.0, fmin=30.0, fmax=8000.0)
+    return librosa.griffinlim(mag, n_iter=32, hop_length=HOP, n_fft=n_fft, window="hann", length=length, random_state=0)
+
+
+def kmeans(data, k, iterations=15, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(data)
+    centroids = x[torch.randperm(x.shape[0], generator=generator)[:k]].clone()
+    for _ in range(iterations):
+        assign = assign_codes(x, centroids)
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).float()
+        empty = counts == 0
+        centroids = torch.where(
+            empty[:, None],
+            x[torch.randint(0, x.shape[0], (k,), generator=generator)],
+            sums / counts.clamp(min=1)[:, None],
+        )
+    return centroids
+
+
+def assign_codes(x, centroids, chunk=4096):
+    c2 = (centroids**2).sum(1)
+    out = []
+    for start in range(0, x.shape[0], chunk):
+        block = x[start : start + chunk]
+        out.append((c2[None] - 2 * block @ centroids.T).argmin(1))
+    return torch.cat(out)
+
+
+def weights(feature):
+    """Per-dimension scale for weighted k-means ('w' prefix): each octave about equal, 60 Hz-4 kHz."""
+    n_fft, n_mels = FEATURES[feature]
+    freqs = (
+        librosa.mel_frequencies(n_mels, fmin=30.0, fmax=8000.0) if n_mels else np.arange(n_fft // 2 + 1) * SR / n_fft
+    )
+    return np.sqrt(500.0 / np.clip(freqs, 60.0, 4000.0)).astype(np.float32)
+
+
+def fit(feature, quant, trainset):
+    frames = np.concatenate(
+        [analyse(sf.read(p, dtype="float32")[0], feature) for p in sorted(glob.glob(f"data/train_{trainset}/*.wav"))]
+    )
+    if quant.startswith("w"):
+        frames, quant = frames * weights(feature), quant[1:]
+    print("train frames", frames.shape, flush=True)
+    if quant.startswith("km"):
+        return [kmeans(frames, int(quant[2:]))]
+    if quant.startswith("rvq"):  # rvq2x1024
+        stages, k = map(int, quant[3:].split("x"))
+        books, residual = [], torch.from_numpy(frames)
+        for _ in range(stages):
+            book = kmeans(residual.numpy(), k)
+            residual = residual - book[assign_codes(residual, book)]
+            books.append(book)
+        return books
+    raise ValueError(quant)
+
+
+def quantise(features, books):
+    x = torch.from_numpy(features)
+    out = torch.zeros_like(x)
+    residual = x
+    for book in books:
+        chosen = book[assign_codes(residual, book)]
+        out = out + chosen
+        residual = residual - chosen
+    return out.numpy()
+
+
+def main(feature, quant, trainset):
+    name = f"a_{feature}_{quant}_{trainset}"
+    start = time.process_time()
+    books = None if quant == "none" else fit(feature, quant, trainset)
+    fit_minutes = (time.process_time() - start) / 60
+    if books is not None:
+        os.makedirs("codebooks", exist_ok=True)
+        torch.save(books, f"codebooks/{feature}_{quant}_{trainset}.pt")
+    os.makedirs(f"rt/{name}", exist_ok=True)
+    for item in json.loads(Path("data/eval/meta.json").read_text()):
+        audio = sf.read(f"data/eval/{item['file']}", dtype="float32")[0]
+        features = analyse(audio, feature)
+        if books is not None:
+            w = weights(feature) if quant.startswith("w") else np.ones(features.shape[1], np.float32)
+            features = quantise(features * w, books) / w
+        out = synthesise(features, feature, len(audio))
+        sf.write(f"rt/{name}/{item['file']}", out.astype(np.float32), SR, subtype="FLOAT")
+    print(name, f"fit cpu-min {fit_minutes:.2f}", flush=True)
+    Path(f"rt/{name}/fit.json").write_text(json.dumps(dict(fit_cpu_min=fit_minutes)))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,15 +1,5 @@
-"""`simba-music live "prompt"`: endless music to a player or a growing file, steered by prompt lines typed on stdin.
-
-    simba-music live "0.7 calm harp; 0.3 church organ" | ffplay -f s16le -ar 16000 -ac 1 -     (raw PCM on stdout)
-    simba-music live "solo flute" --stdout-format wav | aplay                              (WAV with an open length)
-    simba-music live "solo flute" --output live.wav     (grows as it plays; a valid file after Ctrl-C/SIGTERM/SIGHUP)
-
-While it plays, a line on stdin replaces the mix (`0.5 violin; 0.5 cello`), and `/guidance 4`, `/temperature 1.1`
-or `/top-k 100` change the sampling; a line that does not parse is reported and the music goes on.
-
-The output file grows in place (that is the point: it can be played or copied while it grows), so unlike
-`generate` it is not written to a temporary file and renamed; an existing file is refused unless --overwrite.
-"""
+"""The work behind `simba-music live`: endless music to a player or a growing file, steered from stdin (the usage and
+options: `simba_music_cli.live`)."""
 
 from __future__ import annotations
 
@@ -239,7 +229,9 @@ class AudioSink:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m simba_music.live_cli ...`: the command on its own (the main CLI adds it as `simba-music live`)."""
-    parser = argparse.ArgumentParser(prog="simba-music live", description=__doc__,
+    from simba_music_cli import live as live_options
+
+    parser = argparse.ArgumentParser(prog="simba-music live", description=live_options.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_live_arguments(parser)
     args = live_arguments(parser.parse_args(argv))

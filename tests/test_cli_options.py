@@ -159,3 +159,22 @@ def test_help_is_written_once_and_transformers_hfargumentparser_reads_the_same_d
     for action in HfArgumentParser(cls)._actions:
         if action.help and action.dest in helps and not action.dest.startswith("no_"):
             assert action.help == helps[action.dest], action.dest
+
+
+@pytest.mark.parametrize("option", ["quiet", "progress"])
+def test_quiet_and_no_progress_silence_the_loaders_bars(option):
+    """`train --no-progress` showed transformers' "Loading weights" bars; `--quiet` always hid them."""
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    from simba_music_cli import apply_runtime_options
+
+    try:
+        apply_runtime_options(argparse.Namespace(**{option: option == "quiet"}))
+        assert not transformers_logging.is_progress_bar_enabled() and are_progress_bars_disabled()
+    finally:
+        transformers_logging.enable_progress_bar()
+        transformers_logging.set_verbosity_warning()
+        enable_progress_bars()
+    apply_runtime_options(argparse.Namespace(progress=True))  # the default: bars stay on
+    assert transformers_logging.is_progress_bar_enabled() and not are_progress_bars_disabled()

@@ -128,14 +128,17 @@ def command_function(args: argparse.Namespace):
 
 
 def apply_runtime_options(args: argparse.Namespace) -> None:
-    # --quiet silences every bar, the loaders' too (transformers' weight loading, the Hub's downloads).
-    if getattr(args, "quiet", False):
+    # --quiet (generate, demo, live) and --no-progress (preprocess, train, transfer-vocabulary) silence every bar, the
+    # loaders' too (transformers' "Loading weights", the Hub's downloads); --quiet also their warnings.
+    quiet, no_progress = getattr(args, "quiet", False), getattr(args, "progress", True) is False
+    if quiet or no_progress:
         from huggingface_hub.utils import disable_progress_bars
         from transformers.utils import logging as transformers_logging
 
         disable_progress_bars()
         transformers_logging.disable_progress_bar()
-        transformers_logging.set_verbosity_error()
+        if quiet:
+            transformers_logging.set_verbosity_error()
     if getattr(args, "threads", None) is not None:
         import torch
 

@@ -176,3 +176,17 @@ def test_sigterm_stops_with_a_checkpoint(synthetic_manifest, tmp_path):
     assert 0 < state["step"] < 100000
     assert load_trainer_state(latest_checkpoint(tmp_path / "checkpoints"))["step"] == state["step"]
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_a_resume_that_would_build_another_codec_is_refused_before_anything_is_written(synthetic_manifest,
+                                                                                        trained_run):
+    """`codec train --resume` with a changed --hidden-size ended in a size-mismatch traceback after loading."""
+    from simba_music_lab.codec.train import train_codec
+
+    output_dir, _ = trained_run
+    before = sorted((path.relative_to(output_dir), path.stat().st_mtime_ns) for path in output_dir.rglob("*"))
+    hidden = tiny_train_config(synthetic_manifest, output_dir).hidden_size
+    changed = tiny_train_config(synthetic_manifest, output_dir, hidden_size=2 * hidden, resume=True, max_steps=40)
+    with pytest.raises(ValueError, match=f"--hidden-size {hidden} -> {2 * hidden}"):
+        train_codec(changed)
+    assert sorted((path.relative_to(output_dir), path.stat().st_mtime_ns) for path in output_dir.rglob("*")) == before

@@ -102,7 +102,8 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
 
     if max_clips < 1:
         raise ValueError(f"max_clips must be >= 1, got {max_clips}")
-    check_output_directory(output_dir, "output_dir", overwrite, inputs=(model_dir, manifest))
+    check_output_directory(output_dir, "output_dir", overwrite, inputs=(model_dir, manifest),
+                           writer="simba-music codec report")
     model = AutoModel.from_pretrained(model_dir).eval()
     first = AudioCodec(model, 1)
     every = AudioCodec(model, first.max_codebooks)

@@ -154,6 +154,25 @@ def learning_rate_factor(step: int, config: CodecTrainConfig) -> float:
     return factor * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+# The fields that shape the codec's tensors: a resume with another value cannot load the checkpoint.
+ARCHITECTURE_FIELDS = ("codec_format", "sample_rate", "num_codebooks", "codebook_size", "num_filters", "hidden_size",
+                       "num_lstm_layers", "upsampling_ratios", "decoder_hidden_size", "decoder_intermediate_size",
+                       "decoder_num_layers")
+
+
+def check_same_architecture(config: CodecTrainConfig, saved: dict) -> None:
+    """Refuse, before anything is loaded or written, a resume whose options would build another codec than the
+    checkpoint's (it failed with a tensor size-mismatch traceback), naming each changed option."""
+    def plain(value):
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    changed = [f"--{name.replace('_', '-')} {plain(saved[name])} -> {plain(getattr(config, name))}"
+               for name in ARCHITECTURE_FIELDS if name in saved and plain(saved[name]) != plain(getattr(config, name))]
+    if changed:
+        raise ValueError(f"resume: the run in {config.output_dir!r} trains another codec ({'; '.join(changed)}); "
+                         "resume with the run's values, or give a new --output-dir")
+
+
 def train_codec(config: CodecTrainConfig) -> dict:
     """Train (or resume) and export the model to ``output_dir/model``; returns the final trainer state."""
     from accelerate import Accelerator
@@ -163,7 +182,7 @@ def train_codec(config: CodecTrainConfig) -> dict:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     output_dir = Path(config.output_dir)
-    check_output_directory(output_dir, "output_dir", config.overwrite, inputs=(config.manifest,))
+    check_output_directory(output_dir, "output_dir", config.overwrite, inputs=(config.manifest,), writer=WRITER)
     accelerator = Accelerator()
     segment = int(round(config.segment_seconds * config.sample_rate))
     train_data = CropSampler(config.manifest, "train", config.sample_rate, segment, seed=config.seed)
@@ -175,6 +194,8 @@ def train_codec(config: CodecTrainConfig) -> dict:
     validation_audio = validation_data.fixed_batch(config.validation_items, seconds_offset=1.0)
     if config.freeze_encoder and latest_checkpoint(output_dir / CHECKPOINTS) is None:
         raise ValueError(f"freeze_encoder: {str(output_dir)!r} has no checkpoint with trained codebooks to keep")
+    if config.resume and latest_checkpoint(output_dir / CHECKPOINTS) is not None:
+        check_same_architecture(config, load_trainer_state(latest_checkpoint(output_dir / CHECKPOINTS))["config"])
     output_dir.mkdir(parents=True, exist_ok=True)  # after the manifest was read: a bad one writes nothing
     write_output_marker(output_dir, WRITER)
 

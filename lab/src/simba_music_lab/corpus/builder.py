@@ -180,7 +180,7 @@ def build_corpus(config: CorpusConfig) -> dict:
     """Build the corpus into ``config.output_dir``; returns (and writes) a summary."""
     config.check()
     soundfont_path = resolve_soundfont(config.soundfont)
-    check_output_directory(config.output_dir, "output_dir", config.overwrite)
+    check_output_directory(config.output_dir, "output_dir", config.overwrite, writer="simba-music corpus build")
     refs = list_scores(config.collections, config.max_works)
     output_dir = claim_output_directory(config.output_dir, "output_dir", "simba-music corpus build", config.overwrite)
     started = time.time()

@@ -237,7 +237,7 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
         named = isinstance(prompts, str) and prompts in (*PROMPT_SETS, "all")
         inputs = (model_dir, prompts if isinstance(prompts, (str, Path)) and not named else None, dataset,
                   reference_manifest)
-        check_output_directory(output_dir, "--output-dir", overwrite, inputs)
+        check_output_directory(output_dir, "--output-dir", overwrite, inputs, writer="simba-music evaluate")
     model, processor = load_model(model_dir, device)
     if dataset is not None:  # another codec's tokens read as noise to this decoder (cross-entropy above uniform)
         from simba_music.training.codec_record import check_dataset_codec

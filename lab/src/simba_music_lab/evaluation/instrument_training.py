@@ -91,7 +91,8 @@ def train_instrument_classifier(manifest: str, output_dir: str | Path, per_class
 
     if not Path(manifest).is_file():
         raise ValueError(f"manifest: no such file {manifest!r}")
-    check_output_directory(output_dir, "--output-dir", overwrite, inputs=(manifest, through_codec))
+    check_output_directory(output_dir, "--output-dir", overwrite, inputs=(manifest, through_codec),
+                           writer="simba-music-lab classifier train")
     started = time.perf_counter()
     train_rows = balanced_subset(read_manifest(manifest, "train"), per_class, seed)
     test_rows = read_manifest(manifest, test_split)

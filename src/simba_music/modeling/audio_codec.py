@@ -19,7 +19,7 @@ import math
 import torch
 
 from .threads import threads_fitted_to_machine
-from .values import codec_frame_rate
+from .values import codec_frame_rate, codec_hop_length
 
 SUPPORTED_CODECS = ("encodec", "dac", "wavtokenizer", "pitch_codec")
 
@@ -62,9 +62,7 @@ class AudioCodec:
 
     @property
     def hop_length(self) -> int:
-        if self.kind == "pitch_codec":
-            return int(self.config.hop_length)
-        return int(math.prod(self.config.upsampling_ratios))
+        return int(codec_hop_length(self.config.to_dict()))
 
     def incremental_decoder(self, chunk_frames: int = 1):
         """A stateful decoder (`push(codes) -> audio`, `finish() -> audio`) for codecs whose decode carries state

@@ -49,16 +49,20 @@ def check_seed(value, name: str = "seed") -> int:
     return value
 
 
-def codec_frame_rate(codec_config: dict) -> float | None:
-    """Codec frames per second from a codec's config dict (EnCodec, DAC, WavTokenizer, the pitch codec; as saved in a
-    model's config.json): the sampling rate over the codec's hop, the product of its upsampling ratios (an STFT
-    codec's hop is a field). Exact, where DacConfig.frame_rate rounds up (44.1 kHz / 512 -> 87 instead of 86.13).
-    None if the config does not say."""
-    rate = codec_config.get("sampling_rate")
+def codec_hop_length(codec_config: dict) -> int | None:
+    """Samples per codec frame from a codec's config dict (EnCodec, DAC, WavTokenizer, the pitch codec; as saved in a
+    model's config.json): the product of the upsampling ratios, or the field itself for an STFT codec. None if the
+    config does not say."""
     if codec_config.get("model_type") == "pitch_codec":
-        hop = codec_config.get("hop_length")
-    else:
-        hop = math.prod(codec_config["upsampling_ratios"]) if codec_config.get("upsampling_ratios") else None
+        return codec_config.get("hop_length")
+    ratios = codec_config.get("upsampling_ratios")
+    return math.prod(ratios) if ratios else None
+
+
+def codec_frame_rate(codec_config: dict) -> float | None:
+    """Codec frames per second: the sampling rate over `codec_hop_length`. Exact, where DacConfig.frame_rate rounds
+    up (44.1 kHz / 512 -> 87 instead of 86.13). None if the config does not say."""
+    rate, hop = codec_config.get("sampling_rate"), codec_hop_length(codec_config)
     if not rate or not hop:
         return None
     return rate / hop
@@ -102,4 +106,4 @@ def _read_json(path: Path) -> dict | None:
 
 __all__ = ["DEFAULT_DURATION_S", "DEFAULT_MAX_DURATION_S", "MAX_GUIDANCE_SCALE", "PAPER_GENERATION_DEFAULTS",
            "SEED_LIMIT", "TEMPERATURE_RANGE", "check_guidance_scale", "check_seed", "check_temperature",
-           "codec_frame_rate", "saved_generation_defaults", "shipped_demo_folder"]
+           "codec_frame_rate", "codec_hop_length", "saved_generation_defaults", "shipped_demo_folder"]

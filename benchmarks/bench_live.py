@@ -80,15 +80,19 @@ def main() -> None:
     stream = LiveStream(model, processor, FIRST_PROMPT, seed=0, chunk_seconds=args.chunk_seconds)
 
     codec_seconds = [0.0]
-    decode = model.codec.decode
 
-    def timed_decode(codes):
-        start = time.perf_counter()
-        audio = decode(codes)
-        codec_seconds[0] += time.perf_counter() - start
-        return audio
+    def timed(function):
+        def timed_function(*args):
+            start = time.perf_counter()
+            audio = function(*args)
+            codec_seconds[0] += time.perf_counter() - start
+            return audio
+        return timed_function
 
-    model.codec.decode = timed_decode
+    model.codec.decode = timed(model.codec.decode)  # a codec decoded in overlapping windows
+    incremental = stream.chunker.incremental  # a codec decoded frame by frame, carrying its state
+    if incremental is not None:
+        incremental.push, incremental.finish = timed(incremental.push), timed(incremental.finish)
     process = psutil.Process()
     chunk_walls, chunk_cpus, chunk_audio, played = [], [], [], 0.0
     rss_after_minute = shapes_after_minute = join_seconds = None

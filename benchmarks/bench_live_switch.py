@@ -71,13 +71,13 @@ def main() -> None:
     stream = LiveStream(model, processor, prompt(INSTRUMENTS[0]), seed=0, **windows)
     results = []
     with tqdm(total=round(heard_from + switches * segment), unit="s audio", disable=args.no_progress) as bar:
-        play(stream, heard_from, rate, bar)
+        played = play(stream, heard_from, rate, bar).size  # samples since the stream began
         for index in range(switches):
             before, after = INSTRUMENTS[index % len(INSTRUMENTS)], INSTRUMENTS[(index + 1) % len(INSTRUMENTS)]
-            first_frame = stream.chunker.emitted  # where the audio collected below begins
             stream.set_prompts(prompt(after))
             audio = play(stream, segment + 2.0, rate, bar)  # 2 s to spare: the change lands a chunk later
-            changed_at = (stream.change_log[-1].step - first_frame) * hop  # in `audio`'s samples
+            changed_at = stream.change_log[-1].step * hop - played  # in `audio`'s samples
+            played += audio.size
             window = audio[changed_at + round(heard_from * rate):changed_at + round(segment * rate)]
             label, probabilities = classifier.predict(window, rate)
             results.append({"from": before, "to": after, "heard": label,

@@ -36,16 +36,17 @@ from ..modeling.streaming import CallbackAudioStreamer, ChunkedAudioDecoder
 from .history import CodeWindow
 from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
 
-DEFAULT_CHUNK_SECONDS = 1.0  # a 1 s chunk decodes 1 s of left context beside it: half the codec time of 0.5 s
+DEFAULT_CHUNK_SECONDS = 1.0  # how far the audio a player receives lags the codes sampled
 # A joining prompt's row hears the last 2 s, then the rows are reprimed every 10 s of positions from the last 5 s.
 # Measured on the demo (trained on 10 s clips, bench_live_switch.py): plain `generate` drifts from the prompted
 # church organ to harpsichord after 8 s, and with 10 s windows a switched prompt was heard 0 times in 10; the
 # shorter the window, the sooner the new prompt is heard.
 DEFAULT_PRIMING_SECONDS = 2.0
 DEFAULT_REPRIME_SECONDS = 10.0
-# Each chunk is decoded after this much audio already played: the demo codec's LSTM needs it. Measured on the demo
-# (600 random frames, largest difference to the one-shot decode / peak): 1 s 0.17, 2 s 0.096, 4 s 0.0057,
-# 5 s 5.2e-05, 6 s 1.3e-05.
+# A codec that streams exactly (causal EnCodec, as the demo's; the pitch codec) decodes each frame once, carrying
+# its state. Others decode each chunk after this much audio already played (the window's decoder needs it):
+# measured on the demo codec decoded in windows (600 random frames, largest difference to the one-shot decode /
+# peak): 1 s 0.17, 2 s 0.096, 4 s 0.0057, 5 s 5.2e-05, 6 s 1.3e-05.
 DEFAULT_CODEC_CONTEXT_SECONDS = 5.0
 
 
@@ -85,8 +86,9 @@ class LiveStream:
     """Endless audio from `model` (a SimbaMusicForConditionalGeneration) and its `processor`.
 
     Iterate over it for audio chunks [channels, samples] float32 at `model.config.sampling_rate`, each
-    `chunk_seconds` long, each decoded after `codec_context_seconds` of the audio before it (so that the chunks
-    join without seams); or call `step()` for one column at a time and `pop_audio()` for the chunks it completed.
+    `chunk_seconds` long, joining without seams (a codec that streams exactly carries its state from chunk to
+    chunk; any other decodes each chunk after `codec_context_seconds` of the audio before it); or call `step()`
+    for one column at a time and `pop_audio()` for the chunks it completed.
     From any thread: `set_prompts`, `add_prompt`, `remove_prompt`, `set_sampling` (checked at once, applied at the
     next step). `prompts`: a prompt, or (prompt, weight) pairs. Sampling settings default to the model's
     generation config. `priming_seconds` of recent codes prime a joining prompt's row. Once the rows have seen

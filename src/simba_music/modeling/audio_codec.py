@@ -65,10 +65,19 @@ class AudioCodec:
         return int(codec_hop_length(self.config.to_dict()))
 
     def incremental_decoder(self, chunk_frames: int = 1):
-        """A stateful decoder (`push(codes) -> audio`, `finish() -> audio`) for codecs whose decode carries state
-        from frame to frame (the pitch codec's phase vocoder), else None: `ChunkedAudioDecoder` then decodes
-        overlapping windows instead."""
-        return _IncrementalDecoder(self, chunk_frames) if self.kind == "pitch_codec" else None
+        """A stateful decoder (`push(codes) -> audio`, `finish() -> audio`) that decodes each frame once, carrying
+        state from chunk to chunk: the pitch codec's phase vocoder, and causal EnCodec (its layers' past). None for
+        the others: `ChunkedAudioDecoder` then decodes overlapping windows instead."""
+        if self.kind == "pitch_codec":
+            from .pitch_codec import PitchCodecStreamDecoder
+
+            return _IncrementalDecoder(self, PitchCodecStreamDecoder(self.model, chunk_frames))
+        if self.kind == "encodec":
+            from .encodec_stream import EncodecStreamDecoder, streams_exactly
+
+            if streams_exactly(self.model):
+                return _IncrementalDecoder(self, EncodecStreamDecoder(self.model, chunk_frames))
+        return None
 
     @property
     def frame_rate(self) -> float:
@@ -148,30 +157,35 @@ class AudioCodec:
                 audio = self.model.decode(codes)  # [B, 1, frames * hop]
             else:
                 audio = self.model.decode(audio_codes=codes, return_dict=True).audio_values[:, None]
-        audio = audio[..., :codes.shape[-1] * self.hop_length].float()
-        if not bool(torch.isfinite(audio).all()):  # written as PCM, NaN would become full-scale -32768 samples
-            raise FloatingPointError("audio_encoder: the codec decoded non-finite audio (NaN or inf); its weights are "
-                                     "broken")
-        return audio
+        return _checked(audio[..., :codes.shape[-1] * self.hop_length].float())
 
 
 class _IncrementalDecoder:
-    """`AudioCodec.incremental_decoder()`: the pitch codec's stream decoder, checked and run without gradient."""
+    """`AudioCodec.incremental_decoder()`: a codec's stream decoder, its codes checked, run without gradient on
+    the threads `decode` uses, its audio float32 and finite."""
 
-    def __init__(self, codec: AudioCodec, chunk_frames: int):
-        from .pitch_codec import PitchCodecStreamDecoder
-
+    def __init__(self, codec: AudioCodec, stream):
         self.codec = codec
-        self.stream = PitchCodecStreamDecoder(codec.model, chunk_frames)
+        self.stream = stream
 
     @torch.no_grad()
     def push(self, codes: torch.Tensor) -> torch.Tensor:
         self.codec.check_codes(codes)
-        return self.stream.push(codes.to(next(self.codec.model.parameters()).device)).float()
+        codes = codes.to(next(self.codec.model.parameters()).device)
+        with threads_fitted_to_machine(codes.device):
+            return _checked(self.stream.push(codes).float())
 
     @torch.no_grad()
     def finish(self) -> torch.Tensor:
-        return self.stream.finish().float()
+        with threads_fitted_to_machine(next(self.codec.model.parameters()).device):
+            return _checked(self.stream.finish().float())
+
+
+def _checked(audio: torch.Tensor) -> torch.Tensor:
+    if not bool(torch.isfinite(audio).all()):  # written as PCM, NaN would become full-scale -32768 samples
+        raise FloatingPointError("audio_encoder: the codec decoded non-finite audio (NaN or inf); its weights are "
+                                 "broken")
+    return audio
 
 
 __all__ = ["AudioCodec", "SUPPORTED_CODECS"]

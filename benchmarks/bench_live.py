@@ -6,7 +6,8 @@ Measures, in one run of `--minutes` of audio (issue targets in brackets):
 - real-time factor: wall time / audio time, codec decoding included          [<= 0.5 over 10 minutes, 2 threads]
 - CPU seconds (user + system, all threads) per audio second: the cost, less sensitive to other processes' load
 - the codec's share of that time
-- time per frame over the first and the last minute of audio (thirds of shorter runs), in wall and in CPU time
+- time per frame over the first minute after a second prompt joins and over the last minute (thirds of shorter runs),
+  in wall and in CPU time
                                                                              [last/first within 5 %]
 - resident memory (psutil) after 1 minute of audio and at the end, and whether every cache tensor kept its size
                                                                              [end within 5 % of 1 minute, at 30 min]
@@ -96,6 +97,7 @@ def main() -> None:
     process = psutil.Process()
     chunk_walls, chunk_cpus, chunk_audio, played = [], [], [], 0.0
     rss_after_minute = shapes_after_minute = join_seconds = None
+    join_chunk = 0
     join_at = min(30.0, seconds / 4)  # before the 1-minute mark: both memory readings have the same rows
     started, cpu_started = time.perf_counter(), sum(process.cpu_times()[:2])
     with tqdm(total=round(seconds), unit="s audio", disable=args.no_progress) as bar:
@@ -105,6 +107,7 @@ def main() -> None:
                 stream.add_prompt(JOINING_PROMPT, 0.5)
                 stream.step()  # applies the change: the joining row's prefill
                 join_seconds = time.perf_counter() - join_start
+                join_chunk = len(chunk_walls)  # the first window of times per frame starts here: equal rows
             chunk_start, chunk_cpu_start = time.perf_counter(), sum(process.cpu_times()[:2])
             chunk = next(stream)
             chunk_walls.append(time.perf_counter() - chunk_start)
@@ -124,8 +127,11 @@ def main() -> None:
     per_frame = [wall / count for wall, count in zip(chunk_walls, frames, strict=True)]
     cpu_per_frame = [cpu / count for cpu, count in zip(chunk_cpus, frames, strict=True)]
     chunks_per_window = max(1, round(window / args.chunk_seconds))
-    first, last = per_frame[:chunks_per_window], per_frame[-chunks_per_window:]
-    cpu_first, cpu_last = cpu_per_frame[:chunks_per_window], cpu_per_frame[-chunks_per_window:]
+    # The first window after the join (the same rows as the last), or the run's first for runs too short for both.
+    start = join_chunk if len(chunk_walls) - join_chunk >= 2 * chunks_per_window else 0
+    first, last = per_frame[start:start + chunks_per_window], per_frame[-chunks_per_window:]
+    cpu_first = cpu_per_frame[start:start + chunks_per_window]
+    cpu_last = cpu_per_frame[-chunks_per_window:]
     rss_end = process.memory_info().rss
     report = {
         "model": "simba-music-demo", "threads": args.threads, "device": "cpu", "audio_seconds": round(played, 1),

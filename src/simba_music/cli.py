@@ -14,26 +14,28 @@ from simba_music_cli import main
 from simba_music_cli.generate import RANDOM_MODEL, check_generate_arguments
 
 
-def _load(args: argparse.Namespace):
+def load_model(name: str | None, seed: int = 0):
+    """(model, processor) for a command's `--model`: a shipped name, a folder or a Hub id; the tiny random model
+    (seeded by `seed`, with a note on stderr) for RANDOM_MODEL. Errors name `--model`."""
     from .shipped import resolve_model
 
-    args.model = resolve_model(args.model)
-    if args.model == RANDOM_MODEL or args.model is None:
+    name = resolve_model(name)
+    if name == RANDOM_MODEL or name is None:
         from .testing_utils import random_model
 
         print("NOTE: this runs a tiny RANDOMLY INITIALISED text encoder, decoder and codec, so the output is "
               "structured noise and the prompt has no learned effect.", file=sys.stderr)
-        return random_model(args.seed)
+        return random_model(seed)
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
     try:
-        model = AutoModelForTextToWaveform.from_pretrained(args.model).eval()
+        model = AutoModelForTextToWaveform.from_pretrained(name).eval()
     except OSError as error:
-        raise ValueError(f"--model: cannot load a text-to-music model from {args.model!r}: {error}") from error
+        raise ValueError(f"--model: cannot load a text-to-music model from {name!r}: {error}") from error
     try:
-        processor = AutoProcessor.from_pretrained(args.model)
+        processor = AutoProcessor.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise ValueError(f"--model: {args.model!r} has no SimbaMusicProcessor (tokenizer files): {error}") from error
+        raise ValueError(f"--model: {name!r} has no SimbaMusicProcessor (tokenizer files): {error}") from error
     return model, processor
 
 
@@ -64,7 +66,7 @@ def run_generate(args: argparse.Namespace) -> int:
     prompt = args.prompt if args.prompt.strip() or args.guidance != 0 else "unconditional"
     check_prompts(prompt)
     sound_format, subtype = _check_destinations(args)
-    model, processor = _load(args)
+    model, processor = load_model(args.model, args.seed)
     rate, channels = model.config.sampling_rate, model.config.audio_channels
     inputs = processor([prompt])  # a prompt that tokenises to nothing is refused here, before generating
 

@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from simba_music_cli.live import STDOUT, STDOUT_FORMATS, LiveArguments, add_live_arguments, add_live_subcommand
 
@@ -73,9 +72,9 @@ def run_live(args: LiveArguments) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from .cli import _load
+    from .cli import load_model
 
-    model, processor = _load(SimpleNamespace(model=args.model, seed=args.seed))
+    model, processor = load_model(args.model, args.seed)
     stream = LiveStream(model, processor, parse_mix(args.prompt), seed=args.seed, guidance_scale=args.guidance,
                         temperature=args.temperature, top_k=args.top_k, chunk_seconds=args.chunk_seconds)
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))

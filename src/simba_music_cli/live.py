@@ -26,7 +26,8 @@ STDOUT_FORMATS = ("raw", "wav")
 @dataclass
 class LiveArguments:
     prompt: str = field(metadata={"help": "a prompt, or a weighted mix: '0.7 calm harp; 0.3 church organ' (a "
-                                          "leading number is read as a weight)"})
+                                          "leading number is a weight: quote a prompt that begins with a "
+                                          "number, \"80 BPM organ\")"})
     output: str = field(default=STDOUT, metadata={
         "help": "'-' for stdout (to a player), or a .wav/.flac/.ogg file that grows as it plays"})
     stdout_format: str = field(default="raw", metadata={

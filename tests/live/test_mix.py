@@ -11,6 +11,14 @@ def test_a_typed_line_becomes_a_weighted_mix():
     assert normalized_weights(parse_mix("1 harp; 3 organ")) == [0.25, 0.75]
 
 
+def test_a_prompt_that_begins_with_a_number_is_quoted_or_weighted():
+    assert parse_mix('"80 BPM organ"') == parse_mix("1 80 BPM organ") == (("80 BPM organ", 1.0),)
+    assert parse_mix("0.5 '4 cellos'; 1970s funk") == (("4 cellos", 0.5), ("1970s funk", 1.0))
+    assert parse_mix("80 BPM organ") == (("BPM organ", 80.0),)  # unquoted, a leading number is a weight
+    mix = (("80 BPM organ", 2.0), ("harp", 1.0))
+    assert parse_mix(format_mix(mix)) == mix
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("", "prompt line: empty"),
     ("0.5 ;", "has a weight but no prompt"),
@@ -18,6 +26,8 @@ def test_a_typed_line_becomes_a_weighted_mix():
     ("0 harp; 0 organ", "weights: at least one must be > 0"),
     ("nan harp", "weights: each must be a finite number >= 0"),
     ("harp; harp", "prompts: each prompt at most once"),
+    ('"80 BPM organ', "opens a quote it does not close"),
+    ("0.5 '4 cellos", "opens a quote it does not close"),
     ("a; b; c; d; e", "prompts: give 1 to 4"),
 ])
 def test_bad_lines_say_what_is_wrong(line, message):

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -76,3 +77,39 @@ def test_recaption_rewrites_edited_captions_only(tiny_corpus, tmp_path):
     copy.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in edited))
     assert recaption_manifest(copy) == 1
     assert copy.read_text().splitlines() == lines
+
+
+def test_a_transposed_build_moves_the_audio_and_states_the_rendered_key(tmp_path):
+    """`--transpose`: the manifest's key is the rendered one, and the audio moved by the stated semitones (its
+    chroma is the untransposed rendering's, rotated)."""
+    import librosa
+
+    from simba_music_lab.corpus.builder import CorpusConfig, build_corpus, transposed_key
+    from simba_music_lab.corpus.render import SOUNDFONTS
+
+    config = dict(collections=("bach-chorales",), soundfont="timgm6mb", clip_seconds=4.0, max_clips_per_render=1,
+                  instruments_per_work=3, max_works=2, validation_fraction=0.0, test_fraction=0.0, progress=False)
+    if not os.path.isfile(SOUNDFONTS["timgm6mb"]):
+        pytest.skip("the timgm6mb soundfont is missing")
+    plain = read_manifest(_build(build_corpus, CorpusConfig(output_dir=str(tmp_path / "plain"), **config)))
+    moved = read_manifest(_build(build_corpus, CorpusConfig(output_dir=str(tmp_path / "moved"), transpose=True,
+                                                            **config)))
+    assert len(plain) == len(moved) == 6
+    shifted = 0
+    for before, after in zip(plain, moved, strict=True):
+        semitones = after["transpose_semitones"]
+        assert after["key"] == transposed_key(before["key"], semitones) and after["score_key"] == before["key"]
+        assert f":s{semitones}:" in after["clip_id"] and after["key"] in after["caption"]
+        chroma = [librosa.feature.chroma_cqt(y=sf.read(row["audio"], dtype="float32")[0], sr=16000).mean(axis=1)
+                  for row in (before, after)]
+        rotations = [float(np.dot(np.roll(chroma[0], shift), chroma[1])) for shift in range(12)]
+        assert int(np.argmax(rotations)) == semitones % 12, (after["clip_id"], rotations)
+        shifted += semitones != 0
+    assert shifted >= 4
+
+
+def _build(build_corpus, config):
+    from pathlib import Path
+
+    build_corpus(config)
+    return str(Path(config.output_dir) / "manifest.jsonl")

@@ -5,7 +5,13 @@ import pytest
 
 from simba_music.audio import normalize_loudness
 from simba_music.captions.templates import make_caption
-from simba_music_lab.corpus.builder import TEMPO_RANGES, choose_renderings
+from simba_music_lab.corpus.builder import (
+    SPREAD_TEMPO_RANGE,
+    TEMPO_RANGES,
+    TRANSPOSITIONS,
+    choose_renderings,
+    transposed_key,
+)
 from simba_music_lab.corpus.manifest import split_for_work, write_manifest
 from simba_music_lab.corpus.render import cut_clips
 from simba_music_lab.corpus.sources import list_scores
@@ -46,9 +52,32 @@ def test_renderings_are_distinct_instruments_with_tempi_in_range():
     ref = list_scores(["bach-chorales"], max_works=1)[0]
     renderings = choose_renderings(ref, 3)
     assert renderings == choose_renderings(ref, 3)
-    assert len({program for program, _ in renderings}) == 3
+    assert len({program for program, _, _ in renderings}) == 3
     low, high = TEMPO_RANGES["bach-chorales"]
-    assert all(low <= tempo <= high for _, tempo in renderings)
+    assert all(low <= tempo <= high and semitones == 0 for _, tempo, semitones in renderings)
+
+
+def test_transposed_renderings_cover_every_key_and_spread_tempi_every_band():
+    refs = list_scores(["bach-chorales"], max_works=40)
+    plain = [choose_renderings(ref, 3) for ref in refs]
+    moved = [choose_renderings(ref, 3, transpose=True, spread_tempi=True) for ref in refs]
+    assert moved == [choose_renderings(ref, 3, transpose=True, spread_tempi=True) for ref in refs]
+    # The same instruments; only the key and the tempo move.
+    assert [[program for program, _, _ in r] for r in moved] == [[program for program, _, _ in r] for r in plain]
+    semitones = [s for r in moved for _, _, s in r]
+    assert set(semitones) == set(TRANSPOSITIONS)  # 120 renderings: every shift of -6..+5
+    tempi = [tempo for r in moved for _, tempo, _ in r]
+    assert all(SPREAD_TEMPO_RANGE[0] <= tempo <= SPREAD_TEMPO_RANGE[1] for tempo in tempi)
+    assert min(tempi) < 66 and max(tempi) >= 116  # the slow and the fast caption words both occur
+    low, high = TEMPO_RANGES["bach-chorales"]
+    assert not all(low <= tempo <= high for tempo in tempi)
+
+
+@pytest.mark.parametrize(("key", "semitones", "moved"), [
+    ("F# minor", 3, "A minor"), ("B flat major", -2, "A flat major"), ("C major", -1, "B major"),
+    ("E flat minor", 0, "E flat minor"), ("G major", 5, "C major")])
+def test_transposed_key_names(key, semitones, moved):
+    assert transposed_key(key, semitones) == moved
 
 
 def test_captions_are_deterministic_and_use_several_templates():
@@ -143,3 +172,18 @@ def test_a_file_that_is_no_soundfont_is_refused(tmp_path):
     real = tmp_path / "tiny.sf2"
     real.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
     assert resolve_soundfont(str(real)) == str(real)
+
+
+def test_key_distribution_measures_how_peaked_the_keys_are():
+    from simba_music_lab.corpus.keys import key_distribution
+
+    uniform = key_distribution([f"{tonic} {mode}" for tonic in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A",
+                                                                  "Bb", "B") for mode in ("major", "minor")])
+    assert uniform["distinct_keys"] == 24 and uniform["entropy_bits"] == uniform["uniform_entropy_bits"] == 4.585
+    assert uniform["effective_keys"] == 24.0 and uniform["major_share"] == 0.5
+    peaked = key_distribution(["G major"] * 6 + ["D major", "B flat major"] + ["A# major"])  # A# is B flat
+    assert peaked["distinct_keys"] == 3 and peaked["most_common"][0] == ["G major", 6]
+    assert peaked["most_common_share"] == pytest.approx(6 / 9, abs=1e-4) and peaked["counts"]["B flat major"] == 2
+    assert 1.0 < peaked["effective_keys"] < 3.0
+    with pytest.raises(ValueError, match="keys: none given"):
+        key_distribution([])

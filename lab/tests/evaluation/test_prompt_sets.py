@@ -1,4 +1,4 @@
-"""The shipped prompt sets (templates, free-form), the prompt reader's key spellings, and per-set scoring of the
+"""The shipped prompt sets (templates, free-form, keys), the prompt reader's key spellings, and per-set scoring of the
 labels a prompt states, with chance levels."""
 
 import json
@@ -9,18 +9,31 @@ from simba_music_lab.evaluation.harness import adherence, summarise, summarise_b
 from simba_music_lab.evaluation.instrument import CONFIG_FILE, PRETRAINED_DIR
 from simba_music_lab.evaluation.key import parse_key
 from simba_music_lab.evaluation.prompt_labels import read_labels
-from simba_music_lab.evaluation.prompts import DEMO_PROMPTS, FREEFORM_PROMPTS, read_prompts
+from simba_music_lab.evaluation.prompts import DEMO_PROMPTS, FREEFORM_PROMPTS, KEY_PROMPTS, read_prompts
 
 
 def test_sets_by_name_and_path():
-    templates, freeform, both = read_prompts("templates"), read_prompts("freeform"), read_prompts("all")
-    assert len(templates) == 32 and len(freeform) == 35 and both == templates + freeform
+    templates, freeform, keys = read_prompts("templates"), read_prompts("freeform"), read_prompts("keys")
+    assert len(templates) == 32 and len(freeform) == 35 and read_prompts("all") == templates + freeform + keys
+    assert read_prompts(KEY_PROMPTS) == keys
     assert {row["prompt_set"] for row in templates} == {"templates"}
     assert {row["prompt_set"] for row in freeform} == {"freeform"}
     assert read_prompts(str(DEMO_PROMPTS)) == templates and read_prompts(FREEFORM_PROMPTS) == freeform
     assert {row["prompt_set"] for row in read_prompts([{"caption": "x"}])} == {"prompts"}
     with pytest.raises(ValueError, match="no such file.*freeform"):
         read_prompts("free-form")
+
+
+def test_the_key_prompts_ask_for_every_key_at_six_tempi():
+    """Issue 30's measure: prompts in 12 or more keys and 6 or more tempi. Each prompt's caption states its labels."""
+    rows = read_prompts("keys")
+    known = set(json.loads((PRETRAINED_DIR / CONFIG_FILE).read_text())["labels"])
+    assert len({parse_key(row["key"]) for row in rows}) == 24 == len(rows)
+    assert len({row["tempo_bpm"] for row in rows}) == 6
+    for row in rows:
+        found = read_labels(row["caption"])
+        assert row["instrument"] in known and found["instruments"] == {row["instrument"]}, row
+        assert found["keys"] == {parse_key(row["key"])} and found["tempo_bpm"] == {row["tempo_bpm"]}, row
 
 
 def test_freeform_labels_are_what_the_text_states():
@@ -92,3 +105,12 @@ def test_mode_and_band_scores_and_chance_levels():
     assert overall["instrument"]["accuracy"] == pytest.approx(2 / 3) and overall["instrument"]["chance"] == 1 / 16
     assert overall["mode"]["chance"] == 0.5 and overall["tempo_band"]["chance"] == pytest.approx(1 / 3)
     assert overall["key"]["chance_exact"] == pytest.approx(1 / 24)
+    assert overall["key"]["distinct_keys_heard"] == 0  # the rows above carry no estimate
+
+
+def test_the_key_summary_says_how_spread_the_heard_keys_are():
+    rows = [{"estimated_key": key, "key_score": score} for key, score in
+            (("G major", 1.0), ("G major", 0.0), ("G major", 0.5), ("D minor", 1.0))]
+    key = summarise([{**row, "tempo_ratio": None} for row in rows], labels=16)["key"]
+    assert key["distinct_keys_heard"] == 2 and key["most_common_key"] == "G major"
+    assert key["most_common_key_share"] == 0.75 and key["exact_accuracy"] == 0.5

@@ -54,12 +54,17 @@ def check_mix(prompts, max_prompts: int = DEFAULT_MAX_PROMPTS) -> Mix:
 
 def parse_mix(line: str, max_prompts: int = DEFAULT_MAX_PROMPTS) -> Mix:
     """`0.7 calm harp; 0.3 church organ` -> (("calm harp", 0.7), ("church organ", 0.3)). A part without a leading
-    number has weight 1. Raises ValueError saying what is wrong with the line."""
+    number has weight 1. A leading number is always a weight, so a prompt that begins with a number is quoted or
+    given a weight first: `"80 BPM organ"` and `1 80 BPM organ` are both ("80 BPM organ", 1.0). Raises ValueError
+    saying what is wrong with the line."""
     parts = [part.strip() for part in line.split(";") if part.strip()]
     if not parts:
         raise ValueError("prompt line: empty; type e.g. '0.7 calm harp; 0.3 church organ'")
     pairs = []
     for part in parts:
+        if part[0] in QUOTES:
+            pairs.append((_unquoted(part), 1.0))
+            continue
         first, _, rest = part.partition(" ")
         try:
             weight = float(first)
@@ -68,8 +73,18 @@ def parse_mix(line: str, max_prompts: int = DEFAULT_MAX_PROMPTS) -> Mix:
             continue
         if not rest.strip():
             raise ValueError(f"prompt line: {part!r} has a weight but no prompt")
-        pairs.append((rest.strip(), weight))
+        rest = rest.strip()
+        pairs.append((_unquoted(rest) if rest[0] in QUOTES else rest, weight))
     return check_mix(pairs, max_prompts)
+
+
+QUOTES = "\"'"
+
+
+def _unquoted(text: str) -> str:
+    if len(text) < 2 or text[-1] != text[0]:
+        raise ValueError(f"prompt line: {text!r} opens a quote it does not close")
+    return text[1:-1]
 
 
 def normalized_weights(mix: Mix) -> list[float]:

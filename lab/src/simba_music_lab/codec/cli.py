@@ -24,8 +24,11 @@ def _run_report(args: argparse.Namespace) -> int:
     from simba_music_lab.codec.report import codec_report
 
     report = codec_report(args.model_dir, args.manifest, args.output_dir, split=args.split, max_clips=args.max_clips,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite,
+                          key_set_soundfont=None if args.key_set_soundfont == "none" else args.key_set_soundfont)
     print(json.dumps(report["mean"], indent=2))
+    for name, result in report.get("key_round_trip", {}).items():
+        print(name, json.dumps(result["summary"]))
     return 0
 
 
@@ -66,6 +69,9 @@ def add_subcommands(subparsers) -> None:
     report.add_argument("--split", default="test", choices=["train", "validation", "test"],
                         help="manifest split of the held-out clips")
     report.add_argument("--max-clips", type=int, default=40, help="clips evaluated, spread over the works")
+    report.add_argument("--key-set-soundfont", default="fluid",
+                        help="render 4 Bach chorales in 16 keys with this soundfont ('fluid', 'timgm6mb' or a .sf2 "
+                             "path) and report the keys the codec keeps; 'none' skips it (default: fluid)")
     report.add_argument("--overwrite", action="store_true",
                         help="write into output_dir even if it holds files the report did not write")
     report.set_defaults(func=_run_report)

@@ -92,9 +92,40 @@ def _plot(path: Path, signals: dict[str, np.ndarray], sample_rate: int) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def _key_round_trip(first, every, rate: int, soundfont: str) -> dict:
+    from simba_music_lab.codec.key_round_trip import key_round_trip, render_key_set
+
+    excerpts = render_key_set(soundfont, rate)
+    codecs = {"codec_first_codebook": first, **({"codec_all_codebooks": every} if every.num_codebooks > 1 else {})}
+    return {name: key_round_trip(codec, excerpts) for name, codec in codecs.items()}
+
+
+def _key_round_trip_lines(results: dict) -> list[str]:
+    from simba_music_lab.codec.key_round_trip import __doc__ as definition
+
+    estimators = [name for name, value in next(iter(results.values()))["summary"].items() if isinstance(value, dict)]
+    lines = ["## Keys through the round trip", "",
+             "| system | " + " | ".join(f"keys kept ({name}) ↑ | distinct keys ({name})" for name in estimators)
+             + " | comb (originals) ↓ |",
+             "|---|" + "---|---|" * len(estimators) + "---|"]
+    for name, result in results.items():
+        summary = result["summary"]
+        cells = [f"{summary[e]['keys_kept']} / {summary['excerpts']} | {summary[e]['distinct_keys_round_trip']}"
+                 for e in estimators]
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {summary['comb_round_trip']:.2f} ({summary['comb_original']:.2f}) |")
+    calibration = next(iter(results.values()))["summary"]
+    lines += ["", "Estimators on the originals (against the rendered key): " + ", ".join(
+        f"{name} {calibration[name]['accuracy_on_originals']} / {calibration['excerpts']}" for name in estimators)
+        + ".", "", " ".join(definition.split()), ""]
+    return lines
+
+
 def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "test", max_clips: int = 40,
-                 overwrite: bool = False) -> dict:
-    """Evaluate ``model_dir`` on up to ``max_clips`` clips of ``split`` (spread over works); writes report.json/.md."""
+                 overwrite: bool = False, key_set_soundfont: str | None = None) -> dict:
+    """Evaluate ``model_dir`` on up to ``max_clips`` clips of ``split`` (spread over works); writes report.json/.md.
+    ``key_set_soundfont`` (a `corpus build` soundfont: 'fluid', 'timgm6mb' or a .sf2 path): also render the 16-key
+    set and report the keys the codec keeps and its comb beside the originals' (:mod:`.key_round_trip`)."""
     import soundfile as sf
     from transformers import AutoModel
 
@@ -104,6 +135,13 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
         raise ValueError(f"max_clips must be >= 1, got {max_clips}")
     check_output_directory(output_dir, "output_dir", overwrite, inputs=(model_dir, manifest),
                            writer="simba-music codec report")
+    if key_set_soundfont is not None:  # before any work: a missing renderer or soundfont fails now
+        from simba_music_lab.corpus.render import fluidsynth_available, resolve_soundfont
+
+        if not fluidsynth_available():
+            raise ValueError("key_set_soundfont: the key set is rendered with fluidsynth, which is not on PATH "
+                             "(apt-get install fluidsynth)")
+        key_set_soundfont = resolve_soundfont(key_set_soundfont)
     model = AutoModel.from_pretrained(model_dir).eval()
     first = AudioCodec(model, 1)
     every = AudioCodec(model, first.max_codebooks)
@@ -199,6 +237,9 @@ def codec_report(model_dir: str, manifest: str, output_dir: str, split: str = "t
             f"{melody[name]['kept_within_50_cents']:.0%} |"
         )
     lines += ["", note_line, "", COMB_DEFINITION, "", MELODY_DEFINITION, ""]
+    if key_set_soundfont is not None:
+        report["key_round_trip"] = _key_round_trip(first, every, rate, key_set_soundfont)
+        lines += _key_round_trip_lines(report["key_round_trip"])
     atomic_write_bytes(output / "report.json", json.dumps(report, indent=2).encode("utf-8"))
     atomic_write_bytes(output / "report.md", "\n".join(lines).encode("utf-8"))
     return report

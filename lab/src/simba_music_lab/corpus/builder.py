@@ -33,6 +33,12 @@ INSTRUMENT_POOLS = {
     "oneills": (73, 40, 21, 109, 24, 46, 0, 75),
 }
 TEMPO_RANGES = {"bach-chorales": (56, 100), "essen": (72, 132), "oneills": (80, 140)}
+# `spread_tempi`: every collection over every caption tempo word's band (slow < 66 <= moderate < 90 <= lively < 116
+# <= fast), so that a caption's tempo cannot be guessed from the repertoire.
+SPREAD_TEMPO_RANGE = (50, 150)
+# `transpose`: each rendering moves by -6..+5 semitones, so that every piece is heard in every key across renderings
+# and the key in a caption is the key of the audio, not a property of the piece.
+TRANSPOSITIONS = tuple(range(-6, 6))
 
 
 @dataclass
@@ -56,6 +62,12 @@ class CorpusConfig:
         "help": "which paraphrase variant each clip gets (caption_style paraphrases)"})
     overwrite: bool = field(default=False, metadata={
         "help": "write into an output_dir that holds files the builder did not write"})
+    transpose: bool = field(default=False, metadata={
+        "help": "transpose each rendering by -6..+5 semitones (drawn per score and instrument), so that the keys "
+                "cover all 24; captions state the rendered key"})
+    spread_tempi: bool = field(default=False, metadata={
+        "help": f"draw every collection's tempi from {SPREAD_TEMPO_RANGE[0]}-{SPREAD_TEMPO_RANGE[1]} BPM (all "
+                "caption tempo words) instead of the repertoire's own range"})
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -73,16 +85,27 @@ class CorpusConfig:
         split_for_work("x", self.validation_fraction, self.test_fraction)
 
 
-def choose_renderings(ref: ScoreRef, count: int) -> list[tuple[int, int]]:
-    """(GM program, tempo) pairs for one score, fixed by its id, distinct programs."""
+def choose_renderings(ref: ScoreRef, count: int, transpose: bool = False,
+                      spread_tempi: bool = False) -> list[tuple[int, int, int]]:
+    """(GM program, tempo, semitones) for each rendering of one score, fixed by its id, distinct programs."""
     pool = list(INSTRUMENT_POOLS[ref.collection])
     pool.sort(key=lambda program: stable_fraction(f"instrument:{ref.score_id}:{program}"))
-    low, high = TEMPO_RANGES[ref.collection]
+    low, high = SPREAD_TEMPO_RANGE if spread_tempi else TEMPO_RANGES[ref.collection]
     chosen = []
     for program in pool[: min(count, len(pool))]:
         tempo = low + 2 * int(stable_fraction(f"tempo:{ref.score_id}:{program}") * ((high - low) // 2 + 1))
-        chosen.append((program, tempo))
+        semitones = (TRANSPOSITIONS[int(stable_fraction(f"transpose:{ref.score_id}:{program}") * len(TRANSPOSITIONS))]
+                     if transpose else 0)
+        chosen.append((program, tempo, semitones))
     return chosen
+
+
+def transposed_key(key: str, semitones: int) -> str:
+    """"F# minor" moved by `semitones`, in the corpus spelling (C#, F#, E flat, A flat, B flat)."""
+    from simba_music_lab.evaluation.key import key_name, parse_key
+
+    tonic, mode = parse_key(key)
+    return key_name(tonic + semitones, mode)
 
 
 def _safe_name(text: str) -> str:
@@ -102,8 +125,11 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
     info = read_score(ref)
     split = split_for_work(ref.work_id, config.validation_fraction, config.test_fraction)
     rows = []
-    for program, tempo in choose_renderings(ref, config.instruments_per_work):
-        midi = to_pretty_midi(info, program, tempo)
+    for program, tempo, semitones in choose_renderings(ref, config.instruments_per_work, config.transpose,
+                                                       config.spread_tempi):
+        midi = to_pretty_midi(info, program, tempo, semitones=semitones)
+        # Manifests built without transposition keep their old ids and paths, byte for byte.
+        moved = f":s{semitones}" if config.transpose else ""
         music_seconds = info.quarter_length * 60.0 / tempo
         audio = render_midi(midi, soundfont_path, config.sample_rate)
         clips = cut_clips(audio, music_seconds, config.sample_rate, config.clip_seconds, config.max_clips_per_render)
@@ -111,9 +137,9 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
             if is_silent(clip):
                 continue
             clip = normalize_loudness(clip)
-            clip_id = f"{ref.score_id}:p{program}:t{tempo}:c{clip_index}"
+            clip_id = f"{ref.score_id}:p{program}:t{tempo}{moved}:c{clip_index}"
             relative = (Path("audio") / _safe_name(ref.score_id)
-                        / f"p{program:03d}_t{tempo}_c{clip_index}.{config.audio_format}")
+                        / f"p{program:03d}_t{tempo}{moved.replace(':', '_')}_c{clip_index}.{config.audio_format}")
             _write_audio_atomically(Path(config.output_dir) / relative, clip, config.sample_rate, config.audio_format)
             row = {
                 "audio": relative.as_posix(),
@@ -127,7 +153,7 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
                 "instrument": INSTRUMENTS[program],
                 "program": program,
                 "tempo_bpm": tempo,
-                "key": info.key,
+                "key": transposed_key(info.key, semitones) if config.transpose else info.key,
                 "meter": info.meter,
                 "num_parts": info.num_parts,
                 "clip_index": clip_index,
@@ -137,6 +163,8 @@ def build_score(ref: ScoreRef, config: CorpusConfig, soundfont_path: str) -> lis
                 "split": split,
                 "license": ref.license,
             }
+            if config.transpose:
+                row.update(transpose_semitones=semitones, score_key=info.key)
             if config.caption_style != "templates":  # template manifests keep their old fields, byte for byte
                 row.update(caption_style=config.caption_style, caption_seed=config.caption_seed)
             row["caption"] = caption_for_row(row)

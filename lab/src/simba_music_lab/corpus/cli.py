@@ -26,6 +26,15 @@ def _run_recaption(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_keys(args: argparse.Namespace) -> int:
+    from simba_music.training.manifest import read_manifest
+    from simba_music_lab.corpus.keys import key_distribution
+
+    rows = read_manifest(args.manifest, args.split)
+    print(json.dumps(key_distribution(row["key"] for row in rows if row.get("key")), indent=2))
+    return 0
+
+
 def add_subcommands(subparsers) -> None:
     """Register ``corpus build`` and ``corpus recaption`` on the top-level ``simba-music`` subparsers."""
     corpus = subparsers.add_parser("corpus", help="build the offline captioned music corpus")
@@ -53,3 +62,8 @@ def add_subcommands(subparsers) -> None:
     recaption.add_argument("--caption-seed", type=int, default=None,
                            help="paraphrase variant: another seed gives other wordings (default: each row's own, or 0)")
     recaption.set_defaults(func=_run_recaption)
+    keys = corpus_commands.add_parser("keys", help="how peaked a manifest's key distribution is (JSON)")
+    keys.add_argument("manifest", help="manifest.jsonl written by corpus build")
+    keys.add_argument("--split", default=None, choices=["train", "validation", "test"],
+                      help="one split only (default: every row)")
+    keys.set_defaults(func=_run_keys)

@@ -61,14 +61,18 @@ def read_score(ref: ScoreRef) -> ScoreInfo:
     )
 
 
-def to_pretty_midi(info: ScoreInfo, program: int, tempo_bpm: float, velocity: int = 80):
-    """All parts on one GM program (one instrument per rendering), one MIDI track per part."""
+def to_pretty_midi(info: ScoreInfo, program: int, tempo_bpm: float, velocity: int = 80, semitones: int = 0):
+    """All parts on one GM program (one instrument per rendering), one MIDI track per part, every note moved by
+    `semitones`."""
     import pretty_midi
 
     if not 0 <= program <= 127:
         raise ValueError(f"program must be a General MIDI program 0..127, got {program}")
     if tempo_bpm <= 0:
         raise ValueError(f"tempo_bpm must be positive, got {tempo_bpm}")
+    pitches = [pitch + semitones for _, pitch, _, _ in info.notes]
+    if not 0 <= min(pitches) <= max(pitches) <= 127:
+        raise ValueError(f"semitones: {semitones:+d} moves the notes outside MIDI 0..127")
     seconds_per_quarter = 60.0 / tempo_bpm
     midi = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm)
     tracks = [pretty_midi.Instrument(program=program, name=f"part{i}") for i in range(info.num_parts)]
@@ -76,6 +80,7 @@ def to_pretty_midi(info: ScoreInfo, program: int, tempo_bpm: float, velocity: in
         start = onset * seconds_per_quarter
         # A small gap keeps repeated notes audibly re-attacked.
         end = start + max(duration * seconds_per_quarter - 0.01, 0.02)
-        tracks[part_index].notes.append(pretty_midi.Note(velocity=velocity, pitch=pitch, start=start, end=end))
+        tracks[part_index].notes.append(pretty_midi.Note(velocity=velocity, pitch=pitch + semitones, start=start,
+                                                         end=end))
     midi.instruments.extend(track for track in tracks if track.notes)
     return midi

@@ -11,6 +11,7 @@ that generated audio can reach through this codec.
 
 from __future__ import annotations
 
+import collections
 import json
 import platform
 import random
@@ -101,6 +102,7 @@ def summarise(rows: list[dict], labels: int) -> dict:
         return [r[name] for r in rows if r.get(name) is not None]
 
     keys = stated("key_score")
+    heard = collections.Counter(r["estimated_key"] for r in rows if r.get("estimated_key"))
     metrical = [tempo_correct(r["tempo_ratio"], 1.0, factors=METRICAL_FACTORS) for r in rows
                 if r["tempo_ratio"] is not None]
     return {
@@ -108,7 +110,10 @@ def summarise(rows: list[dict], labels: int) -> dict:
                        "chance": 1.0 / labels},
         "key": {"exact_accuracy": _mean(k == 1.0 for k in keys), "weighted_score": _mean(keys), "clips": len(keys),
                 "chance_exact": KEY_CHANCE,
-                "scoring": "1 exact; 0.5 relative major/minor or a fifth away in the same mode; else 0"},
+                "scoring": "1 exact; 0.5 relative major/minor or a fifth away in the same mode; else 0",
+                # A model (or codec) that plays one key whatever it is asked scores by luck: how spread its keys are.
+                "distinct_keys_heard": len(heard), "most_common_key": heard.most_common(1)[0][0] if heard else None,
+                "most_common_key_share": heard.most_common(1)[0][1] / sum(heard.values()) if heard else None},
         "mode": {"accuracy": _mean(stated("mode_correct")), "clips": len(stated("mode_correct")),
                  "chance": 1.0 / len(MODES), "rule": "the estimated key's mode against the stated key's or mood's"},
         "tempo": {"accuracy": _mean(stated("tempo_correct")), "clips": len(stated("tempo_correct")),

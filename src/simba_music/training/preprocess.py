@@ -219,10 +219,8 @@ def _run(args: PreprocessArguments) -> dict:
     codec = _load_codec(args.codec, args.num_codebooks)
     tokenizer = encoder = None
     if args.text_encoder:
-        from transformers import AutoModel, AutoTokenizer
+        from .text_encoder import load_text_encoder
 
-        tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
-        encoder = AutoModel.from_pretrained(args.text_encoder).eval()
-        encoder = encoder.get_encoder() if hasattr(encoder, "get_encoder") and hasattr(encoder, "decoder") else encoder
+        tokenizer, encoder = load_text_encoder(args.text_encoder)
     return preprocess(dataset, codec, args.output_dir, args.segment_seconds, args.min_seconds,
                       encoder, tokenizer, args.batch_size, args.num_proc, args.progress, args.overwrite)

@@ -285,10 +285,9 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
     if data.needs_text_encoder:
         if args.text_encoder is None:
             raise ValueError("the dataset has captions but no cached text_states: pass --text-encoder")
-        from transformers import AutoModel, AutoTokenizer
-        tokenizer = AutoTokenizer.from_pretrained(args.text_encoder)
-        encoder = AutoModel.from_pretrained(args.text_encoder).eval().requires_grad_(False)
-        encoder = getattr(encoder, "encoder", encoder) if hasattr(encoder, "decoder") else encoder
+        from .text_encoder import load_text_encoder
+
+        tokenizer, encoder = load_text_encoder(args.text_encoder)
     _check_text_width(data, model, encoder)
     recaptioner = None
     if args.caption_styles is not None:

@@ -17,7 +17,8 @@ def load_text_encoder(source: str):
         tokenizer = AutoTokenizer.from_pretrained(path)
         encoder = AutoModel.from_pretrained(path).eval().requires_grad_(False)
     except (OSError, ValueError) as error:
-        raise ValueError(f"--text-encoder: cannot load a tokenizer and text encoder from {source!r}: {error}") from error
+        raise ValueError(f"--text-encoder: cannot load a tokenizer and text encoder from {source!r}: "
+                         f"{error}") from error
     if hasattr(encoder, "decoder") and hasattr(encoder, "get_encoder"):
         encoder = encoder.get_encoder()
     return tokenizer, encoder

@@ -55,8 +55,9 @@ def add_subcommands(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="offline evaluation of a saved model -> JSON and a plot")
     add_dataclass_arguments(evaluate, EvaluateArguments, positional=("model_dir",), options={
         "prompts": {"help": "a shipped set: templates (the 32 demo prompts, the default), freeform (35 hand-written "
-                            "prompts) or all (both, scored per set); or a JSONL file: caption and optional "
-                            "instrument, key, mode, tempo_bpm, tempo_band"},
+                            "prompts), keys (24 chorale prompts, every key once, six tempi) or all (the three, "
+                            "scored per set); or a JSONL file: caption and optional instrument, key, mode, "
+                            "tempo_bpm, tempo_band"},
     })
     evaluate.set_defaults(func=_run_evaluate)
 

@@ -24,7 +24,7 @@ LEAVES = dict(leaves(build_parser()))
 
 
 def test_the_lab_has_its_commands():
-    assert set(LEAVES) == {"corpus build", "corpus recaption", "codec train", "codec report", "evaluate",
+    assert set(LEAVES) == {"corpus build", "corpus recaption", "corpus keys", "codec train", "codec report", "evaluate",
                            "classifier train", "estimators check"}
 
 

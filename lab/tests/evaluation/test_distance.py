@@ -53,3 +53,19 @@ def test_codec_latent_embedding_is_the_encoders_time_average_for_each_codec_form
         expected = encoder(torch.as_tensor(audio, dtype=torch.float32)[None, None])[0].mean(dim=-1).numpy()
     assert embedding.shape == (codec.config.hidden_size,)
     np.testing.assert_allclose(embedding, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_pitch_codecs_latent_is_its_log_stft_analysis():
+    """`evaluate` of a model on the pitch codec: its latent is the analysis its codebooks quantize, whose spectrum
+    follows the tone (a tone an octave up moves the embedding's peak bin up by about twice the frequency)."""
+    from transformers import AutoModel
+
+    from simba_music_lab.shipped import LAB_PRETRAINED_ROOT
+
+    codec = AutoModel.from_pretrained(LAB_PRETRAINED_ROOT / "pitch-codec-16khz").eval()
+    peaks = []
+    for frequency in (220.0, 440.0):
+        embedding = codec_latent_embedding(codec, tone([frequency], seconds=1.0, rate=16000), 16000)
+        assert embedding.shape == (codec.config.analysis_n_fft // 2 + 1,)
+        peaks.append(int(np.argmax(embedding)) * 16000 / codec.config.analysis_n_fft)
+    assert abs(peaks[0] - 220.0) < 10 and abs(peaks[1] - 440.0) < 10

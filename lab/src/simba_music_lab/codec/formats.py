@@ -18,8 +18,11 @@ import torch
 CODEC_FORMATS = ("encodec", "wavtokenizer")
 
 
-def codec_encoder(model) -> torch.nn.Module:
-    """The waveform -> latent-frames encoder: (B, 1, samples) -> (B, D, frames)."""
+def codec_encoder(model):
+    """The waveform -> latent-frames encoder: (B, 1, samples) -> (B, D, frames). For the pitch codec, its fixed
+    log-STFT analysis (what its codebooks quantize)."""
+    if model.config.model_type == "pitch_codec":
+        return lambda waveform: model.features(waveform).transpose(1, 2)
     return model.encoder_model.encoder if model.config.model_type == "wavtokenizer" else model.encoder
 
 

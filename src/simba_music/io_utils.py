@@ -365,7 +365,8 @@ TERMINATING_SIGNALS = ("SIGTERM", "SIGHUP")
 def terminate_as_exception(signal_names: tuple[str, ...] = TERMINATING_SIGNALS):
     """Within the block, SIGTERM (plain `kill`) and SIGHUP (the terminal closed), or the given `signal_names`, raise
     `Terminated` (exit status 128 + the signal) instead of killing the process outright, so atomic writers remove
-    their temporary files and open files are closed properly. Outside the main thread it does nothing."""
+    their temporary files and open files are closed properly. A signal the process ignores stays ignored (`nohup`
+    ignores SIGHUP so that a job outlives its terminal). Outside the main thread it does nothing."""
     import signal
     import threading
 
@@ -377,6 +378,7 @@ def terminate_as_exception(signal_names: tuple[str, ...] = TERMINATING_SIGNALS):
         raise Terminated(128 + signum)
 
     signals = [getattr(signal, name) for name in signal_names if hasattr(signal, name)]  # no SIGHUP on Windows
+    signals = [number for number in signals if signal.getsignal(number) != signal.SIG_IGN]
     previous = {number: signal.signal(number, handler) for number in signals}
     try:
         yield

@@ -199,11 +199,31 @@ def test_a_prompt_that_is_not_text_is_refused_before_the_model_loads(tmp_path, c
 def test_sighup_removes_temporary_files_like_sigterm(tmp_path):
     from simba_music.io_utils import atomic_path
 
-    with pytest.raises(SystemExit) as stopped, terminate_as_exception(), atomic_path(tmp_path / "out.wav") as temp:
-        temp.write_bytes(b"half")
-        os.kill(os.getpid(), signal.SIGHUP)
-    assert stopped.value.code == 128 + signal.SIGHUP and list(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal (under nohup it is ignored)
+    try:
+        with (pytest.raises(SystemExit) as stopped, terminate_as_exception(),
+              atomic_path(tmp_path / "out.wav") as temp):
+            temp.write_bytes(b"half")
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert stopped.value.code == 128 + signal.SIGHUP and list(tmp_path.iterdir()) == []
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_hangup_the_process_ignores_stays_ignored(tmp_path):
+    """`nohup simba-music generate ...`: closing the terminal must not stop the run."""
+    from simba_music.io_utils import atomic_path
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with terminate_as_exception(), atomic_path(tmp_path / "out.wav") as temp:
+            temp.write_bytes(b"whole")
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored: the block goes on
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        assert (tmp_path / "out.wav").read_bytes() == b"whole"
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 @pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),

@@ -44,7 +44,8 @@ class EncodecStreamDecoder:
         if chunk_frames < 1:
             raise ValueError(f"chunk_frames: must be >= 1, got {chunk_frames}")
         self.model = model
-        self.chunk_frames = max(chunk_frames, first_frames_needed(model.decoder))
+        self.first_frames = first_frames_needed(model.decoder)
+        self.chunk_frames = max(chunk_frames, self.first_frames)
         self.pending: torch.Tensor | None = None  # codes pushed and not yet decoded
         self.states: dict[int, object] = {}  # per layer (by id): what the next frames need from the past
 
@@ -57,7 +58,7 @@ class EncodecStreamDecoder:
     def finish(self) -> torch.Tensor:
         if self.pending is None:
             raise ValueError("codes: nothing was pushed")
-        if not self.states and self.pending.shape[-1] < first_frames_needed(self.model.decoder):
+        if not self.states and self.pending.shape[-1] < self.first_frames:
             # Too short to have started: the one-shot decode (its padding handles short inputs).
             audio, self.pending = self.model.decode(self.pending[None], [None]).audio_values, self.pending[..., :0]
             return audio

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simba_music_lab.codec.comb import comb_ratio
+from simba_music_lab.evaluation.key import MAJOR_PROFILE, MINOR_PROFILE, parse_key
+
 KEY_SET_WORKS = ("bach/bwv269", "bach/bwv26.6", "bach/bwv253", "bach/bwv4.8")
 # Target tonics (pitch classes) of each work, by its mode: two major and two minor works give 8 + 8 keys.
 MAJOR_TARGETS = ((0, 3, 6, 9), (2, 5, 8, 11))
 MINOR_TARGETS = ((9, 0, 3, 6), (4, 7, 10, 1))
 KEY_SET_PROGRAMS = (19, 0, 48, 52)  # church organ, piano, string ensemble, choir
 EXCERPT_SECONDS, PEAK = 10.0, 0.7
-# Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ def render_key_set(soundfont: str = "fluid", sample_rate: int = 16000, works=KEY
     from simba_music_lab.corpus.render import render_midi, resolve_soundfont
     from simba_music_lab.corpus.score import read_score, to_pretty_midi
     from simba_music_lab.corpus.sources import list_scores
-    from simba_music_lab.evaluation.key import parse_key
 
     soundfont = resolve_soundfont(soundfont)
     refs = {ref.work_id: ref for ref in list_scores(["bach-chorales"])}
@@ -95,8 +94,6 @@ def key_essentia(audio: np.ndarray, sample_rate: int) -> tuple[int, str]:
     """(tonic pitch class, mode) from essentia's KeyExtractor (installed by the user: AGPL-3.0)."""
     import essentia.standard as essentia_standard
 
-    from simba_music_lab.evaluation.key import parse_key
-
     key, scale, _ = essentia_standard.KeyExtractor(sampleRate=sample_rate)(np.asarray(audio, dtype=np.float32))
     return parse_key(f"{key} {scale}")
 
@@ -111,37 +108,16 @@ def available_estimators() -> dict:
     return {**estimators, "essentia": key_essentia}
 
 
-def comb_ratio(audio: np.ndarray, sample_rate: int, frame_rate: float, harmonics: int = 80,
-               half_width_hz: float = 2.0) -> float:
-    """Power at multiples of `frame_rate` over power half-way between them (see the module docstring)."""
-    audio = np.asarray(audio, dtype=np.float64).reshape(-1)
-    n_fft = int(sample_rate)  # 1 Hz bins
-    if audio.shape[0] < n_fft:
-        raise ValueError(f"audio: need at least one second ({n_fft} samples), got {audio.shape[0]}")
-    if not 0 < (harmonics + 1) * frame_rate < sample_rate / 2:
-        raise ValueError(f"frame_rate: the {harmonics + 1}th multiple of {frame_rate} Hz must lie below Nyquist")
-    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::n_fft // 4] * np.hanning(n_fft)
-    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0) + 1e-20
-    frequencies = np.arange(power.shape[0]) * sample_rate / n_fft
-
-    def band(center: float) -> float:
-        return float(power[np.abs(frequencies - center) <= half_width_hz].sum())
-
-    logs = [np.log(band(k * frame_rate) / band((k + 0.5) * frame_rate)) for k in range(2, harmonics + 1)]
-    return float(np.exp(np.mean(logs)))
-
-
 def key_round_trip(codec, excerpts: list[KeyExcerpt], estimators: dict | None = None) -> dict:
     """Each estimator's accuracy on the originals, the keys the codec keeps (by each estimator) and the comb ratio of
     the originals and of the round trips. `codec`: an `AudioCodec` (its `num_codebooks` are used)."""
-    import torch
+    from simba_music_lab.codec.report import reconstruct
 
     estimators = available_estimators() if estimators is None else estimators
     rate, frame_rate = codec.sampling_rate, codec.frame_rate
     rows = []
     for excerpt in excerpts:
-        waveform = torch.from_numpy(excerpt.audio)[None, None]
-        round_trip = codec.decode(codec.encode(waveform))[0, 0, :excerpt.audio.shape[0]].cpu().numpy()
+        round_trip = reconstruct(codec, excerpt.audio)
         row = {"excerpt": excerpt.name, "rendered_key": [excerpt.tonic, excerpt.mode],
                "comb_original": comb_ratio(excerpt.audio, rate, frame_rate),
                "comb_round_trip": comb_ratio(round_trip, rate, frame_rate)}
@@ -164,5 +140,5 @@ def key_round_trip(codec, excerpts: list[KeyExcerpt], estimators: dict | None = 
     return {"summary": summary, "excerpts": rows}
 
 
-__all__ = ["KEY_SET_WORKS", "KeyExcerpt", "available_estimators", "comb_ratio", "key_essentia", "key_librosa",
+__all__ = ["KEY_SET_WORKS", "KeyExcerpt", "available_estimators", "key_essentia", "key_librosa",
            "key_round_trip", "render_key_set"]

@@ -151,29 +151,46 @@ def test_a_joining_prompt_is_as_if_it_had_been_there_from_the_start(conditioning
 
 
 @pytest.mark.parametrize("conditioning", list(CONDITIONINGS))
-def test_a_joining_row_is_a_fresh_prefill_of_its_prompt_and_the_recent_codes(conditioning):
-    """Past the priming window, the new row's state is what the decoder makes of the caption, then the start id and
-    the last window of codes at the positions they had, then the column sampled at the joining step."""
+def test_a_joining_prompt_reprimes_every_row_from_the_recent_codes(conditioning):
+    """Past the priming window, a join leaves each row (the kept prompt, the new one, the empty caption) in the
+    state the decoder makes of its caption, then the start id and the last window of codes at the positions of a
+    stream that began with them, then the column sampled at the joining step."""
     model, processor = tiny(conditioning)
     stream = LiveStream(model, processor, "calm piano", seed=1, priming_seconds=0.8)  # 10 frames at 12.5/s
     codes, _ = run(stream, 25)
     stream.add_prompt("jazz drums")
     joining_step_code = stream.step()
+    assert stream.columns_before_cache == 15
 
-    inputs = processor(["jazz drums"])
+    inputs = processor(["calm piano", "jazz drums"])
     ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
-    prefix = ids.shape[1] if conditioning == "prefix" else 0
+    empty_ids, empty_mask = model._unconditional_captions(1)
+    ids, mask = torch.cat([ids, empty_ids]), torch.cat([mask, empty_mask])
     fresh = SimbaMusicCache()
-    start = torch.tensor([[model.config.decoder.special_token_id]])
+    start = torch.full((3, 1), model.config.decoder.special_token_id)
     with torch.no_grad():
-        model.decoder(torch.cat([start, codes[:, 15:]], dim=-1), encoder_hidden_states=model.encode_text(ids, mask),
-                      encoder_attention_mask=mask, cache=fresh, use_cache=True, audio_positions_from=prefix + 15)
-        fresh.seq_length = stream.cache.seq_length - 1  # the stream's position for the joining step's column
-        logits = model.decoder(joining_step_code[None], cache=fresh, use_cache=True).logits[:, -1]
-    torch.testing.assert_close(stream.row_logits[1, 0], logits[0], atol=1e-4, rtol=1e-4)
-    for key, (conv, ssm) in ssm_states(fresh, 0).items():
-        torch.testing.assert_close(ssm_states(stream.cache, 1)[key][1], ssm, atol=1e-4, rtol=1e-4)
-        torch.testing.assert_close(ssm_states(stream.cache, 1)[key][0], conv, atol=1e-4, rtol=1e-4)
+        model.decoder(torch.cat([start, codes[:, 15:].repeat(3, 1)], dim=-1),
+                      encoder_hidden_states=model.encode_text(ids, mask), encoder_attention_mask=mask, cache=fresh,
+                      use_cache=True)
+        logits = model.decoder(joining_step_code[None].repeat(3, 1), cache=fresh, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(stream.row_logits[:, 0], logits, atol=1e-4, rtol=1e-4)
+    for row in range(3):
+        for key, (conv, ssm) in ssm_states(fresh, row).items():
+            torch.testing.assert_close(ssm_states(stream.cache, row)[key][0], conv, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(ssm_states(stream.cache, row)[key][1], ssm, atol=1e-4, rtol=1e-4)
+
+
+def test_a_change_of_weights_keeps_every_row_state():
+    model, processor = tiny()
+    stream = LiveStream(model, processor, [("calm piano", 1.0), ("jazz drums", 1.0)], seed=4)
+    run(stream, 20)
+    before = [ssm_states(stream.cache, row) for row in range(3)]
+    stream.set_prompts([("jazz drums", 0.2), ("calm piano", 0.8)])  # new weights, new order, no new prompt
+    stream._apply_changes()
+    assert stream.mix == (("jazz drums", 0.2), ("calm piano", 0.8))
+    for row, old_row in enumerate([1, 0, 2]):
+        for key, (conv, ssm) in ssm_states(stream.cache, row).items():
+            assert torch.equal(conv, before[old_row][key][0]) and torch.equal(ssm, before[old_row][key][1])
 
 
 @pytest.mark.parametrize("conditioning", list(CONDITIONINGS))

@@ -7,11 +7,14 @@ so the state-space decoder plays forever at a constant cost per step: its cache 
 
 Changes (a new mix, new sampling settings) may come from any thread; they wait in a queue and are applied between
 two steps, and recorded with the step at which they applied, so that `replay=stream.change_log` reproduces the
-stream bit for bit. A joining prompt's row is primed in one prefill with its caption and the recent codes (at the
-positions they had), then steps in lockstep with the others; a dropped prompt's row leaves the cache.
+stream bit for bit. When a prompt joins, every row is primed afresh in one prefill from its caption and the last
+`priming_seconds` of codes, then all step in lockstep: the prompts and the empty caption are compared on the same
+short context, which a long history of the old prompt's music would outweigh (bench_live_switch.py: the new
+instrument heard after 8 of 10 switches, 7 of 10 when only the joining row was primed). A dropped prompt's row
+leaves the cache.
 
-Memory: the cache (fixed per row, at most `max_prompts + 1` rows), the window of recent codes that primes joining
-rows, and the codec's streaming window. Only the change log grows, by one entry per change, never with time.
+Memory: the cache (fixed per row, at most `max_prompts + 1` rows), the window of recent codes that primes the rows,
+and the codec's streaming window. Only the change log grows, by one entry per change, never with time.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .history import CodeWindow
 from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
 
 DEFAULT_CHUNK_SECONDS = 1.0  # how far the audio a player receives lags the codes sampled
-# A joining prompt's row hears the last 2 s, then the rows are reprimed every 10 s of positions from the last 5 s.
+# When a prompt joins, the rows restart from the last 2 s; they are reprimed every 10 s of positions from the last 5 s.
 # Measured on the demo (trained on 10 s clips, bench_live_switch.py): plain `generate` drifts from the prompted
 # church organ to harpsichord after 8 s, and with 10 s windows a switched prompt was heard 0 times in 10; the
 # shorter the window, the sooner the new prompt is heard.
@@ -91,7 +94,7 @@ class LiveStream:
     for one column at a time and `pop_audio()` for the chunks it completed.
     From any thread: `set_prompts`, `add_prompt`, `remove_prompt`, `set_sampling` (checked at once, applied at the
     next step). `prompts`: a prompt, or (prompt, weight) pairs. Sampling settings default to the model's
-    generation config. `priming_seconds` of recent codes prime a joining prompt's row. Once the rows have seen
+    generation config. `priming_seconds` of recent codes prime the rows when a prompt joins. Once the rows have seen
     `reprime_seconds` of positions, every row is primed afresh from the last `reprime_seconds / 2`, so that the
     decoder sees between half and all of that span, however long it plays (a model drifts past the length of its
     training clips). `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
@@ -237,29 +240,26 @@ class LiveStream:
 
     # ---- rows ---------------------------------------------------------------------------------------------------
 
-    def _prime_all_rows(self) -> None:
-        """Every row afresh in one prefill: the captions (the empty one last), the start id, the recent codes, at
-        the positions of a stream that began with those codes (the window: half the reprime span). Starts the
-        stream; later bounds its positions."""
+    def _prime_all_rows(self, frames: int | None = None) -> None:
+        """Every row afresh in one prefill: the captions (the empty one last), the start id, the last `frames`
+        columns (default: the window, half the reprime span), at the positions of a stream that began with those
+        codes. Starts the stream; later bounds its positions, and lets a joining prompt be heard."""
         text, text_mask = self._encode([text for text, _ in self.mix], with_unconditional=True)
-        recent = self.window.recent()
+        recent = self.window.recent(frames)
         columns = torch.cat([self._start_column(1), recent], dim=-1).repeat(len(self.mix) + 1, 1, 1)
         self.cache = SimbaMusicCache()
         self.row_logits = next_column_logits(self.decoder, columns, self.cache, text, text_mask)
         self.columns_before_cache = self.step_index - recent.shape[-1]  # sampled columns the cache never saw
 
     def _change_rows(self, mix: Mix) -> None:
-        """Drop the rows of prompts that left, prime rows for prompts that joined; then the rows follow `mix`."""
-        wanted = {text for text, _ in mix}
-        kept = [row for row, (text, _) in enumerate(self.mix) if text in wanted]
-        self._select_rows(kept + [len(self.mix)])  # the unconditional row stays last
-        current = [self.mix[row][0] for row in kept]
-        for text, _ in mix:
-            if text not in current:
-                self._add_row(text)
-                current.append(text)
-        order = [current.index(text) for text, _ in mix]
-        self._select_rows(order + [len(current)])
+        """Prompts that left drop their rows. If a prompt joined, every row is primed afresh from the last
+        `priming_seconds` of codes; else the kept rows only move into the order of `mix`."""
+        if {text for text, _ in mix} - {text for text, _ in self.mix}:
+            self.mix = mix
+            self._prime_all_rows(self.priming_frames)
+            return
+        rows = [[text for text, _ in self.mix].index(text) for text, _ in mix]
+        self._select_rows(rows + [len(self.mix)])  # the unconditional row stays last
         self.mix = mix
 
     def _select_rows(self, rows: list[int]) -> None:
@@ -268,26 +268,6 @@ class LiveStream:
         index = torch.tensor(rows, device=self.row_logits.device)
         self.cache.reorder_cache(index)
         self.row_logits = self.row_logits.index_select(0, index)
-
-    def _add_row(self, text: str) -> None:
-        """Prime a row with `text` and the recent codes in one prefill and put it before the unconditional row."""
-        logits, cache = self.primed_row(text)
-        self.cache.append_rows(cache)
-        self.row_logits = torch.cat([self.row_logits, logits])
-        count = self.row_logits.shape[0]
-        self._select_rows(list(range(count - 2)) + [count - 1, count - 2])
-
-    def primed_row(self, text: str) -> tuple[torch.Tensor, SimbaMusicCache]:
-        """A fresh one-row cache fed `text` then the start id and the recent columns, placed at the positions those
-        columns had in this stream; returns (logits of the next column [1, K, V], the cache)."""
-        caption, caption_mask = self._encode([text])
-        recent = self.window.recent(self.priming_frames)
-        columns = torch.cat([self._start_column(1), recent], dim=-1)
-        first_position = self.prefix_length + self.step_index - recent.shape[-1] - self.columns_before_cache
-        cache = SimbaMusicCache()
-        logits = next_column_logits(self.decoder, columns, cache, caption, caption_mask,
-                                    audio_positions_from=first_position)
-        return logits, cache
 
     def _start_column(self, rows: int) -> torch.LongTensor:
         return torch.full((rows, self.num_codebooks, 1), self.special, dtype=torch.long, device=self.model.device)

@@ -85,26 +85,6 @@ class SimbaMusicCache:
         """Select batch rows (beam search, or dropping finished rows)."""
         self._map_tensors(lambda t: t.index_select(0, beam_idx.to(t.device)))
 
-    def append_rows(self, other: SimbaMusicCache) -> None:
-        """Add the rows of `other`, a cache of the same model fed the same kinds of input, after this cache's rows
-        (a live stream adds a primed prompt row). Positions follow this cache: rows step in lockstep from here on.
-        Growing self-attention buffers have per-cache lengths and are refused."""
-        if set(other.states) != set(self.states):
-            raise ValueError("append_rows: the caches come from different models (their sublayers differ)")
-        for key, state in self.states.items():
-            if isinstance(state, KVState):
-                raise ValueError("append_rows: self-attention caches cannot be joined (their lengths differ)")
-            joined = other.states[key]
-            if isinstance(state, SSMState):
-                settle(state)
-                settle(joined)
-            for name, value in vars(state).items():
-                if isinstance(value, torch.Tensor):
-                    setattr(state, name, torch.cat([value, getattr(joined, name)]))
-                elif value is not None or getattr(joined, name) is not None:
-                    raise ValueError(f"append_rows: {key}.{name} is set in one cache only (text masks must be "
-                                     "given to both or neither)")
-
     def to(self, *args, **kwargs) -> SimbaMusicCache:
         self._map_tensors(lambda t: t.to(*args, **kwargs))
         return self

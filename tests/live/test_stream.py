@@ -34,6 +34,28 @@ def ssm_states(cache, row):
             if isinstance(state, SSMState)}
 
 
+def assert_rows_restarted(stream, model, processor, captions, primed, stepped):
+    """Every row of `stream` (one per caption, then the empty caption) holds what a fresh decoder makes of its
+    caption, the start id and the `primed` codes [1, n] from position 0, then the `stepped` codes [1, m]."""
+    inputs = processor(captions)
+    ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
+    empty_ids, empty_mask = model._unconditional_captions(1)
+    ids, mask = torch.cat([ids, empty_ids]), torch.cat([mask, empty_mask])
+    rows = len(captions) + 1
+    start = torch.full((rows, 1), model.config.decoder.special_token_id)
+    fresh = SimbaMusicCache()
+    with torch.no_grad():
+        model.decoder(torch.cat([start, primed.repeat(rows, 1)], dim=-1),
+                      encoder_hidden_states=model.encode_text(ids, mask), encoder_attention_mask=mask, cache=fresh,
+                      use_cache=True)
+        logits = model.decoder(stepped.repeat(rows, 1), cache=fresh, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(stream.row_logits[:, 0], logits, atol=1e-4, rtol=1e-4)
+    for row in range(rows):
+        for key, (conv, ssm) in ssm_states(fresh, row).items():
+            torch.testing.assert_close(ssm_states(stream.cache, row)[key][0], conv, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(ssm_states(stream.cache, row)[key][1], ssm, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("conditioning", list(CONDITIONINGS))
 @pytest.mark.parametrize("num_codebooks", [1, 2])
 def test_one_prompt_of_weight_one_plays_what_generate_samples(conditioning, num_codebooks):
@@ -161,23 +183,8 @@ def test_a_joining_prompt_reprimes_every_row_from_the_recent_codes(conditioning)
     stream.add_prompt("jazz drums")
     joining_step_code = stream.step()
     assert stream.columns_before_cache == 15
-
-    inputs = processor(["calm piano", "jazz drums"])
-    ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
-    empty_ids, empty_mask = model._unconditional_captions(1)
-    ids, mask = torch.cat([ids, empty_ids]), torch.cat([mask, empty_mask])
-    fresh = SimbaMusicCache()
-    start = torch.full((3, 1), model.config.decoder.special_token_id)
-    with torch.no_grad():
-        model.decoder(torch.cat([start, codes[:, 15:].repeat(3, 1)], dim=-1),
-                      encoder_hidden_states=model.encode_text(ids, mask), encoder_attention_mask=mask, cache=fresh,
-                      use_cache=True)
-        logits = model.decoder(joining_step_code[None].repeat(3, 1), cache=fresh, use_cache=True).logits[:, -1]
-    torch.testing.assert_close(stream.row_logits[:, 0], logits, atol=1e-4, rtol=1e-4)
-    for row in range(3):
-        for key, (conv, ssm) in ssm_states(fresh, row).items():
-            torch.testing.assert_close(ssm_states(stream.cache, row)[key][0], conv, atol=1e-4, rtol=1e-4)
-            torch.testing.assert_close(ssm_states(stream.cache, row)[key][1], ssm, atol=1e-4, rtol=1e-4)
+    assert_rows_restarted(stream, model, processor, ["calm piano", "jazz drums"], codes[:, 15:],
+                          joining_step_code[None])
 
 
 def test_a_change_of_weights_keeps_every_row_state():
@@ -209,25 +216,10 @@ def test_every_row_is_reprimed_so_that_positions_stay_bounded(conditioning):
     assert max(lengths) == prefix + 1 + 25 and lengths[25] == prefix + 1 + 13  # reprimed at step 25
     codes = torch.stack(codes, dim=-1)  # [1, 80]
 
-    inputs = processor(["calm piano", "jazz drums"])
-    ids, mask = model._pad_captions(inputs["input_ids"], inputs["attention_mask"])
-    empty_ids, empty_mask = model._unconditional_captions(1)
-    ids, mask = torch.cat([ids, empty_ids]), torch.cat([mask, empty_mask])
-    start = torch.full((3, 1), model.config.decoder.special_token_id)
-    fresh = SimbaMusicCache()
     # Reprimes at steps 25, 38, 51, 64, 77 (each time 13 positions past the 12 kept); the last one, as the decoder
     # sees it from scratch: the start id and codes 65..76, then the codes of steps 77..79.
     assert stream.columns_before_cache == 65
-    with torch.no_grad():
-        model.decoder(torch.cat([start, codes[:, 65:77].repeat(3, 1)], dim=-1),
-                      encoder_hidden_states=model.encode_text(ids, mask), encoder_attention_mask=mask, cache=fresh,
-                      use_cache=True)
-        logits = model.decoder(codes[:, 77:].repeat(3, 1), cache=fresh, use_cache=True).logits[:, -1]
-    torch.testing.assert_close(stream.row_logits[:, 0], logits, atol=1e-4, rtol=1e-4)
-    for row in range(3):
-        for key, (conv, ssm) in ssm_states(fresh, row).items():
-            torch.testing.assert_close(ssm_states(stream.cache, row)[key][0], conv, atol=1e-4, rtol=1e-4)
-            torch.testing.assert_close(ssm_states(stream.cache, row)[key][1], ssm, atol=1e-4, rtol=1e-4)
+    assert_rows_restarted(stream, model, processor, ["calm piano", "jazz drums"], codes[:, 65:77], codes[:, 77:])
 
 
 def test_a_removed_prompt_leaves_the_cache_and_the_rest_plays_on():

@@ -9,9 +9,8 @@ Changes (a new mix, new sampling settings) may come from any thread; they wait i
 two steps, and recorded with the step at which they applied, so that `replay=stream.change_log` reproduces the
 stream bit for bit. When a prompt joins, every row is primed afresh in one prefill from its caption and the last
 `priming_seconds` of codes, then all step in lockstep: the prompts and the empty caption are compared on the same
-short context, which a long history of the old prompt's music would outweigh (bench_live_switch.py: the new
-instrument heard after 8 of 10 switches, 7 of 10 when only the joining row was primed). A dropped prompt's row
-leaves the cache.
+short context, not the new prompt's 2 s against the empty caption's longer history of the old music. A dropped
+prompt's row leaves the cache.
 
 Memory: the cache (fixed per row, at most `max_prompts + 1` rows), the window of recent codes that primes the rows,
 and the codec's streaming window. Only the change log grows, by one entry per change, never with time.

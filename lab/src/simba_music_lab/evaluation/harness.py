@@ -1,6 +1,8 @@
 """`evaluate()`: the offline evaluation of a saved text-to-music model, as one JSON-ready dict (and files).
 
-1. Held-out cross-entropy / perplexity of the decoder on a preprocessed dataset split (`perplexity.py`).
+1. Held-out cross-entropy / perplexity of the decoder on a preprocessed dataset split (`perplexity.py`), and its
+   rise when the captions' key, instrument or tempo is swapped: whether the decoder listens to each
+   (`caption_swaps.py`).
 2. Prompt adherence: generate each prompt, then check the instrument (the shipped classifier), the key (chroma +
    key templates) and the tempo (onset autocorrelation) against the prompt's expectations.
 3. A Frechet distance between generated and real clips on mel statistics and on the codec's latent (`distance.py`).
@@ -26,6 +28,7 @@ from simba_music.captions.vocabulary import MODES, TEMPO_BANDS, tempo_band
 from simba_music.io_utils import atomic_path, check_output_directory, claim_output_directory
 from simba_music.shipped import resolve_model
 
+from .caption_swaps import ATTRIBUTES, caption_swap_gains
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
@@ -270,8 +273,12 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
                         "num_codebooks": model.config.decoder.num_codebooks,
                         "parameters": sum(p.numel() for p in model.parameters())},
               "estimator_reference": _estimator_reference(classifier)}
-    result["validation"] = (decoder_cross_entropy(model, processor, dataset, dataset_split, batch_size, max_examples,
-                                                  progress) if dataset is not None else None)
+    result["validation"] = None
+    if dataset is not None:
+        result["validation"] = decoder_cross_entropy(model, processor, dataset, dataset_split, batch_size,
+                                                     max_examples, progress)
+        swaps = caption_swap_gains(model, processor, dataset, dataset_split, batch_size, max_examples, progress)
+        result["validation"]["caption_swaps"] = {attribute: swaps[attribute] for attribute in ATTRIBUTES}
 
     audio_dir = output / "audio" if output is not None and save_audio else None
     if audio_dir is not None:

@@ -58,6 +58,24 @@ def _batch_codes(codes: list, special: int, num_codebooks: int) -> torch.LongTen
 
 
 @torch.no_grad()
+def scored_codes(model, processor, captions: list[str], codes: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced cross-entropy of each code under its caption: (losses [B, K, T] float64, zero where not a
+    target; valid [B, K, T] bool). `codes`: rows of [T] or [K, T] lists."""
+    decoder_config = model.config.decoder
+    special, num_codebooks = decoder_config.special_token_id, decoder_config.num_codebooks
+    text = processor(captions)
+    input_ids, attention_mask = model._pad_captions(text["input_ids"], text.get("attention_mask"))
+    codes = _batch_codes(codes, special, num_codebooks).to(model.device)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=codes).logits
+    if num_codebooks == 1:
+        logits, codes = logits[:, None], codes[:, None]
+    targets = codes[..., 1:].masked_fill(codes[..., 1:] == special, -100)  # [B, K, T]
+    losses = F.cross_entropy(logits[..., :-1, :].permute(0, 3, 1, 2), targets, ignore_index=-100, reduction="none")
+    valid = targets != -100
+    return losses.double() * valid, valid
+
+
+@torch.no_grad()
 def decoder_cross_entropy(model, processor, dataset_dir: str | Path, split: str | None = None, batch_size: int = 8,
                           max_examples: int | None = None, progress: bool = True) -> dict:
     """Token-level cross-entropy (nats) and perplexity of `model`'s decoder on a preprocessed split."""
@@ -67,23 +85,13 @@ def decoder_cross_entropy(model, processor, dataset_dir: str | Path, split: str 
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
     split, rows = load_split(dataset_dir, split)
     count = len(rows) if max_examples is None else min(len(rows), max_examples)
-    decoder_config = model.config.decoder
-    special, num_codebooks = decoder_config.special_token_id, decoder_config.num_codebooks
+    num_codebooks = model.config.decoder.num_codebooks
     totals, tokens = torch.zeros(num_codebooks, dtype=torch.float64), torch.zeros(num_codebooks, dtype=torch.long)
     model.eval()
     for start in tqdm(range(0, count, batch_size), desc="cross-entropy", unit="batch", disable=not progress):
         batch = rows[start:min(start + batch_size, count)]
-        text = processor(list(batch["caption"]))
-        input_ids, attention_mask = model._pad_captions(text["input_ids"], text.get("attention_mask"))
-        codes = _batch_codes(batch["codes"], special, num_codebooks).to(model.device)
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=codes).logits
-        if num_codebooks == 1:
-            logits, codes = logits[:, None], codes[:, None]
-        targets = codes[..., 1:].masked_fill(codes[..., 1:] == special, -100)  # [B, K, T]
-        losses = F.cross_entropy(logits[..., :-1, :].permute(0, 3, 1, 2), targets, ignore_index=-100,
-                                 reduction="none")
-        valid = targets != -100
-        totals += (losses.double() * valid).sum(dim=(0, 2)).cpu()
+        losses, valid = scored_codes(model, processor, list(batch["caption"]), batch["codes"])
+        totals += losses.sum(dim=(0, 2)).cpu()
         tokens += valid.sum(dim=(0, 2)).cpu()
     if int(tokens.sum()) == 0:
         raise ValueError(f"dataset: split {split!r} has no codes to score")
@@ -96,4 +104,4 @@ def decoder_cross_entropy(model, processor, dataset_dir: str | Path, split: str 
     return result
 
 
-__all__ = ["decoder_cross_entropy", "load_split"]
+__all__ = ["decoder_cross_entropy", "load_split", "scored_codes"]

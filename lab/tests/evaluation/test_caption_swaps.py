@@ -52,24 +52,33 @@ def test_rises_are_the_hand_computed_differences(tmp_path):
     generator = torch.Generator().manual_seed(0)
     # short captions: the tiny model keeps 8 tokens of each
     rows = [dict(ROW, caption="F# major clarinet 132 BPM",
-                 codes=torch.randint(0, 64, (9,), generator=generator).tolist()),
+                 codes=torch.randint(0, 64, (20,), generator=generator).tolist()),
             dict(key="E flat minor", instrument="violin", tempo_bpm=70, caption="violin E flat minor 70 BPM",
-                 codes=torch.randint(0, 64, (5,), generator=generator).tolist())]
+                 codes=torch.randint(0, 64, (15,), generator=generator).tolist())]
     result = caption_swap_gains(model, processor, save_rows(tmp_path / "tokens", rows), batch_size=2,
                                 progress=False)
+    first = round(model.config.frame_rate)  # one second of codes: fewer than either clip has
+    assert first < 15
+
+    def rise(row, attribute, codes):
+        swapped = swapped_caption(row["caption"], row, attribute)
+        return (hand_cross_entropy(model, processor, [codes], [swapped])
+                - hand_cross_entropy(model, processor, [codes], [row["caption"]]))
+
     for attribute in ("key", "instrument", "tempo"):
-        rises = [hand_cross_entropy(model, processor, [row["codes"]], [swapped_caption(row["caption"], row, attribute)])
-                 - hand_cross_entropy(model, processor, [row["codes"]], [row["caption"]]) for row in rows]
+        rises = [rise(row, attribute, row["codes"]) for row in rows]
         assert result[attribute]["clips"] == 2
         assert result[attribute]["rise_nats_per_code"] == pytest.approx(sum(rises) / 2, abs=1e-6)
         assert result[attribute]["share_rising"] == sum(rise > 0 for rise in rises) / 2
+        first_rises = [rise(row, attribute, row["codes"][:first]) for row in rows]  # a causal decoder: a prefix
+        assert result[attribute]["rise_nats_per_code_first_second"] == pytest.approx(sum(first_rises) / 2, abs=1e-6)
 
 
 class KeyListener:
     """A stand-in decoder that hears only whether its caption says "D major": then it expects code 3 with
     probability 0.9; else every code is equally likely."""
 
-    config = SimpleNamespace(decoder=SimpleNamespace(special_token_id=8, num_codebooks=1))
+    config = SimpleNamespace(decoder=SimpleNamespace(special_token_id=8, num_codebooks=1), frame_rate=2.0)
     device = torch.device("cpu")
 
     @staticmethod
@@ -98,5 +107,7 @@ def test_a_decoder_that_hears_only_the_key_rises_only_under_a_key_swap(tmp_path)
                                 progress=False)
     assert result["key"]["rise_nats_per_code"] == pytest.approx(math.log(9) - math.log(1 / 0.9), rel=1e-6)
     assert result["key"]["share_rising"] == 1.0
+    assert result["key"]["rise_nats_per_code_first_second"] == pytest.approx(result["key"]["rise_nats_per_code"])
     for attribute in ("instrument", "tempo"):
-        assert result[attribute] == {"clips": 3, "rise_nats_per_code": 0.0, "share_rising": 0.0}
+        assert result[attribute] == {"clips": 3, "rise_nats_per_code": 0.0, "share_rising": 0.0,
+                                     "rise_nats_per_code_first_second": 0.0}

@@ -49,7 +49,8 @@ def test_cli_writes_evaluation_json_and_plot(workspace, capsys):
     assert result["validation"]["tokens"] == 8 and result["validation"]["perplexity"] > 1
     # these captions state no key, instrument or tempo column: nothing to swap, said as such
     assert result["validation"]["caption_swaps"]["key"] == {"clips": 0, "rise_nats_per_code": None,
-                                                            "share_rising": None}
+                                                            "share_rising": None,
+                                                            "rise_nats_per_code_first_second": None}
     assert result["settings"]["guidance_scale"] == 2.0 and result["settings"]["seed"] == 3
     rows = result["prompts"]
     assert [row["seed"] for row in rows] == [3, 4, 5]

@@ -118,7 +118,9 @@ def test_a_stopped_stream_leaves_a_valid_audio_file(tmp_path, stop, suffix):
     command = [sys.executable, "-m", "simba_music.live_cli", "calm piano", "--model", "random", "--output",
                str(output), "--lead-seconds", "0.5", "--quiet", "--threads", "1"]
     environment = {**os.environ, "PYTHONPATH": SOURCE, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+    # The player's signals as a terminal leaves them (under nohup, SIGHUP is ignored, and a child keeps ignoring it)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (output.exists() and output.stat().st_size > 2 * RATE):
         time.sleep(0.2)  # until about 1 s of audio is there: it is playing in real time

@@ -1,6 +1,7 @@
 """Candidate (a): fixed pitch-resolving analysis -> k-means codes -> centroid features -> Griffin-Lim.
 
-python codec_a.py FEATURE QUANT TRAINSET   e.g. stft2048 km1024 aug | mel128 none - | mel256 rvq2x1024 aug
+python codec_a.py FEATURE QUANT TRAINSET   e.g. stft2048 km1024 aug | mel128 none - | mel256 rvq2x1024 aug |
+                                           stft2048 pq8x1024 aug
 writes rt/a_FEATURE_QUANT_TRAINSET/*.wav and codebooks/FEATURE_QUANT_TRAINSET.pt (centroids)
 """
 
@@ -97,10 +98,27 @@ def fit(feature, quant, trainset):
             residual = residual - book[assign_codes(residual, book)]
             books.append(book)
         return books
+    if quant.startswith("pq"):  # pq8x1024: one codebook per frequency band (product quantization)
+        bands, k = map(int, quant[2:].split("x"))
+        return [("band", lo, hi, kmeans(np.ascontiguousarray(frames[:, lo:hi]), k))
+                for lo, hi in band_edges(frames.shape[1], bands)]
     raise ValueError(quant)
 
 
+def band_edges(dims, bands):
+    """Contiguous bands, narrow at the bottom: edges spaced evenly in log(bin) from bin 8 up."""
+    inner = np.unique(np.round(np.geomspace(8, dims, bands + 1)[:-1]).astype(int))
+    edges = [0] + list(inner[1:]) + [dims]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
 def quantise(features, books):
+    if books and isinstance(books[0], tuple):  # product quantization: each band its own nearest centroid
+        out = np.zeros_like(features)
+        for _, lo, hi, book in books:
+            part = torch.from_numpy(np.ascontiguousarray(features[:, lo:hi]))
+            out[:, lo:hi] = book[assign_codes(part, book)].numpy()
+        return out
     x = torch.from_numpy(features)
     out = torch.zeros_like(x)
     residual = x

@@ -257,8 +257,8 @@ class LiveStream:
             self.mix = mix
             self._prime_all_rows(self.priming_frames)
             return
-        rows = [[text for text, _ in self.mix].index(text) for text, _ in mix]
-        self._select_rows(rows + [len(self.mix)])  # the unconditional row stays last
+        current = [text for text, _ in self.mix]
+        self._select_rows([current.index(text) for text, _ in mix] + [len(current)])  # the unconditional row last
         self.mix = mix
 
     def _select_rows(self, rows: list[int]) -> None:

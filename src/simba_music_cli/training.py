@@ -62,6 +62,9 @@ class TrainArguments:
     # Re-caption every training row each epoch from its metadata, in one of these comma-separated styles
     # ("templates,paraphrases"; see recaption.py); None: the captions as preprocessed.
     caption_styles: str | None = None
+    crop_seconds: float | None = field(default=None, metadata={
+        "help": "train on a window of this many seconds from anywhere in each clip (redrawn every epoch), so that "
+                "more of the loss falls where only the caption tells the key and tempo; None: whole clips"})
     max_steps: int = 1000
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -105,6 +108,8 @@ class TrainArguments:
             raise ValueError(f"text_max_length must be >= 1 (or unset), got {self.text_max_length}")
         if self.caption_styles is not None:
             parse_caption_styles(self.caption_styles)
+        if self.crop_seconds is not None:
+            check_number("--crop-seconds", self.crop_seconds, 0, None, True, False)
         if self.config is None and self.init_from is None and not self.resume:
             raise ValueError("give --config (train from scratch) or --init-from (fine-tune)")
 

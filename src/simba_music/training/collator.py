@@ -42,7 +42,7 @@ def drop_captions(hidden: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor,
 class SimbaMusicCollator:
     def __init__(self, special_token_id: int, tokenizer=None, caption_dropout: float = 0.1,
                  empty_text_states: torch.Tensor | None = None, max_text_length: int = 64, seed: int | None = None,
-                 pad_text_to_max_length: bool = False, caption_of=None):
+                 pad_text_to_max_length: bool = False, caption_of=None, crop=None):
         if not 0.0 <= caption_dropout <= 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1], got {caption_dropout}")
         self.special_token_id = special_token_id
@@ -55,6 +55,8 @@ class SimbaMusicCollator:
         self.pad_text_to_max_length = pad_text_to_max_length
         # A function row -> caption that replaces the stored caption (`recaption.Recaptioner`); None keeps it.
         self.caption_of = caption_of
+        # A function codes -> codes that cuts each row to a window (`crop.RandomCrop`); None keeps whole clips.
+        self.crop = crop
         # A private generator: dropout decisions are reproducible and do not disturb the global RNG.
         self.generator = torch.Generator()
         if seed is not None:
@@ -73,6 +75,8 @@ class SimbaMusicCollator:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         codes = [torch.as_tensor(row["codes"], dtype=torch.long) for row in rows]
+        if self.crop is not None:
+            codes = [self.crop(c) for c in codes]
         # A start token in front: the model predicts codes[0] from it.
         codes = [torch.cat([torch.full((*c.shape[:-1], 1), self.special_token_id), c], dim=-1) for c in codes]
         length = max(c.shape[-1] for c in codes)

@@ -42,6 +42,7 @@ from ..validation import check_keys, read_json_file
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
 from .codec_record import check_codec_records, codec_identity, dataset_codec, model_codec, write_model_codec
 from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
+from .crop import RandomCrop, crop_frames
 from .data import load_training_data
 from .plots import plot_training_curves
 from .recaption import Recaptioner, parse_caption_styles
@@ -50,7 +51,7 @@ from .recaption import Recaptioner, parse_caption_styles
 # recomputed the cosine, a jump from 5e-7 to 4.4e-4 one step after resuming).
 RESUME_SETTINGS = ("learning_rate", "min_learning_rate", "warmup_steps", "max_steps", "batch_size",
                    "gradient_accumulation_steps", "weight_decay", "adam_epsilon", "label_smoothing",
-                   "max_grad_norm", "caption_dropout", "seed")
+                   "max_grad_norm", "caption_dropout", "crop_seconds", "seed")
 
 
 def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> float:
@@ -296,6 +297,7 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
                              "re-captioned; preprocess without --text-encoder and train with --text-encoder")
         Recaptioner.check_columns(data.train.column_names)
         recaptioner = Recaptioner(parse_caption_styles(args.caption_styles), args.seed)
+    cropper = None if args.crop_seconds is None else RandomCrop(crop_frames(args.crop_seconds, args.dataset), args.seed)
     identity = run_identity(model, args.dataset)
     resume_from = _check_run_folder(args, output, identity)
 
@@ -324,13 +326,14 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
         empty_states = encoder(**tokens).last_hidden_state[0].cpu()
     text_length = {} if args.text_max_length is None else dict(max_text_length=args.text_max_length,
                                                                  pad_text_to_max_length=True)
-    make_collator = lambda caption_of: SimbaMusicCollator(  # noqa: E731
-        model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0, caption_of=caption_of, **text_length)
+    make_collator = lambda caption_of, crop=None: SimbaMusicCollator(  # noqa: E731
+        model.config.special_token_id, tokenizer=tokenizer, caption_dropout=0.0, caption_of=caption_of, crop=crop,
+        **text_length)
     conditioner = TextConditioner(empty_states, encoder)
 
     sampler_rng = torch.Generator()
     train_loader = torch.utils.data.DataLoader(
-        data.train, batch_size=args.batch_size, collate_fn=make_collator(recaptioner),
+        data.train, batch_size=args.batch_size, collate_fn=make_collator(recaptioner, cropper),
         sampler=torch.utils.data.RandomSampler(data.train, generator=sampler_rng))
     eval_loader = (torch.utils.data.DataLoader(data.validation, batch_size=args.batch_size,
                                                collate_fn=make_collator(None))  # stored captions: comparable losses
@@ -366,8 +369,9 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
     while state.step < args.max_steps:
         # The epoch's order depends only on seed and epoch; a resumed epoch skips what was already consumed.
         sampler_rng.manual_seed(args.seed * 100_003 + state.epoch)
-        if recaptioner is not None:
-            recaptioner.epoch = state.epoch
+        for per_epoch in (recaptioner, cropper):
+            if per_epoch is not None:
+                per_epoch.epoch = state.epoch
         skip = state.batches_into_epoch
         loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
         started = time.perf_counter()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -61,3 +62,35 @@ def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     inputs = processor(text=["a slow chorale"], return_tensors="pt")
     audio = model.generate(**inputs, max_new_tokens=8, do_sample=False, progress_bar=False).audio
     assert audio.shape[:2] == (1, 1) and audio.shape[-1] > 0 and torch.isfinite(audio).all()
+
+
+def _key_diagnostics():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("key_diagnostics", RECIPES / "pitch_demo" / "key_diagnostics.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clips(count: int, key_decides: bool, seed: int) -> dict:
+    """Clips of 30 codes out of 8: each instrument plays its own 4 codes; with `key_decides`, the key picks which two
+    of them (a key-dependent code set), else the key is noise."""
+    rng = np.random.default_rng(seed)
+    instruments, keys = rng.integers(0, 2, count), rng.integers(0, 2, count)
+    codes = []
+    for instrument, key in zip(instruments, keys, strict=True):
+        pool = 4 * instrument + (2 * key + np.arange(2) if key_decides else np.arange(4))
+        codes.append(rng.choice(pool, 30))
+    return {"codes": codes, "instrument": instruments.tolist(), "key": keys.tolist()}
+
+
+def test_the_key_oracle_finds_a_key_that_decides_the_codes_and_no_gain_from_a_key_that_does_not():
+    diagnostics = _key_diagnostics()
+    decided = diagnostics.oracle(_clips(400, True, 0), _clips(100, True, 1), 8, alpha=1.0)
+    # Instrument alone: 4 equally likely codes (log 4 nats); with the key: 2 (log 2).
+    assert decided["instrument"] == pytest.approx(np.log(4), abs=0.03)
+    assert decided["instrument_and_key"] == pytest.approx(np.log(2), abs=0.03)
+    assert decided["gain_of_the_key"] == pytest.approx(np.log(2), abs=0.05)
+    noise = diagnostics.oracle(_clips(400, False, 0), _clips(100, False, 1), 8, alpha=1.0)
+    assert abs(noise["gain_of_the_key"]) < 0.02

@@ -44,7 +44,6 @@ VALUE_RANGES = {
     "adam_epsilon": (0, None, True, False), "weight_decay": (0, None, False, False),
     "max_grad_norm": (0, None, True, False), "label_smoothing": (0, 1, False, True),
     "caption_dropout": (0, 1, False, False), "warmup_steps": (0, None, False, False),
-    "clip_codes_weight": (0, None, False, False),
 }
 
 @dataclass
@@ -66,9 +65,6 @@ class TrainArguments:
     crop_seconds: float | None = field(default=None, metadata={
         "help": "train on a window of this many seconds from anywhere in each clip (redrawn every epoch), so that "
                 "more of the loss falls where only the caption tells the key and tempo; None: whole clips"})
-    clip_codes_weight: float = field(default=0.0, metadata={
-        "help": "weight of an extra loss: the clip's code histogram under the first prediction, from the caption "
-                "alone (training/clip_codes.py); 0: off"})
     max_steps: int = 1000
     batch_size: int = 8
     gradient_accumulation_steps: int = 1

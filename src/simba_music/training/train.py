@@ -40,7 +40,6 @@ from ..modeling import SimbaMusicForCausalLM
 from ..modeling.configuration_simba_music import SimbaMusicConfig
 from ..validation import check_keys, read_json_file
 from .checkpoints import CHECKPOINTS, latest_checkpoint, save_checkpoint
-from .clip_codes import clip_codes_loss
 from .codec_record import check_codec_records, codec_identity, dataset_codec, model_codec, write_model_codec
 from .collator import SimbaMusicCollator, caption_drop_mask, drop_captions
 from .crop import RandomCrop, crop_frames
@@ -52,7 +51,7 @@ from .recaption import Recaptioner, parse_caption_styles
 # recomputed the cosine, a jump from 5e-7 to 4.4e-4 one step after resuming).
 RESUME_SETTINGS = ("learning_rate", "min_learning_rate", "warmup_steps", "max_steps", "batch_size",
                    "gradient_accumulation_steps", "weight_decay", "adam_epsilon", "label_smoothing",
-                   "max_grad_norm", "caption_dropout", "crop_seconds", "clip_codes_weight", "seed")
+                   "max_grad_norm", "caption_dropout", "crop_seconds", "seed")
 
 
 def warmup_cosine(step: int, warmup: int, total: int, floor_ratio: float) -> float:
@@ -350,7 +349,6 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
-    special = accelerator.unwrap_model(model).config.special_token_id
     state = TrainingState()
     state.dropout_rng.manual_seed(args.seed + 1)
     if resume_from is not None:
@@ -382,10 +380,7 @@ def _train(args: TrainArguments, held: contextlib.ExitStack) -> dict:
             drop = caption_drop_mask(batch["input_ids"].shape[0], args.caption_dropout, state.dropout_rng)
             batch = conditioner(batch, drop.to(batch["input_ids"].device))
             with accelerator.accumulate(model):
-                outputs = model(**batch)
-                loss = outputs.loss
-                if args.clip_codes_weight:
-                    loss = loss + args.clip_codes_weight * clip_codes_loss(outputs.logits, batch["labels"], special)
+                loss = model(**batch).loss
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)

@@ -65,21 +65,6 @@ def test_cached_decoding_equals_full_forward(variant, prefill):
     torch.testing.assert_close(torch.cat(pieces, 1), full, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("variant", ["prefix_simba", "cross_simba"])
-def test_cached_decoding_with_a_text_summary_token_equals_full_forward(variant):
-    model = _model(variant, chunk_size=4, text_summary_token=True)
-    ids, text = torch.randint(0, 64, (2, 15)), torch.randn(2, 6, 24)
-    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
-    with torch.no_grad():
-        full = model(ids, encoder_hidden_states=text, encoder_attention_mask=mask).logits
-        out = model(ids[:, :3], encoder_hidden_states=text, encoder_attention_mask=mask, use_cache=True)
-        cache, pieces = out.cache, [out.logits]
-        for t in range(3, 15):
-            pieces.append(model(ids[:, t:t + 1], cache=cache).logits)
-    assert cache.seq_length == 15 + (7 if model.config.conditioning == "prefix" else 0)  # 6 tokens + the summary
-    torch.testing.assert_close(torch.cat(pieces, 1), full, atol=1e-4, rtol=1e-4)
-
-
 def test_multi_token_continuation_from_cache():
     model = _model("prefix_simba_hybrid", chunk_size=4)
     ids, text = torch.randint(0, 64, (2, 20)), torch.randn(2, 4, 24)

@@ -118,26 +118,3 @@ def test_cross_attention_without_text_is_refused():
     model = SimbaMusicForCausalLM(tiny_config("cross_simba"))
     with pytest.raises(ValueError, match="encoder_hidden_states"):
         model(torch.zeros(1, 4, dtype=torch.long))
-
-
-@pytest.mark.parametrize("variant", ["prefix_simba", "cross_simba"])
-def test_text_summary_token_is_the_masked_mean_of_the_caption_appended(variant):
-    torch.manual_seed(0)
-    summarised = SimbaMusicForCausalLM(tiny_config(variant, text_summary_token=True)).eval()
-    plain = SimbaMusicForCausalLM(tiny_config(variant)).eval()
-    plain.load_state_dict(summarised.state_dict())  # the summary adds no weights
-    ids, text = torch.randint(0, 64, (3, 12)), torch.randn(3, 7, 24)
-    mask = torch.ones(3, 7, dtype=torch.long)
-    mask[1, 4:] = 0
-    # Reference: the caption's mean over its unmasked tokens, given to the plain model as one more caption token.
-    mean = torch.stack([text[row, mask[row].bool()].mean(0) for row in range(3)])[:, None]
-    with torch.no_grad():
-        got = summarised(ids, encoder_hidden_states=text, encoder_attention_mask=mask).logits
-        expected = plain(ids, encoder_hidden_states=torch.cat([text, mean], 1),
-                         encoder_attention_mask=torch.nn.functional.pad(mask, (0, 1), value=1)).logits
-        assert (got - plain(ids, encoder_hidden_states=text, encoder_attention_mask=mask).logits).abs().max() > 1e-4
-        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-        # Padded tokens stay out of the summary.
-        text[1, 4:] = 100.0
-        torch.testing.assert_close(
-            summarised(ids, encoder_hidden_states=text, encoder_attention_mask=mask).logits, got, atol=1e-5, rtol=1e-5)

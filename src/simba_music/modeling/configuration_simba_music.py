@@ -67,10 +67,6 @@ class SimbaMusicConfig(PretrainedConfig):
         hybrid_attention_layers: layers whose sequence mixer gets a parallel, gated self-attention branch.
         use_text_mask: honour `encoder_attention_mask` (zero padded prefix tokens, mask cross-attention keys). The
             released checkpoints were trained with the mask ignored, so converted models set this to False.
-        text_summary_token: append one text position holding the mean of the caption's (unmasked) token states, so
-            that the prefix ends with the whole caption next to the first audio frame. A prefix read by an SSM fades
-            over the caption's padded positions and keeps words that matter only to the first frames (key, tempo)
-            poorly; the summary keeps them within reach. The released checkpoints have none.
         label_smoothing: label smoothing of the training loss.
     """
 
@@ -108,7 +104,6 @@ class SimbaMusicConfig(PretrainedConfig):
     final_norm: bool = False
     hybrid_attention_layers: list[int] | None = None
     use_text_mask: bool = True
-    text_summary_token: bool = False
     label_smoothing: float = 0.0
     initializer_range: float = 0.02
     use_cache: bool = True

@@ -157,15 +157,9 @@ class SimbaMusicModel(SimbaMusicPreTrainedModel):
         if encoder_hidden_states.shape[-1] != self.config.text_hidden_size:
             raise ValueError(f"encoder_hidden_states: last dimension must be text_hidden_size="
                              f"{self.config.text_hidden_size}, got {encoder_hidden_states.shape[-1]}")
-        text = self.text_projection(encoder_hidden_states.to(dtype))
+        text = self.text_norm(self.text_projection(encoder_hidden_states.to(dtype)))
         mask = encoder_attention_mask if self.config.use_text_mask else None
-        if self.config.text_summary_token:
-            weights = (torch.ones(text.shape[:2], device=text.device) if mask is None else mask).to(text.dtype)
-            summary = (text * weights[..., None]).sum(1, keepdim=True) / weights.sum(1)[:, None, None].clamp_min(1)
-            text = torch.cat([text, summary], dim=1)
-            if mask is not None:
-                mask = F.pad(mask, (0, 1), value=1)
-        return self.text_norm(text), mask
+        return text, mask
 
     def forward(self, input_ids: torch.LongTensor, encoder_hidden_states: torch.Tensor | None = None,
                 encoder_attention_mask: torch.Tensor | None = None, cache: SimbaMusicCache | None = None,

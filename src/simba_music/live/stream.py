@@ -138,7 +138,6 @@ class LiveStream:
         self._requested_lock = threading.Lock()
         self._requested = mix  # the mix after every queued change: what add/remove_prompt build on
 
-        self.prefix_length = model.config.text_max_length if decoder_config.conditioning == "prefix" else 0
         self.mix = mix
         self._prime_all_rows()
 

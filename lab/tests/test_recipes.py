@@ -94,3 +94,13 @@ def test_the_key_oracle_finds_a_key_that_decides_the_codes_and_no_gain_from_a_ke
     assert decided["gain_of_the_key"] == pytest.approx(np.log(2), abs=0.05)
     noise = diagnostics.oracle(_clips(400, False, 0), _clips(100, False, 1), 8, alpha=1.0)
     assert abs(noise["gain_of_the_key"]) < 0.02
+
+
+def test_the_probe_reads_a_linearly_held_label_and_not_a_missing_one():
+    probe_accuracy = _key_diagnostics().probe_accuracy
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 400)
+    held = rng.normal(size=(400, 16))
+    held[:, 3] += 8.0 * labels  # one direction carries the label
+    assert probe_accuracy(held, labels.tolist(), 300) > 0.9
+    assert probe_accuracy(rng.normal(size=(400, 16)), labels.tolist(), 300) < 0.45  # chance: 0.25

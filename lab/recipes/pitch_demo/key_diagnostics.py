@@ -7,9 +7,11 @@
 - `oracle`: how much knowing the key can help at all. Count models of single codes, fitted on the train split's
   frames and scored on the first 25 frames of validation clips: p(code | instrument) against
   p(code | instrument, key) (each backed off to its parent with weight `--alpha`). No context, no training.
-- `probe`: whether the decoder holds the key when the first code is predicted. A logistic regression on the
-  decoder's state at the start token (after the caption prefix), per block, fitted on 3/4 of 2,000 train captions
-  and scored on the rest; the same for instrument and tempo (20-BPM bins). Chance: 1/24 for keys.
+- `probe`: where the key is lost on its way from the caption. A logistic regression fitted on 3/4 of 2,000 train
+  captions (one in every n, so that no two come from one render) and scored on the rest, for key, instrument and
+  tempo (20-BPM bins), on: the text encoder's mean-pooled caption states; the same after the decoder's text
+  projection and norm; the decoder's state at the start token (after the caption prefix), per block. Chance: 1/24
+  for keys; the embeddings row (the same start token for every caption) scores the majority class.
 - `positions`: whether the decoder uses the key. The rise of each code's cross-entropy when only the caption's key
   (or instrument) is swapped (`simba_music_lab.evaluation.caption_swaps.swapped_caption`), by frame, over clips that
   start a piece.
@@ -75,37 +77,47 @@ def run_oracle(dataset: str, alpha: float) -> dict:
     return oracle(_columns(splits["train"]), _columns(splits["validation"]), vocabulary, alpha)
 
 
-@torch.no_grad()
-def run_probe(model_dir: str, manifest: str, captions: int = 2000) -> dict:
+def probe_accuracy(features: np.ndarray, labels: list, fitted: int) -> float:
+    """Held-out accuracy of a logistic regression fitted on the first `fitted` rows (standardized features)."""
     from sklearn.linear_model import LogisticRegression
 
+    labels = np.asarray(labels)
+    x = (features - features[:fitted].mean(0)) / (features[:fitted].std(0) + 1e-6)
+    probe = LogisticRegression(max_iter=2000).fit(x[:fitted], labels[:fitted])
+    return round(float((probe.predict(x[fitted:]) == labels[fitted:]).mean()), 3)
+
+
+@torch.no_grad()
+def run_probe(model_dir: str, manifest: str, captions: int = 2000) -> dict:
     from simba_music_lab.evaluation.harness import load_model
 
     model, processor = load_model(model_dir, "cpu")
+    decoder = model.decoder.model
     with open(manifest) as handle:
         rows = [row for row in map(json.loads, handle) if row["split"] == "train"]
     rows = rows[::max(1, len(rows) // captions)][:captions]
     start = torch.full((1, 1), model.config.decoder.special_token_id)
-    states = []
+    pooled, projected, states = [], [], []
     for first in range(0, len(rows), 50):
         text = processor([row["caption"] for row in rows[first:first + 50]])
         ids, mask = model._pad_captions(text["input_ids"], text.get("attention_mask"))
+        encoded = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask[..., None].to(encoded.dtype)
+        pooled.append((encoded * weights).sum(1) / weights.sum(1))
+        projected.append(decoder.text_norm(decoder.text_projection(pooled[-1])))
         out = model(input_ids=ids, attention_mask=mask, decoder_input_ids=start.expand(len(ids), 1),
                     output_hidden_states=True)
         states.append(torch.stack([layer[:, -1] for layer in out.hidden_states], 1))
-    states = torch.cat(states).numpy()
+    pooled, projected, states = torch.cat(pooled).numpy(), torch.cat(projected).numpy(), torch.cat(states).numpy()
     fitted = len(rows) * 3 // 4
     labels = {"key": [row["key"] for row in rows], "instrument": [row["instrument"] for row in rows],
               "tempo_20_bpm": [row["tempo_bpm"] // 20 for row in rows]}
-    result = {"captions": len(rows), "layers": "the embeddings, then each block"}
+    result = {"captions": len(rows)}
     for name, values in labels.items():
-        values, accuracies = np.asarray(values), []
-        for layer in range(states.shape[1]):
-            x = states[:, layer]
-            x = (x - x[:fitted].mean(0)) / (x[:fitted].std(0) + 1e-6)
-            probe = LogisticRegression(max_iter=2000).fit(x[:fitted], values[:fitted])
-            accuracies.append(round(float((probe.predict(x[fitted:]) == values[fitted:]).mean()), 3))
-        result[name] = accuracies
+        result[name] = {"caption_pooled": probe_accuracy(pooled, values, fitted),
+                        "projected": probe_accuracy(projected, values, fitted),
+                        "start_token_by_block": [probe_accuracy(states[:, layer], values, fitted)
+                                                 for layer in range(states.shape[1])]}
     return result
 
 

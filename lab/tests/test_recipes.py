@@ -97,6 +97,7 @@ def test_the_key_oracle_finds_a_key_that_decides_the_codes_and_no_gain_from_a_ke
 
 
 def test_the_probe_reads_a_linearly_held_label_and_not_a_missing_one():
+    pytest.importorskip("sklearn")  # librosa's dependency
     probe_accuracy = _key_diagnostics().probe_accuracy
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, 400)

@@ -63,8 +63,8 @@ class TrainArguments:
     # ("templates,paraphrases"; see recaption.py); None: the captions as preprocessed.
     caption_styles: str | None = None
     crop_seconds: float | None = field(default=None, metadata={
-        "help": "train on a window of this many seconds from anywhere in each clip (redrawn every epoch), so that "
-                "more of the loss falls where only the caption tells the key and tempo; None: whole clips"})
+        "help": "train on a window of this many seconds from anywhere in each clip, redrawn every epoch "
+                "(validation keeps whole clips); None: whole clips"})
     max_steps: int = 1000
     batch_size: int = 8
     gradient_accumulation_steps: int = 1

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..captions.templates import stable_fraction
+from .codec_record import DATASET_SUMMARY
 
 
 class RandomCrop:
@@ -42,7 +43,7 @@ class RandomCrop:
 def crop_frames(seconds: float, dataset_dir: str | Path) -> int:
     """`--crop-seconds` in frames of the codec that encoded `dataset_dir` (its summary's frame rate), at least one."""
     try:
-        frame_rate = float(json.loads((Path(dataset_dir) / "summary.json").read_text())["frame_rate"])
+        frame_rate = float(json.loads((Path(dataset_dir) / DATASET_SUMMARY).read_text())["frame_rate"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"--crop-seconds: the dataset {str(dataset_dir)!r} records no frame rate in its "
                          "summary.json (a `simba-music preprocess` output does), so seconds cannot be turned into "

@@ -43,7 +43,7 @@ def code_counts(codes: list[np.ndarray], groups: list, vocabulary: int) -> dict:
 def oracle(train: dict, validation: dict, vocabulary: int, alpha: float = 200.0) -> dict:
     """Held-out cross-entropy (nats per code) of the first frames under count models; `train`/`validation`: columns
     codes (1-D arrays), instrument, key."""
-    everything = sum(code_counts(train["codes"], [0] * len(train["codes"]), vocabulary).values())
+    everything = np.bincount(np.concatenate(train["codes"]), minlength=vocabulary)
     unigram = (everything + 1) / (everything.sum() + vocabulary)
     by_instrument = backed_off(code_counts(train["codes"], train["instrument"], vocabulary), lambda g: unigram, alpha)
     by_both = backed_off(code_counts(train["codes"], list(zip(train["instrument"], train["key"], strict=True)),
@@ -73,8 +73,9 @@ def run_oracle(dataset: str, alpha: float) -> dict:
     from datasets import load_from_disk
 
     splits = load_from_disk(dataset)
-    vocabulary = int(max(int(row.max()) for row in _columns(splits["train"])["codes"])) + 1
-    return oracle(_columns(splits["train"]), _columns(splits["validation"]), vocabulary, alpha)
+    train, validation = _columns(splits["train"]), _columns(splits["validation"])
+    vocabulary = int(max(row.max() for row in train["codes"] + validation["codes"])) + 1
+    return oracle(train, validation, vocabulary, alpha)
 
 
 def probe_accuracy(features: np.ndarray, labels: list, fitted: int) -> float:

@@ -64,13 +64,17 @@ def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     assert audio.shape[:2] == (1, 1) and audio.shape[-1] > 0 and torch.isfinite(audio).all()
 
 
-def _key_diagnostics():
+def _pitch_demo_recipe(name: str):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("key_diagnostics", RECIPES / "pitch_demo" / "key_diagnostics.py")
+    spec = importlib.util.spec_from_file_location(name, RECIPES / "pitch_demo" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _key_diagnostics():
+    return _pitch_demo_recipe("key_diagnostics")
 
 
 def _clips(count: int, key_decides: bool, seed: int) -> dict:
@@ -105,3 +109,29 @@ def test_the_probe_reads_a_linearly_held_label_and_not_a_missing_one():
     held[:, 3] += 8.0 * labels  # one direction carries the label
     assert probe_accuracy(held, labels.tolist(), 300) > 0.9
     assert probe_accuracy(rng.normal(size=(400, 16)), labels.tolist(), 300) < 0.45  # chance: 0.25
+
+
+def test_key_continuation_counts_each_layer_against_the_rendered_key():
+    summarise = _pitch_demo_recipe("key_continuation").summarise
+    c_major, a_minor, g_major = (0, "major"), (9, "minor"), (7, "major")
+
+    def clip(key, original, round_trip, continuation, first, second):
+        return {"key": key, "librosa": {"original": original, "round_trip": round_trip,
+                                        "continuation": continuation, "first_half": first, "second_half": second}}
+
+    clips = [clip(c_major, c_major, c_major, c_major, c_major, c_major),
+             clip(a_minor, g_major, a_minor, g_major, g_major, g_major),  # the estimator misreads the original
+             clip(g_major, g_major, c_major, a_minor, a_minor, c_major)]
+    assert summarise(clips, ["librosa"]) == {
+        "clips": 3, "librosa": {"original": 2, "round_trip": 2, "continuation": 1, "continuation_holds": 2,
+                                "distinct_continuation_keys": 3}}
+
+
+def test_key_continuation_takes_one_validation_clip_per_key_and_prefers_those_that_open_their_piece():
+    choose_clips = _pitch_demo_recipe("key_continuation").choose_clips
+    rows = [{"clip_id": f"{key}-{start}-{split}", "key": key, "start_seconds": start, "split": split}
+            for key in ("C major", "D minor") for start in (0.0, 10.0, 20.0) for split in ("train", "validation")]
+    rows.append({"clip_id": "E major-10.0", "key": "E major", "start_seconds": 10.0, "split": "validation"})
+    chosen = choose_clips(rows, seed=0)
+    assert [row["clip_id"] for row in chosen] == ["C major-0.0-validation", "D minor-0.0-validation", "E major-10.0"]
+    assert choose_clips(rows, seed=0) == chosen

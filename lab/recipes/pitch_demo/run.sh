@@ -6,6 +6,7 @@
 # Each step is skipped when its output exists, and training resumes (--resume), so an interrupted run is restarted
 # with the same command. STEPS (default 600) is the fine-tuning length: batch 8 at about 6 s a step on 2 CPU threads.
 # Then evaluate: simba-music-lab evaluate DATA/model --prompts keys --output-dir DATA/evaluation
+# Whether it holds a key it hears: python lab/recipes/pitch_demo/key_continuation.py DATA/model DATA/corpus/manifest.jsonl
 # Where the key is lost: python lab/recipes/pitch_demo/key_diagnostics.py {oracle DATA/tokens | probe DATA/model
 #     DATA/corpus/manifest.jsonl | positions DATA/model DATA/tokens}
 set -euo pipefail

@@ -1,0 +1,119 @@
+"""Does the decoder hold a key it hears? Generation primed with the opening of validation clips, one per key.
+
+    python lab/recipes/pitch_demo/key_continuation.py MODEL DATA/corpus/manifest.jsonl [--prime-seconds 2]
+
+A decoder that cannot continue music in the key it has just heard cannot follow a key named in a caption either;
+this separates the two. For each of the 24 keys a validation clip rendered in it (one that opens its piece where
+there is one) is cut after its leading silence into a primer (`--prime-seconds`) and the `--seconds` after it. Each
+key estimator the project did not write (librosa's chroma-CQT with Krumhansl-Kessler profiles; essentia's
+KeyExtractor where installed) judges, against the rendered key, in layers so that no one hides another:
+- `original`: the clip's own next seconds (the estimator's ceiling on these renders);
+- `round_trip`: the same seconds through the model's codec, on the codebooks the decoder models (what codes keep);
+- `continuation`: the decoder's continuation of the primer under the clip's own caption;
+- `continuation_holds`: the continuation's first and second halves in one key (whether it holds any key at all).
+Prints one JSON object: the counts per estimator, the distinct keys of the continuations, and every clip's keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+LAYERS = ("original", "round_trip", "continuation")
+
+
+def choose_clips(rows: list[dict], seed: int) -> list[dict]:
+    """One validation clip per key (sorted by key name), preferring clips that open their piece."""
+    by_key = {}
+    for row in rows:
+        if row["split"] == "validation":
+            by_key.setdefault(row["key"], []).append(row)
+    rng = random.Random(seed)
+    chosen = []
+    for key in sorted(by_key):
+        openings = [row for row in by_key[key] if float(row.get("start_seconds", 0.0)) == 0.0]
+        chosen.append(rng.choice(sorted(openings or by_key[key], key=lambda row: row["clip_id"])))
+    return chosen
+
+
+def summarise(clips: list[dict], estimators: list[str]) -> dict:
+    """Counts over `clips` (each {"key": (tonic, mode), estimator: {layer: (tonic, mode), "first_half": ...,
+    "second_half": ...}}): how many keys each layer names right, and how many continuations hold one key."""
+    result = {"clips": len(clips)}
+    for name in estimators:
+        found = [clip[name] for clip in clips]
+        counts = {layer: sum(tuple(keys[layer]) == tuple(clip["key"]) for keys, clip in zip(found, clips, strict=True))
+                  for layer in LAYERS}
+        counts["continuation_holds"] = sum(tuple(keys["first_half"]) == tuple(keys["second_half"]) for keys in found)
+        counts["distinct_continuation_keys"] = len({tuple(keys["continuation"]) for keys in found})
+        result[name] = counts
+    return result
+
+
+def _cut(audio: np.ndarray, rate: int, prime_seconds: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    audible = np.flatnonzero(np.abs(audio) > 1e-3)
+    start = int(audible[0]) if len(audible) else 0
+    primer_end = start + int(prime_seconds * rate)
+    return audio[start:primer_end], audio[primer_end:primer_end + int(seconds * rate)]
+
+
+@torch.no_grad()
+def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, guidance: float, seed: int) -> dict:
+    import soundfile
+
+    from simba_music_lab.codec.key_round_trip import available_estimators
+    from simba_music_lab.evaluation.harness import load_model
+    from simba_music_lab.evaluation.key import parse_key
+
+    model, processor = load_model(model_dir, "cpu")
+    rate, num_codebooks = model.config.sampling_rate, model.config.decoder.num_codebooks
+    estimators = available_estimators()
+    with open(manifest) as handle:
+        clips = choose_clips([json.loads(line) for line in handle], seed)
+    results = []
+    for index, row in enumerate(clips):
+        audio, audio_rate = soundfile.read(Path(manifest).parent / row["audio"], dtype="float32", always_2d=True)
+        if audio_rate != rate:
+            raise ValueError(f"manifest: {row['audio']} is at {audio_rate} Hz; the model's codec takes {rate} Hz")
+        primer, original = _cut(audio.mean(1), rate, prime_seconds, seconds)
+        codes = model.codec.encode(torch.from_numpy(original)[None, None])[:, :num_codebooks]
+        round_trip = model.codec.decode(codes)[0].mean(0).numpy()
+        output = model.generate(**processor([row["caption"]]), audio_prompt=torch.from_numpy(primer)[None],
+                                duration=seconds, seed=seed + index, guidance_scale=guidance, progress_bar=False)
+        continuation = output.audio[0].mean(0).float().numpy()[len(primer):]
+        half = len(continuation) // 2
+        layers = {"original": original, "round_trip": round_trip, "continuation": continuation,
+                  "first_half": continuation[:half], "second_half": continuation[half:]}
+        clip = {"clip_id": row["clip_id"], "key": parse_key(row["key"])}
+        for name, estimate in estimators.items():
+            clip[name] = {layer: estimate(audio, rate) for layer, audio in layers.items()}
+        results.append(clip)
+    return {**summarise(results, list(estimators)), "prime_seconds": prime_seconds, "seconds": seconds,
+            "guidance_scale": guidance, "per_clip": results}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model")
+    parser.add_argument("manifest", help="a corpus manifest.jsonl with a validation split (audio paths relative to it)")
+    parser.add_argument("--prime-seconds", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of the continuation (and of the original "
+                        "and round-trip excerpts it is compared with)")
+    parser.add_argument("--guidance-scale", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for name in ("prime_seconds", "seconds"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')}: must be > 0, got {getattr(args, name)}")
+    torch.set_num_threads(1)
+    print(json.dumps(run(args.model, args.manifest, args.prime_seconds, args.seconds, args.guidance_scale,
+                         args.seed)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,7 @@
 """Candidate (a): fixed pitch-resolving analysis -> k-means codes -> centroid features -> Griffin-Lim.
 
 python codec_a.py FEATURE QUANT TRAINSET   e.g. stft2048 km1024 aug | mel128 none - | mel256 rvq2x1024 aug |
-                                           stft2048 pq8x1024 aug
+                                           stft2048 pq8x1024 aug | stft2048 sf1024x1024 aug
 writes rt/a_FEATURE_QUANT_TRAINSET/*.wav and codebooks/FEATURE_QUANT_TRAINSET.pt (centroids)
 """
 
@@ -98,6 +98,10 @@ def fit(feature, quant, trainset):
             residual = residual - book[assign_codes(residual, book)]
             books.append(book)
         return books
+    if quant.startswith("sf"):  # sf1024x1024: source-filter, fine structure (pitch) and envelope (timbre) apart
+        k_fine, k_envelope = map(int, quant[2:].split("x"))
+        envelope = spectral_envelope(frames)
+        return [("source_filter", kmeans(frames - envelope, k_fine), kmeans(envelope, k_envelope))]
     if quant.startswith("pq"):  # pq8x1024: one codebook per frequency band (product quantization)
         bands, k = map(int, quant[2:].split("x"))
         return [("band", lo, hi, kmeans(np.ascontiguousarray(frames[:, lo:hi]), k))
@@ -112,8 +116,23 @@ def band_edges(dims, bands):
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
+LIFTER = 16  # cepstral coefficients kept in the envelope: it is smooth over ~1 kHz, so harmonics stay in the fine part
+
+
+def spectral_envelope(log_magnitude):
+    """[frames, bins] log-magnitudes -> their low-quefrency part (the same shape): the cepstrum liftered to LIFTER."""
+    cepstrum = np.fft.irfft(log_magnitude, axis=1)
+    cepstrum[:, LIFTER:cepstrum.shape[1] - LIFTER + 1] = 0.0
+    return np.fft.rfft(cepstrum, axis=1).real.astype(np.float32)
+
+
 def quantise(features, books):
-    if books and isinstance(books[0], tuple):  # product quantization: each band its own nearest centroid
+    if books and isinstance(books[0], tuple) and books[0][0] == "source_filter":
+        _, fine_book, envelope_book = books[0]
+        envelope = spectral_envelope(features)
+        fine = fine_book[assign_codes(torch.from_numpy(features - envelope), fine_book)]
+        return (fine + envelope_book[assign_codes(torch.from_numpy(envelope), envelope_book)]).numpy()
+    if books and isinstance(books[0], tuple) and books[0][0] == "band":  # product quantization: per band
         out = np.zeros_like(features)
         for _, lo, hi, book in books:
             part = torch.from_numpy(np.ascontiguousarray(features[:, lo:hi]))

@@ -63,7 +63,7 @@ def _cut(audio: np.ndarray, rate: int, prime_seconds: float, seconds: float) -> 
 
 
 @torch.no_grad()
-def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, guidance: float, seed: int) -> dict:
+def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, seed: int, **sampling) -> dict:
     import soundfile
 
     from simba_music_lab.codec.key_round_trip import available_estimators
@@ -84,7 +84,7 @@ def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, gui
         codes = model.codec.encode(torch.from_numpy(original)[None, None])[:, :num_codebooks]
         round_trip = model.codec.decode(codes)[0].mean(0).numpy()
         output = model.generate(**processor([row["caption"]]), audio_prompt=torch.from_numpy(primer)[None],
-                                duration=seconds, seed=seed + index, guidance_scale=guidance, progress_bar=False)
+                                duration=seconds, seed=seed + index, progress_bar=False, **sampling)
         continuation = output.audio[0].mean(0).float().numpy()[len(primer):]
         half = len(continuation) // 2
         layers = {"original": original, "round_trip": round_trip, "continuation": continuation,
@@ -94,7 +94,7 @@ def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, gui
             clip[name] = {layer: estimate(audio, rate) for layer, audio in layers.items()}
         results.append(clip)
     return {**summarise(results, list(estimators)), "prime_seconds": prime_seconds, "seconds": seconds,
-            "guidance_scale": guidance, "per_clip": results}
+            "sampling": sampling, "per_clip": results}
 
 
 def main(argv=None) -> None:
@@ -104,15 +104,17 @@ def main(argv=None) -> None:
     parser.add_argument("--prime-seconds", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the continuation (and of the original "
                         "and round-trip excerpts it is compared with)")
-    parser.add_argument("--guidance-scale", type=float, default=3.0)
+    for name, kind in (("guidance-scale", float), ("temperature", float), ("top-k", int)):
+        parser.add_argument(f"--{name}", type=kind, help="default: the model's generation config")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     for name in ("prime_seconds", "seconds"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')}: must be > 0, got {getattr(args, name)}")
     torch.set_num_threads(1)
-    print(json.dumps(run(args.model, args.manifest, args.prime_seconds, args.seconds, args.guidance_scale,
-                         args.seed)))
+    sampling = {name: getattr(args, name) for name in ("guidance_scale", "temperature", "top_k")
+                if getattr(args, name) is not None}
+    print(json.dumps(run(args.model, args.manifest, args.prime_seconds, args.seconds, args.seed, **sampling)))
 
 
 if __name__ == "__main__":

@@ -111,3 +111,29 @@ def test_a_decoder_that_hears_only_the_key_rises_only_under_a_key_swap(tmp_path)
     for attribute in ("instrument", "tempo"):
         assert result[attribute] == {"clips": 3, "rise_nats_per_code": 0.0, "share_rising": 0.0,
                                      "rise_nats_per_code_first_second": 0.0}
+
+
+def test_cross_entropy_and_swaps_share_one_pass_under_the_true_captions(tmp_path):
+    from simba_music_lab.evaluation.caption_swaps import CaptionSwaps
+    from simba_music_lab.evaluation.perplexity import CrossEntropy, decoder_cross_entropy, score_split
+
+    class CountingListener(KeyListener):
+        config = SimpleNamespace(**vars(KeyListener.config), audio_encoder=SimpleNamespace(codebook_size=8))
+        calls = 0
+
+        def __call__(self, *args, **kwargs):
+            CountingListener.calls += 1
+            return super().__call__(*args, **kwargs)
+
+    rows = [dict(key="D major", instrument="violin", tempo_bpm=bpm, codes=[3, 1, 3, 3],
+                 caption=f"Violin plays a folk song in D major; 4/4, {bpm} BPM.") for bpm in (60, 90, 120)]
+    dataset, model = save_rows(tmp_path / "tokens", rows), CountingListener()
+    cross_entropy, swaps = CrossEntropy(model), CaptionSwaps(model, KeyListener.processor)
+    assert score_split(model, KeyListener.processor, dataset, [cross_entropy, swaps], progress=False) == (
+        "validation", 3)
+    assert CountingListener.calls == 1 + 3  # the true captions once, then one pass per swapped attribute
+    alone = decoder_cross_entropy(model, KeyListener.processor, dataset, progress=False)
+    assert cross_entropy.result("validation") == {key: alone[key] for key in alone if key not in ("split", "examples")}
+    # Under "D major" the listener gives 0.9 to code 3 and 0.1 / 8 to the others: 3 of 4 targets are code 3.
+    assert alone["cross_entropy"] == pytest.approx((3 * -math.log(0.9) - math.log(0.1 / 8)) / 4)
+    assert swaps.result()["key"]["clips"] == 3 and swaps.result()["key"]["share_rising"] == 1.0

@@ -25,7 +25,7 @@ import torch
 from simba_music.captions.templates import INSTRUMENTS
 
 from .key import key_name, parse_key
-from .perplexity import load_split, scored_codes
+from .perplexity import score_split, scored_codes
 
 ATTRIBUTES = ("key", "instrument", "tempo")
 _INSTRUMENT_ORDER = sorted({name.lower() for name in INSTRUMENTS.values()})
@@ -54,53 +54,58 @@ def swapped_caption(caption: str, row: dict, attribute: str) -> str | None:
     raise ValueError(f"attribute: must be one of {ATTRIBUTES}, got {attribute!r}")
 
 
-@torch.no_grad()
-def caption_swap_gains(model, processor, dataset_dir: str | Path, split: str | None = None, batch_size: int = 8,
-                       max_examples: int | None = None, progress: bool = True) -> dict:
+class CaptionSwaps:
     """Per attribute: `clips` scored, `rise_nats_per_code` (mean over clips of the swapped caption's cross-entropy
     minus the true caption's), `share_rising` (the share of clips whose cross-entropy rose) and
-    `rise_nats_per_code_first_second` (the same rise over each clip's first second of codes)."""
-    from tqdm.auto import tqdm
+    `rise_nats_per_code_first_second` (the same rise over each clip's first second of codes). A `score_split`
+    measure: the true captions' scores come from the shared pass."""
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
-    split, rows = load_split(dataset_dir, split)
-    count = len(rows) if max_examples is None else min(len(rows), max_examples)
-    rises = {attribute: [] for attribute in ATTRIBUTES}
-    first_rises = {attribute: [] for attribute in ATTRIBUTES}
-    first_codes = max(1, round(model.config.frame_rate))
-    model.eval()
-    for start in tqdm(range(0, count, batch_size), desc="caption swaps", unit="batch", disable=not progress):
-        batch = [rows[index] for index in range(start, min(start + batch_size, count))]
-        true, true_first = _per_clip(model, processor, [row["caption"] for row in batch],
-                                     [row["codes"] for row in batch], first_codes)
+    def __init__(self, model, processor):
+        self.model, self.processor = model, processor
+        self.first_codes = max(1, round(model.config.frame_rate))
+        self.rises = {attribute: [] for attribute in ATTRIBUTES}
+        self.first_rises = {attribute: [] for attribute in ATTRIBUTES}
+
+    @torch.no_grad()
+    def add(self, rows: list[dict], losses: torch.Tensor, valid: torch.Tensor) -> None:
+        true, true_first = _per_clip(losses, valid, self.first_codes)
         for attribute in ATTRIBUTES:
-            swapped = [(index, swapped_caption(row["caption"], row, attribute)) for index, row in enumerate(batch)]
+            swapped = [(index, swapped_caption(row["caption"], row, attribute)) for index, row in enumerate(rows)]
             swapped = [(index, caption) for index, caption in swapped if caption is not None]
             if not swapped:
                 continue
-            scores, scores_first = _per_clip(model, processor, [caption for _, caption in swapped],
-                                             [batch[index]["codes"] for index, _ in swapped], first_codes)
+            scores, scores_first = _per_clip(*scored_codes(self.model, self.processor,
+                                                           [caption for _, caption in swapped],
+                                                           [rows[index]["codes"] for index, _ in swapped]),
+                                             self.first_codes)
             indices = [index for index, _ in swapped]
-            rises[attribute] += (scores - true[indices]).tolist()
-            first_rises[attribute] += (scores_first - true_first[indices]).tolist()
-    return {"split": split, "examples": count,
-            **{attribute: {"clips": len(values), "rise_nats_per_code": _mean(values),
-                           "share_rising": sum(value > 0 for value in values) / len(values) if values else None,
-                           "rise_nats_per_code_first_second": _mean(first_rises[attribute])}
-               for attribute, values in rises.items()}}
+            self.rises[attribute] += (scores - true[indices]).tolist()
+            self.first_rises[attribute] += (scores_first - true_first[indices]).tolist()
+
+    def result(self) -> dict:
+        return {attribute: {"clips": len(values), "rise_nats_per_code": _mean(values),
+                            "share_rising": sum(value > 0 for value in values) / len(values) if values else None,
+                            "rise_nats_per_code_first_second": _mean(self.first_rises[attribute])}
+                for attribute, values in self.rises.items()}
+
+
+def caption_swap_gains(model, processor, dataset_dir: str | Path, split: str | None = None, batch_size: int = 8,
+                       max_examples: int | None = None, progress: bool = True) -> dict:
+    """`CaptionSwaps` over a preprocessed split, with the split's name and the examples scored."""
+    swaps = CaptionSwaps(model, processor)
+    split, count = score_split(model, processor, dataset_dir, [swaps], split, batch_size, max_examples, progress)
+    return {"split": split, "examples": count, **swaps.result()}
 
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _per_clip(model, processor, captions: list[str], codes: list, first_codes: int):
+def _per_clip(losses: torch.Tensor, valid: torch.Tensor, first_codes: int):
     """Mean cross-entropy per code of each clip [B], and over its first `first_codes` columns [B]."""
-    losses, valid = scored_codes(model, processor, captions, codes)
     first_losses, first_valid = losses[..., :first_codes], valid[..., :first_codes]
     return (losses.sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp_min(1),
             first_losses.sum(dim=(1, 2)) / first_valid.sum(dim=(1, 2)).clamp_min(1))
 
 
-__all__ = ["ATTRIBUTES", "caption_swap_gains", "swapped_caption"]
+__all__ = ["ATTRIBUTES", "CaptionSwaps", "caption_swap_gains", "swapped_caption"]

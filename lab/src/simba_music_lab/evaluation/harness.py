@@ -28,13 +28,13 @@ from simba_music.captions.vocabulary import MODES, TEMPO_BANDS, tempo_band
 from simba_music.io_utils import atomic_path, check_output_directory, claim_output_directory
 from simba_music.shipped import resolve_model
 
-from .caption_swaps import ATTRIBUTES, caption_swap_gains
+from .caption_swaps import CaptionSwaps
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
 from .instrument import InstrumentClassifier, default_classifier_dir
 from .key import KEY_CHANCE, estimate_key, key_score, parse_key
-from .perplexity import decoder_cross_entropy
+from .perplexity import CrossEntropy, score_split
 from .prompts import DEMO_PROMPTS, PROMPT_SETS, read_prompts
 from .tempo import METRICAL_FACTORS, TOLERANCE, estimate_tempo, tempo_correct
 
@@ -275,10 +275,11 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
               "estimator_reference": _estimator_reference(classifier)}
     result["validation"] = None
     if dataset is not None:
-        result["validation"] = decoder_cross_entropy(model, processor, dataset, dataset_split, batch_size,
-                                                     max_examples, progress)
-        swaps = caption_swap_gains(model, processor, dataset, dataset_split, batch_size, max_examples, progress)
-        result["validation"]["caption_swaps"] = {attribute: swaps[attribute] for attribute in ATTRIBUTES}
+        cross_entropy, swaps = CrossEntropy(model), CaptionSwaps(model, processor)
+        split, count = score_split(model, processor, dataset, [cross_entropy, swaps], dataset_split, batch_size,
+                                   max_examples, progress)
+        result["validation"] = {"split": split, "examples": count, **cross_entropy.result(split),
+                                "caption_swaps": swaps.result()}
 
     audio_dir = output / "audio" if output is not None and save_audio else None
     if audio_dir is not None:

@@ -76,32 +76,57 @@ def scored_codes(model, processor, captions: list[str], codes: list) -> tuple[to
 
 
 @torch.no_grad()
-def decoder_cross_entropy(model, processor, dataset_dir: str | Path, split: str | None = None, batch_size: int = 8,
-                          max_examples: int | None = None, progress: bool = True) -> dict:
-    """Token-level cross-entropy (nats) and perplexity of `model`'s decoder on a preprocessed split."""
+def score_split(model, processor, dataset_dir: str | Path, measures: list, split: str | None = None,
+                batch_size: int = 8, max_examples: int | None = None, progress: bool = True) -> tuple[str, int]:
+    """One teacher-forced pass over a preprocessed split under its true captions: each measure's `add(rows, losses,
+    valid)` sees every batch (rows as dicts; `scored_codes`' losses and mask), so that measures share the pass.
+    Returns (split name, examples scored)."""
     from tqdm.auto import tqdm
 
     if batch_size < 1:
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
     split, rows = load_split(dataset_dir, split)
     count = len(rows) if max_examples is None else min(len(rows), max_examples)
-    num_codebooks = model.config.decoder.num_codebooks
-    totals, tokens = torch.zeros(num_codebooks, dtype=torch.float64), torch.zeros(num_codebooks, dtype=torch.long)
     model.eval()
-    for start in tqdm(range(0, count, batch_size), desc="cross-entropy", unit="batch", disable=not progress):
-        batch = rows[start:min(start + batch_size, count)]
-        losses, valid = scored_codes(model, processor, list(batch["caption"]), batch["codes"])
-        totals += losses.sum(dim=(0, 2)).cpu()
-        tokens += valid.sum(dim=(0, 2)).cpu()
-    if int(tokens.sum()) == 0:
-        raise ValueError(f"dataset: split {split!r} has no codes to score")
-    cross_entropy = float(totals.sum() / tokens.sum())
-    result = {"split": split, "examples": count, "tokens": int(tokens.sum()), "cross_entropy": cross_entropy,
-              "perplexity": math.exp(cross_entropy),
-              "uniform_cross_entropy": math.log(model.config.audio_encoder.codebook_size)}
-    if num_codebooks > 1:
-        result["per_codebook_cross_entropy"] = (totals / tokens.clamp_min(1)).tolist()
-    return result
+    for start in tqdm(range(0, count, batch_size), desc="scoring", unit="batch", disable=not progress):
+        batch = [rows[index] for index in range(start, min(start + batch_size, count))]
+        losses, valid = scored_codes(model, processor, [row["caption"] for row in batch],
+                                     [row["codes"] for row in batch])
+        for measure in measures:
+            measure.add(batch, losses, valid)
+    return split, count
 
 
-__all__ = ["decoder_cross_entropy", "load_split", "scored_codes"]
+class CrossEntropy:
+    """Token-level cross-entropy and perplexity, per codebook too (a `score_split` measure)."""
+
+    def __init__(self, model):
+        num_codebooks = model.config.decoder.num_codebooks
+        self.uniform = math.log(model.config.audio_encoder.codebook_size)
+        self.totals = torch.zeros(num_codebooks, dtype=torch.float64)
+        self.tokens = torch.zeros(num_codebooks, dtype=torch.long)
+
+    def add(self, rows: list[dict], losses: torch.Tensor, valid: torch.Tensor) -> None:
+        self.totals += losses.sum(dim=(0, 2)).cpu()
+        self.tokens += valid.sum(dim=(0, 2)).cpu()
+
+    def result(self, split: str) -> dict:
+        if int(self.tokens.sum()) == 0:
+            raise ValueError(f"dataset: split {split!r} has no codes to score")
+        cross_entropy = float(self.totals.sum() / self.tokens.sum())
+        result = {"tokens": int(self.tokens.sum()), "cross_entropy": cross_entropy,
+                  "perplexity": math.exp(cross_entropy), "uniform_cross_entropy": self.uniform}
+        if len(self.tokens) > 1:
+            result["per_codebook_cross_entropy"] = (self.totals / self.tokens.clamp_min(1)).tolist()
+        return result
+
+
+def decoder_cross_entropy(model, processor, dataset_dir: str | Path, split: str | None = None, batch_size: int = 8,
+                          max_examples: int | None = None, progress: bool = True) -> dict:
+    """Token-level cross-entropy (nats) and perplexity of `model`'s decoder on a preprocessed split."""
+    measure = CrossEntropy(model)
+    split, count = score_split(model, processor, dataset_dir, [measure], split, batch_size, max_examples, progress)
+    return {"split": split, "examples": count, **measure.result(split)}
+
+
+__all__ = ["CrossEntropy", "decoder_cross_entropy", "load_split", "score_split", "scored_codes"]

@@ -135,3 +135,13 @@ def test_key_continuation_takes_one_validation_clip_per_key_and_prefers_those_th
     chosen = choose_clips(rows, seed=0)
     assert [row["clip_id"] for row in chosen] == ["C major-0.0-validation", "D minor-0.0-validation", "E major-10.0"]
     assert choose_clips(rows, seed=0) == chosen
+
+
+def test_key_continuation_cuts_a_primer_of_whole_frames_after_the_leading_silence():
+    cut = _pitch_demo_recipe("key_continuation")._cut
+    audio = np.concatenate([np.zeros(500), np.ones(4000)]).astype(np.float32)  # 0.5 s of silence at 1 kHz
+    primer, after = cut(audio, 1000, 30, prime_seconds=1.0, seconds=2.0, clip="c")
+    assert len(primer) == 990 and primer.min() == 1.0  # 33 frames of 30 samples, all audible
+    assert len(after) == 2000 and np.array_equal(after, audio[1490:3490])
+    with pytest.raises(ValueError, match=r"--prime-seconds: clip c has 4.0 s of audio"):
+        cut(audio, 1000, 30, prime_seconds=3.5, seconds=2.0, clip="c")

@@ -1,7 +1,7 @@
 """Candidate (a): fixed pitch-resolving analysis -> k-means codes -> centroid features -> Griffin-Lim.
 
 python codec_a.py FEATURE QUANT TRAINSET   e.g. stft2048 km1024 aug | mel128 none - | mel256 rvq2x1024 aug |
-                                           stft2048 pq8x1024 aug | stft2048 sf1024x1024 aug
+                                           stft2048 pq8x1024 aug | stft2048 sf1024x1024 aug | stft2048 st1024 aug
 writes rt/a_FEATURE_QUANT_TRAINSET/*.wav and codebooks/FEATURE_QUANT_TRAINSET.pt (centroids)
 """
 
@@ -102,6 +102,14 @@ def fit(feature, quant, trainset):
         k_fine, k_envelope = map(int, quant[2:].split("x"))
         envelope = spectral_envelope(frames)
         return [("source_filter", kmeans(frames - envelope, k_fine), kmeans(envelope, k_envelope))]
+    if quant.startswith("st"):  # st1024: frames grouped by their semitone energies, each group's mean spectrum decoded
+        k = int(quant[2:])
+        semitones = semitone_energies(frames, feature)
+        grid = kmeans(semitones, k)
+        groups = assign_codes(torch.from_numpy(semitones), grid)
+        sums = torch.zeros(k, frames.shape[1]).index_add_(0, groups, torch.from_numpy(frames))
+        spectra = sums / torch.bincount(groups, minlength=k).clamp(min=1).float()[:, None]
+        return [("semitone", feature, grid, spectra)]
     if quant.startswith("pq"):  # pq8x1024: one codebook per frequency band (product quantization)
         bands, k = map(int, quant[2:].split("x"))
         return [("band", lo, hi, kmeans(np.ascontiguousarray(frames[:, lo:hi]), k))
@@ -126,7 +134,20 @@ def spectral_envelope(log_magnitude):
     return np.fft.rfft(cepstrum, axis=1).real.astype(np.float32)
 
 
+def semitone_energies(log_magnitude, feature, low_midi=36, high_midi=108):
+    """[frames, bins] STFT log-magnitudes -> [frames, semitones] log power per semitone, C2-B7 (bins nearest each)."""
+    n_fft, _ = FEATURES[feature]
+    freqs = np.arange(log_magnitude.shape[1]) * SR / n_fft
+    midi = np.round(69 + 12 * np.log2(np.maximum(freqs, 1e-3) / 440.0))
+    member = (midi[None, :] == np.arange(low_midi, high_midi)[:, None]).astype(np.float32)
+    power = np.maximum(np.exp(log_magnitude) - FLOOR, 0.0) ** 2
+    return np.log(power @ member.T + 1e-6).astype(np.float32)
+
+
 def quantise(features, books):
+    if books and isinstance(books[0], tuple) and books[0][0] == "semitone":
+        _, feature, grid, spectra = books[0]
+        return spectra[assign_codes(torch.from_numpy(semitone_energies(features, feature)), grid)].numpy()
     if books and isinstance(books[0], tuple) and books[0][0] == "source_filter":
         _, fine_book, envelope_book = books[0]
         envelope = spectral_envelope(features)

@@ -7,11 +7,13 @@ this separates the two. For each of the 24 keys a validation clip rendered in it
 there is one) is cut after its leading silence into a primer (`--prime-seconds`) and the `--seconds` after it. Each
 key estimator the project did not write (librosa's chroma-CQT with Krumhansl-Kessler profiles; essentia's
 KeyExtractor where installed) judges, against the rendered key, in layers so that no one hides another:
-- `original`: the clip's own next seconds (the estimator's ceiling on these renders);
+- `original`: the clip's own next seconds (the estimator's ceiling on these renders; up to `--seconds`, fewer where
+  the clip ends sooner: each clip's `original_seconds` says how many);
 - `round_trip`: the same seconds through the model's codec, on the codebooks the decoder models (what codes keep);
 - `continuation`: the decoder's continuation of the primer under the clip's own caption;
 - `continuation_holds`: the continuation's first and second halves in one key (whether it holds any key at all).
-Prints one JSON object: the counts per estimator, the distinct keys of the continuations, and every clip's keys.
+Prints one JSON object: the counts per estimator, how many distinct keys the continuations fall in, and every clip's
+keys.
 """
 
 from __future__ import annotations
@@ -55,11 +57,17 @@ def summarise(clips: list[dict], estimators: list[str]) -> dict:
     return result
 
 
-def _cut(audio: np.ndarray, rate: int, prime_seconds: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+def _cut(audio: np.ndarray, rate: int, hop: int, prime_seconds: float, seconds: float, clip: str):
+    """(primer, the seconds after it) from the first audible sample; the primer a whole number of codec frames, so
+    that the continuation starts on a frame boundary."""
     audible = np.flatnonzero(np.abs(audio) > 1e-3)
     start = int(audible[0]) if len(audible) else 0
-    primer_end = start + int(prime_seconds * rate)
-    return audio[start:primer_end], audio[primer_end:primer_end + int(seconds * rate)]
+    primer_end = start + int(prime_seconds * rate) // hop * hop
+    after = audio[primer_end:primer_end + int(seconds * rate)]
+    if len(after) < rate:
+        raise ValueError(f"--prime-seconds: clip {clip} has {(len(audio) - start) / rate:.1f} s of audio; "
+                         f"{prime_seconds} s of primer leaves less than 1 s to compare")
+    return audio[start:primer_end], after
 
 
 @torch.no_grad()
@@ -80,16 +88,17 @@ def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, see
         audio, audio_rate = soundfile.read(Path(manifest).parent / row["audio"], dtype="float32", always_2d=True)
         if audio_rate != rate:
             raise ValueError(f"manifest: {row['audio']} is at {audio_rate} Hz; the model's codec takes {rate} Hz")
-        primer, original = _cut(audio.mean(1), rate, prime_seconds, seconds)
-        codes = model.codec.encode(torch.from_numpy(original)[None, None])[:, :num_codebooks]
-        round_trip = model.codec.decode(codes)[0].mean(0).numpy()
+        primer, original = _cut(audio.mean(1), rate, model.codec.hop_length, prime_seconds, seconds, row["clip_id"])
+        channels = torch.from_numpy(original)[None, None].repeat(1, model.codec.channels, 1)
+        codes = model.codec.encode(channels)[:, :num_codebooks]
+        round_trip = model.codec.decode(codes)[0].mean(0).numpy()[:len(original)]
         output = model.generate(**processor([row["caption"]]), audio_prompt=torch.from_numpy(primer)[None],
                                 duration=seconds, seed=seed + index, progress_bar=False, **sampling)
         continuation = output.audio[0].mean(0).float().numpy()[len(primer):]
         half = len(continuation) // 2
         layers = {"original": original, "round_trip": round_trip, "continuation": continuation,
                   "first_half": continuation[:half], "second_half": continuation[half:]}
-        clip = {"clip_id": row["clip_id"], "key": parse_key(row["key"])}
+        clip = {"clip_id": row["clip_id"], "key": parse_key(row["key"]), "original_seconds": len(original) / rate}
         for name, estimate in estimators.items():
             clip[name] = {layer: estimate(audio, rate) for layer, audio in layers.items()}
         results.append(clip)

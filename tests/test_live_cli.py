@@ -108,6 +108,11 @@ def test_the_subcommand_builds_from_the_dataclass():
     assert namespace.run == "simba_music.live_cli:run_command"  # imported only when it runs
 
 
+def _default_hangup_and_interrupt():
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("stop", "suffix"), [(signal.SIGTERM, ".wav"), (signal.SIGHUP, ".flac"),
                                               (signal.SIGINT, ".wav")])
@@ -118,9 +123,10 @@ def test_a_stopped_stream_leaves_a_valid_audio_file(tmp_path, stop, suffix):
     command = [sys.executable, "-m", "simba_music.live_cli", "calm piano", "--model", "random", "--output",
                str(output), "--lead-seconds", "0.5", "--quiet", "--threads", "1"]
     environment = {**os.environ, "PYTHONPATH": SOURCE, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    # The player's signals as a terminal leaves them (under nohup, SIGHUP is ignored, and a child keeps ignoring it)
+    # The player's signals as a terminal leaves them: under nohup SIGHUP is ignored, in a shell's background job
+    # SIGINT is, and a child keeps ignoring what its parent ignored
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
-                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+                               preexec_fn=_default_hangup_and_interrupt)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (output.exists() and output.stat().st_size > 2 * RATE):
         time.sleep(0.2)  # until about 1 s of audio is there: it is playing in real time

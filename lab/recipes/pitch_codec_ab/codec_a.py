@@ -145,15 +145,16 @@ def semitone_energies(log_magnitude, feature, low_midi=36, high_midi=108):
 
 
 def quantise(features, books):
-    if books and isinstance(books[0], tuple) and books[0][0] == "semitone":
+    kind = books[0][0] if books and isinstance(books[0], tuple) else "residual"  # tuples name their arrangement
+    if kind == "semitone":
         _, feature, grid, spectra = books[0]
         return spectra[assign_codes(torch.from_numpy(semitone_energies(features, feature)), grid)].numpy()
-    if books and isinstance(books[0], tuple) and books[0][0] == "source_filter":
+    if kind == "source_filter":
         _, fine_book, envelope_book = books[0]
         envelope = spectral_envelope(features)
         fine = fine_book[assign_codes(torch.from_numpy(features - envelope), fine_book)]
         return (fine + envelope_book[assign_codes(torch.from_numpy(envelope), envelope_book)]).numpy()
-    if books and isinstance(books[0], tuple) and books[0][0] == "band":  # product quantization: per band
+    if kind == "band":  # product quantization: each band its own nearest centroid
         out = np.zeros_like(features)
         for _, lo, hi, book in books:
             part = torch.from_numpy(np.ascontiguousarray(features[:, lo:hi]))

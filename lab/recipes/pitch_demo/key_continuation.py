@@ -60,8 +60,9 @@ def summarise(clips: list[dict], estimators: list[str]) -> dict:
 def _cut(audio: np.ndarray, rate: int, hop: int, prime_seconds: float, seconds: float, clip: str):
     """(primer, the seconds after it) from the first audible sample; the primer a whole number of codec frames, so
     that the continuation starts on a frame boundary."""
-    audible = np.flatnonzero(np.abs(audio) > 1e-3)
-    start = int(audible[0]) if len(audible) else 0
+    from simba_music_lab.codec.key_round_trip import first_audible_sample
+
+    start = first_audible_sample(audio)
     primer_end = start + int(prime_seconds * rate) // hop * hop
     after = audio[primer_end:primer_end + int(seconds * rate)]
     if len(after) < rate:
@@ -75,11 +76,12 @@ def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, see
     import soundfile
 
     from simba_music_lab.codec.key_round_trip import available_estimators
+    from simba_music_lab.codec.report import reconstruct
     from simba_music_lab.evaluation.harness import load_model
     from simba_music_lab.evaluation.key import parse_key
 
     model, processor = load_model(model_dir, "cpu")
-    rate, num_codebooks = model.config.sampling_rate, model.config.decoder.num_codebooks
+    rate = model.config.sampling_rate
     estimators = available_estimators()
     with open(manifest) as handle:
         clips = choose_clips([json.loads(line) for line in handle], seed)
@@ -89,9 +91,7 @@ def run(model_dir: str, manifest: str, prime_seconds: float, seconds: float, see
         if audio_rate != rate:
             raise ValueError(f"manifest: {row['audio']} is at {audio_rate} Hz; the model's codec takes {rate} Hz")
         primer, original = _cut(audio.mean(1), rate, model.codec.hop_length, prime_seconds, seconds, row["clip_id"])
-        channels = torch.from_numpy(original)[None, None].repeat(1, model.codec.channels, 1)
-        codes = model.codec.encode(channels)[:, :num_codebooks]
-        round_trip = model.codec.decode(codes)[0].mean(0).numpy()[:len(original)]
+        round_trip = reconstruct(model.codec, original)  # the composite's codec: the decoder's codebooks
         output = model.generate(**processor([row["caption"]]), audio_prompt=torch.from_numpy(primer)[None],
                                 duration=seconds, seed=seed + index, progress_bar=False, **sampling)
         continuation = output.audio[0].mean(0).float().numpy()[len(primer):]

@@ -46,7 +46,7 @@ def test_librosa_key_on_cadences_of_known_key():
 
 
 class IdentityCodec:
-    sampling_rate, frame_rate, num_codebooks = RATE, 50.0, 1
+    sampling_rate, frame_rate, num_codebooks, channels = RATE, 50.0, 1, 1
 
     def encode(self, waveform):
         return waveform
@@ -88,3 +88,30 @@ def test_the_rendered_key_set_covers_16_keys():
     assert all(e.audio.shape == (10 * RATE,) and abs(np.abs(e.audio).max() - 0.7) < 1e-3 for e in excerpts)
     # The transposition moved the music: the estimator finds the rendered key in most excerpts (chance: 1 in 24).
     assert sum(key_librosa(e.audio, RATE) == (e.tonic, e.mode) for e in excerpts) >= 8
+
+
+def test_the_first_audible_sample_skips_the_leading_silence():
+    from simba_music_lab.codec.key_round_trip import first_audible_sample
+
+    audio = np.concatenate([np.zeros(300), 1e-4 * np.ones(5), [0.5, 0.0]])
+    assert first_audible_sample(audio) == 305
+    assert first_audible_sample(np.zeros(10)) == 0
+
+
+def test_reconstruct_sends_mono_through_a_stereo_codec_on_both_channels_and_returns_their_mean():
+    from transformers import EncodecConfig, EncodecModel
+
+    from simba_music.modeling.audio_codec import AudioCodec
+    from simba_music_lab.codec.report import reconstruct
+
+    torch.manual_seed(0)
+    codec = AudioCodec(EncodecModel(EncodecConfig(
+        sampling_rate=8000, audio_channels=2, num_filters=2, upsampling_ratios=[8, 5, 4, 4], codebook_size=64,
+        target_bandwidths=[1.0], hidden_size=8, codebook_dim=8, num_lstm_layers=1, normalize=False)).eval())
+    audio = (0.1 * np.random.default_rng(0).standard_normal(1000)).astype(np.float32)
+    with torch.no_grad():
+        decoded = codec.decode(codec.encode(torch.from_numpy(audio)[None, None].repeat(1, 2, 1)))
+        round_trip = reconstruct(codec, audio)
+    assert round_trip.shape == audio.shape
+    np.testing.assert_allclose(round_trip, decoded[0, :, :1000].mean(0).numpy(), atol=1e-6)
+    assert not np.allclose(decoded[0, 0, :1000].numpy(), decoded[0, 1, :1000].numpy())  # the mean, not one channel

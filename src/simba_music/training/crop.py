@@ -46,8 +46,8 @@ def crop_frames(seconds: float, dataset_dir: str | Path) -> int:
         frame_rate = float(json.loads((Path(dataset_dir) / DATASET_SUMMARY).read_text())["frame_rate"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"--crop-seconds: the dataset {str(dataset_dir)!r} records no frame rate in its "
-                         "summary.json (a `simba-music preprocess` output does), so seconds cannot be turned into "
-                         "frames") from error
+                         f"{DATASET_SUMMARY} (a `simba-music preprocess` output does), so seconds cannot be turned "
+                         "into frames") from error
     return max(1, round(seconds * frame_rate))
 
 

@@ -70,11 +70,16 @@ def render_key_set(soundfont: str = "fluid", sample_rate: int = 16000, works=KEY
     return excerpts
 
 
+def first_audible_sample(audio: np.ndarray, threshold: float = 1e-3) -> int:
+    """Index of the first sample louder than `threshold` (renders open with silence), 0 for silent audio."""
+    above = np.flatnonzero(np.abs(audio) > threshold)
+    return int(above[0]) if above.size else 0
+
+
 def _excerpt(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float64).reshape(-1)
-    above = np.flatnonzero(np.abs(audio) > 1e-3)
     length = int(round(EXCERPT_SECONDS * sample_rate))
-    audio = audio[int(above[0]) if above.size else 0:][:length]
+    audio = audio[first_audible_sample(audio):][:length]
     audio = np.pad(audio, (0, length - audio.shape[0]))
     return (audio / max(1e-6, float(np.abs(audio).max())) * PEAK).astype(np.float32)
 
@@ -140,5 +145,5 @@ def key_round_trip(codec, excerpts: list[KeyExcerpt], estimators: dict | None = 
     return {"summary": summary, "excerpts": rows}
 
 
-__all__ = ["KEY_SET_WORKS", "KeyExcerpt", "available_estimators", "key_essentia", "key_librosa",
+__all__ = ["KEY_SET_WORKS", "KeyExcerpt", "available_estimators", "first_audible_sample", "key_essentia", "key_librosa",
            "key_round_trip", "render_key_set"]

@@ -52,9 +52,11 @@ COMB_DEFINITION = (
 
 
 def reconstruct(codec, audio: np.ndarray) -> np.ndarray:
-    """Mono ``audio`` through ``codec`` (an ``AudioCodec``: its ``num_codebooks`` decide the codebooks used)."""
-    decoded = codec.decode(codec.encode(torch.from_numpy(audio)[None, None]))
-    return decoded[0, 0, : audio.shape[0]].cpu().numpy()
+    """Mono ``audio`` through ``codec`` (an ``AudioCodec``: its ``num_codebooks`` decide the codebooks used), mono
+    again: a stereo codec gets the same signal on both channels and gives back their mean."""
+    waveform = torch.from_numpy(audio)[None, None].repeat(1, codec.channels, 1)
+    decoded = codec.decode(codec.encode(waveform))
+    return decoded[0, :, : audio.shape[0]].mean(0).cpu().numpy()
 
 
 def _metrics(prediction: np.ndarray, reference: np.ndarray, sample_rate: int, frame_rate: float) -> dict:

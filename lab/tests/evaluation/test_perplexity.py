@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from simba_music_lab.evaluation.caption_swaps import caption_swap_gains
 from simba_music_lab.evaluation.perplexity import decoder_cross_entropy
 
 from .conftest import build_tiny, save_dataset
@@ -65,3 +66,21 @@ def test_cross_entropy_refuses_bad_datasets(tmp_path):
     dataset = save_dataset(tmp_path / "tokens", [[1, 2]], ["piano"], split="train")
     with pytest.raises(ValueError, match="dataset_split"):
         decoder_cross_entropy(model, processor, dataset, progress=False)
+
+
+def test_bad_limits_and_code_less_splits_are_refused_before_the_model_runs(tmp_path):
+    model, processor = build_tiny()
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    with pytest.raises(ValueError, match="max_examples: must be >= 1"):
+        decoder_cross_entropy(model, processor, save_dataset(tmp_path / "a", [[1, 2]], ["piano"]), max_examples=0,
+                              progress=False)
+    empty = save_dataset(tmp_path / "b", [[], []], CAPTIONS[:2])
+    with pytest.raises(ValueError, match="has no codes to score"):
+        decoder_cross_entropy(model, processor, empty, progress=False)
+    with pytest.raises(ValueError, match="has no codes to score"):
+        caption_swap_gains(model, processor, empty, progress=False)
+    assert calls == []
+    # one code-less row among others is scored, not refused
+    mixed = save_dataset(tmp_path / "c", [[], [1, 2, 3]], CAPTIONS[:2])
+    assert decoder_cross_entropy(model, processor, mixed, progress=False)["tokens"] == 3

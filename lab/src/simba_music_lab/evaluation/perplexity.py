@@ -85,8 +85,13 @@ def score_split(model, processor, dataset_dir: str | Path, measures: list, split
 
     if batch_size < 1:
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    if max_examples is not None and max_examples < 1:
+        raise ValueError(f"max_examples: must be >= 1 (or None for the whole split), got {max_examples}")
     split, rows = load_split(dataset_dir, split)
     count = len(rows) if max_examples is None else min(len(rows), max_examples)
+    # Refused before the pass, not after it: reading stops at the first row that holds a code.
+    if not any(torch.as_tensor(rows[index]["codes"]).numel() for index in range(count)):
+        raise ValueError(f"dataset: split {split!r} has no codes to score")
     model.eval()
     for start in tqdm(range(0, count, batch_size), desc="scoring", unit="batch", disable=not progress):
         batch = [rows[index] for index in range(start, min(start + batch_size, count))]
@@ -111,8 +116,6 @@ class CrossEntropy:
         self.tokens += valid.sum(dim=(0, 2)).cpu()
 
     def result(self, split: str) -> dict:
-        if int(self.tokens.sum()) == 0:
-            raise ValueError(f"dataset: split {split!r} has no codes to score")
         cross_entropy = float(self.totals.sum() / self.tokens.sum())
         result = {"tokens": int(self.tokens.sum()), "cross_entropy": cross_entropy,
                   "perplexity": math.exp(cross_entropy), "uniform_cross_entropy": self.uniform}

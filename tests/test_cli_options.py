@@ -34,6 +34,7 @@ def answer_without_torch(argv):
 
 @pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"], ["demo", "--help"], ["generate", "x", "--bogus"],
                                   ["generate", "x", "--guidance", "500"], ["generate"], ["--version"],
+                                  ["generate", "x", "--key", "C lydian"],
                                   ["train", "--help"], ["preprocess", "--help"], ["transfer-vocabulary", "--help"],
                                   ["convert", "--help"], ["train", "--dataset", "d", "--output-dir", "o", "--lr", "1"],
                                   ["preprocess"], ["live", "--help"], ["live", "x", "--bogus"]])
@@ -57,6 +58,10 @@ def test_values_are_checked_with_the_cli_flag_and_the_library_bound():
     text, code, *_ = answer_without_torch(["generate", "piano", "--guidance", "500"])
     assert code == 2 and "usage: simba-music generate" in text
     assert f"argument --guidance: must be a finite number >= 0 and <= {MAX_GUIDANCE_SCALE:g}" in text
+    text, code, *_ = answer_without_torch(["generate", "piano", "--key", "H major"])
+    assert code == 2 and "argument --key: expected '<tonic> major' or '<tonic> minor'" in text
+    text, code, *_ = answer_without_torch(["generate", "piano", "--key-strength", "-1"])
+    assert code == 2 and "argument --key-strength: must be in [0, 50] (0 turns key steering off)" in text
     text, code, *_ = answer_without_torch(["demo", "--port", "70000"])
     assert code == 2 and "argument --port: must be an int in [0, 65535], got '70000'" in text
 

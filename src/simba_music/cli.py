@@ -79,7 +79,9 @@ def run_generate(args: argparse.Namespace) -> int:
                               format=sound_format) as sound_file):
         writer = WavFileStreamer(sound_file)
         model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
-                       streamer=writer, return_audio=False, progress_bar=not args.quiet)
+                       key=args.key if args.key is not None else model.caption_keys([prompt]),
+                       key_strength=args.key_strength, streamer=writer, return_audio=False,
+                       progress_bar=not args.quiet)
     # The spectrogram comes after the audio is in place: a failure there never costs the finished audio.
     if args.spectrogram is not None:
         audio, _ = soundfile.read(args.output, dtype="float32")

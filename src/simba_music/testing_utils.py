@@ -116,9 +116,11 @@ def tiny_wavtokenizer(sampling_rate: int = 8000, codebook_size: int = 64, seed: 
 
 
 def tiny_text_to_music(text_encoder: str = "t5", num_codebooks: int = 1, seed: int = 0, text_max_length: int = 8,
-                       sampling_rate: int = 8000, **decoder_overrides) -> SimbaMusicForConditionalGeneration:
-    """A complete random composite: tiny text encoder, Prefix SiMBA decoder (d 32 x 2) and EnCodec (hop 640)."""
-    codec = tiny_codec(sampling_rate=sampling_rate, seed=seed)
+                       sampling_rate: int = 8000, audio_encoder=None,
+                       **decoder_overrides) -> SimbaMusicForConditionalGeneration:
+    """A complete random composite: tiny text encoder, Prefix SiMBA decoder (d 32 x 2) and `audio_encoder` (default:
+    a tiny EnCodec, hop 640)."""
+    codec = audio_encoder if audio_encoder is not None else tiny_codec(sampling_rate=sampling_rate, seed=seed)
     encoder = tiny_text_encoder(text_encoder)
     torch.manual_seed(seed)
     options = dict(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, chunk_size=8,

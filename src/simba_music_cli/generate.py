@@ -8,7 +8,16 @@ import math
 import os
 from pathlib import Path
 
-from .values import DEFAULT_MAX_DURATION_S, check_guidance_scale, check_seed, saved_generation_defaults
+from .values import (
+    DEFAULT_KEY_STRENGTH,
+    DEFAULT_MAX_DURATION_S,
+    MAX_KEY_STRENGTH,
+    check_guidance_scale,
+    check_key_strength,
+    check_seed,
+    parse_key,
+    saved_generation_defaults,
+)
 
 DEMO_MODEL = "simba-music-demo"
 RANDOM_MODEL = "random"  # --model random: the tiny untrained smoke-test model
@@ -28,11 +37,27 @@ def _duration(text: str) -> float:
     return value
 
 
-def _guidance(text: str) -> float:
+def _checked_number(check, flag: str):
+    """An argparse type: a number that `check` (a `values` checker) accepts, its message without the flag's name
+    (argparse names it)."""
+    def parse(text: str) -> float:
+        try:
+            return check(_number(text), flag)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix(f"{flag}: ")) from None
+    return parse
+
+
+_guidance = _checked_number(check_guidance_scale, "--guidance")
+_key_strength = _checked_number(check_key_strength, "--key-strength")
+
+
+def _key(text: str) -> str:
     try:
-        return check_guidance_scale(_number(text), "--guidance")
+        parse_key(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error).removeprefix("--guidance: ")) from None
+        raise argparse.ArgumentTypeError(str(error).removeprefix("key: ")) from None
+    return text
 
 
 def _seed(text: str) -> int:
@@ -106,6 +131,12 @@ def add_generate(commands, help_text: str) -> None:
     generate.add_argument("--guidance", type=_guidance, default=None,
                           help="classifier-free guidance scale: 1 disables it, 0 ignores the prompt "
                                f"({from_config.format(saved['guidance_scale'])})")
+    generate.add_argument("--key", type=_key, default=None,
+                          help="steer toward this key, e.g. 'F# minor' (default: the key the prompt states, where "
+                               "the model's codec carries pitch and its generation config steers keys)")
+    generate.add_argument("--key-strength", type=_key_strength, default=None,
+                          help=f"how hard to steer toward the key, in [0, {MAX_KEY_STRENGTH:g}]; 0 turns it off "
+                               f"(default: the model's generation config, else {DEFAULT_KEY_STRENGTH:g})")
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
     generate.add_argument("--overwrite", action="store_true",
                           help="replace an existing --output/--spectrogram file that simba-music did not write, or "

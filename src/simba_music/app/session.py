@@ -152,7 +152,8 @@ class MusicSession:
             try:
                 self.model.generate(**self.processor([request.prompt]), duration=request.duration,
                                     guidance_scale=request.guidance_scale, temperature=request.temperature,
-                                    seed=request.seed, streamer=streamer, return_audio=False, progress_bar=False)
+                                    seed=request.seed, key=self.model.caption_keys([request.prompt]),
+                                    streamer=streamer, return_audio=False, progress_bar=False)
             except Exception as error:  # handed to the caller, who shows it; the streamer must still end
                 failure.append(error)
                 streamer.end()

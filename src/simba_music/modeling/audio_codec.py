@@ -88,6 +88,19 @@ class AudioCodec:
         return int(self.config.audio_channels) if self.kind == "encodec" else 1
 
     @property
+    def reads_pitch(self) -> bool:
+        """Whether each code's pitch content can be read off the codec (`code_chroma`): the pitch codec's codes are
+        spectra; a neural codec's codes mean something only through its decoder."""
+        return self.kind == "pitch_codec"
+
+    def code_chroma(self) -> torch.Tensor:
+        """[codebook_size, 12] pitch-class power of each first-codebook code (see `reads_pitch`)."""
+        if not self.reads_pitch:
+            raise ValueError(f"key: this model's {self.kind} codec does not say which pitches its codes carry, so "
+                             "its output cannot be steered toward a key (the pitch codec's can)")
+        return self.model.code_chroma()
+
+    @property
     def codebook_size(self) -> int:
         return int(self.config.codebook_size)
 

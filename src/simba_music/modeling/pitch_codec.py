@@ -157,6 +157,17 @@ class PitchCodecModel(PitchCodecPreTrainedModel):
         books = self.codebooks[:codes.shape[1]]
         return sum(books[k][codes[:, k]] for k in range(codes.shape[1]))
 
+    def code_chroma(self) -> torch.Tensor:
+        """Pitch-class power of each first-codebook entry [codebook_size, 12] (index 0 = C), from the magnitudes it
+        decodes to (the refinement left out: it corrects, it does not move partials). Key steering reads pitch here."""
+        from ..audio.chroma import pitch_class_weights
+
+        magnitude = (self.codebooks[0].double().exp() - self.config.log_floor).clamp(min=0.0)
+        frequencies = torch.arange(magnitude.shape[-1], dtype=torch.float64) * (self.config.sampling_rate
+                                                                              / self.config.analysis_n_fft)
+        weights = torch.from_numpy(pitch_class_weights(frequencies.numpy())).to(magnitude)
+        return (magnitude**2 @ weights).float()
+
     def _check_num_codebooks(self, num_codebooks: int | None) -> int:
         num_codebooks = self.config.num_codebooks if num_codebooks is None else num_codebooks
         if not 1 <= num_codebooks <= self.config.num_codebooks:

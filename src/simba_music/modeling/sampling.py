@@ -18,6 +18,7 @@ from transformers.utils import ModelOutput
 from .audio_prompt import prepare_audio_prompt
 from .cache import SimbaMusicCache
 from .delay_pattern import undo_delay_pattern
+from .key_steering import caption_keys, steering_bias
 from .streaming import ChunkedAudioDecoder
 from .values import (
     DEFAULT_DURATION_S,
@@ -66,9 +67,12 @@ class SamplingSettings:
 
 
 def sample_next(logits: torch.Tensor, settings: SamplingSettings, special_token_id: int,
-                generators: list[torch.Generator]) -> torch.LongTensor:
-    """[B, K, V] logits -> [B, K] codes. The special id is never produced."""
+                generators: list[torch.Generator], bias: torch.Tensor | None = None) -> torch.LongTensor:
+    """[B, K, V] logits -> [B, K] codes. The special id is never produced. `bias` [B, codes] is added to the first
+    codebook's logits before anything else (key steering)."""
     logits = logits.float().clone()
+    if bias is not None:
+        logits[:, 0, :bias.shape[-1]] += bias.to(logits.device)
     logits[..., special_token_id] = -math.inf
     if not settings.do_sample:
         return logits.argmax(-1)
@@ -168,6 +172,14 @@ class TextToMusicGenerationMixin:
         input_ids, mask = self._pad_captions(input_ids, torch.ones_like(input_ids))
         return input_ids.expand(batch_size, -1), mask.expand(batch_size, -1)
 
+    def caption_keys(self, captions: list[str]) -> list[str | None] | None:
+        """The `key` argument that follows what `captions` ask: the key each states, where this model's generation
+        config sets `key_strength` (a model whose codec carries pitch opts in so); else None (no steering). The
+        pipeline, the command line, the demo page and the evaluation pass it to `generate`."""
+        if not getattr(self.generation_config, "key_strength", 0) or not self.codec.reads_pitch:
+            return None
+        return caption_keys(captions)
+
     def _settings(self, generation_config: GenerationConfig | None, kwargs: dict) -> tuple[SamplingSettings, dict]:
         config = generation_config if generation_config is not None else self.generation_config
         values = {name: kwargs.pop(name, None) for name in PAPER_GENERATION_DEFAULTS}
@@ -205,7 +217,8 @@ class TextToMusicGenerationMixin:
                  audio_prompt_sampling_rate: int | None = None, streamer=None, stream_chunk_frames: int | None = None,
                  stream_left_context_frames: int | None = None, stream_lookahead_frames: int | None = None,
                  return_audio: bool = True, progress_bar: bool = True, input_values: torch.Tensor | None = None,
-                 padding_mask: torch.Tensor | None = None, **kwargs) -> TextToMusicOutput:
+                 padding_mask: torch.Tensor | None = None, key: str | list[str | None] | None = None,
+                 key_strength: float | None = None, **kwargs) -> TextToMusicOutput:
         """Text (tokenized captions) -> music.
 
         Args:
@@ -223,6 +236,9 @@ class TextToMusicGenerationMixin:
                 generating (see `simba_music.modeling.streaming`). The `stream_*` arguments tune the chunked decode.
             return_audio: decode the whole waveform at the end; turn off for long streamed runs to keep memory flat.
             progress_bar: show a tqdm bar over the frames.
+            key: steer toward a key ("F# minor"; one per row, None for none), for codecs whose codes carry pitch
+                (the pitch codec); `key_strength` (default: the generation config's, else 4; 0 turns it off) scales
+                the bias (`modeling/key_steering.py`). `self.caption_keys(captions)` gives the keys captions state.
         """
         unknown = set(kwargs) - set(PAPER_GENERATION_DEFAULTS) - _IGNORED_GENERATE_KWARGS
         if unknown:
@@ -233,6 +249,9 @@ class TextToMusicGenerationMixin:
         settings, config = self._settings(generation_config, kwargs)
         new_frames = self._new_frames(duration, max_new_tokens, config)
         batch = input_ids.shape[0]
+        if key_strength is None:
+            key_strength = getattr(config, "key_strength", None)
+        key_bias = steering_bias(self.codec, key, key_strength, batch)
         generators = row_generators(batch, seed, generator, self.device)
 
         if input_values is not None:
@@ -259,12 +278,12 @@ class TextToMusicGenerationMixin:
 
         codes = self._sample_codes(text, attention_mask, batch, new_frames, prompt_codes, settings, generators,
                                    streamer, (stream_chunk_frames, stream_left_context_frames,
-                                              stream_lookahead_frames), progress_bar)
+                                              stream_lookahead_frames), progress_bar, key_bias)
         audio = self.codec.decode(codes) if return_audio else None
         return TextToMusicOutput(audio=audio, sequences=codes)
 
     def _sample_codes(self, text, text_mask, batch, new_frames, prompt_codes, settings, generators, streamer,
-                      stream_options, progress_bar) -> torch.LongTensor:
+                      stream_options, progress_bar, key_bias=None) -> torch.LongTensor:
         from tqdm.auto import tqdm
 
         decoder_config = self.config.decoder
@@ -299,7 +318,7 @@ class TextToMusicGenerationMixin:
             chunker.push(self._complete_frames(plan, 0, first_free - num_codebooks + 1))
         for t in tqdm(range(first_free, delayed_length), desc="generating", unit="frame", disable=not progress_bar,
                       leave=False):
-            sampled = sample_next(logits, settings, special, generators)
+            sampled = sample_next(logits, settings, special, generators, key_bias)
             plan[..., t] = torch.where(plan[..., t] == -1, sampled, plan[..., t])
             frame = t - (num_codebooks - 1)  # the latest frame whose codes are now all known
             if chunker is not None and frame >= 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 # The paper's sampling (SSM-TTM, pl_inference.py): top-k 250, temperature 1.2, classifier-free guidance 3.
@@ -21,6 +22,10 @@ DEFAULT_MAX_DURATION_S = 600.0  # a model config's `max_duration_s` unless it sa
 MAX_GUIDANCE_SCALE = 100.0
 TEMPERATURE_RANGE = (0.01, 100.0)
 SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
+# Key steering adds strength x (how well a code's chroma fits the key, a correlation in [-1, 1]) to its logit.
+# 4 measured best of 0/2/4/8 on the pitch-codec demo (CHANGELOG, "Key steering"); past MAX it is a hard constraint.
+DEFAULT_KEY_STRENGTH = 4.0
+MAX_KEY_STRENGTH = 50.0
 
 
 def _is_number(value) -> bool:
@@ -41,6 +46,29 @@ def check_temperature(value, name: str = "temperature"):
     if not _is_number(value) or not low <= value <= high:
         raise ValueError(f"{name}: must be in [{low:g}, {high:g}], got {value!r}")
     return value
+
+
+def check_key_strength(value, name: str = "key_strength"):
+    if not _is_number(value) or not 0 <= value <= MAX_KEY_STRENGTH:
+        raise ValueError(f"{name}: must be in [0, {MAX_KEY_STRENGTH:g}] (0 turns key steering off), got {value!r}")
+    return value
+
+
+_NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_PATTERN = re.compile(r"^\s*([A-Ga-g])\s*(#|sharp|b|flat|-)?\s+(major|minor)\s*$", re.IGNORECASE)
+
+
+def parse_key(text, name: str = "key") -> tuple[int, str]:
+    """"F major", "B flat minor", "F# minor", "Eb major", "B- major" -> (tonic pitch class 0..11, "major"/"minor")."""
+    match = _KEY_PATTERN.match(str(text))
+    if match is None:
+        raise ValueError(f"{name}: expected '<tonic> major' or '<tonic> minor' (e.g. 'F# minor', 'B flat major'), "
+                         f"got {text!r}")
+    letter, accidental, mode = match.groups()
+    tonic = _NATURALS[letter.upper()]
+    if accidental:
+        tonic += 1 if accidental.lower() in ("#", "sharp") else -1
+    return tonic % 12, mode.lower()
 
 
 def check_seed(value, name: str = "seed") -> int:
@@ -104,6 +132,7 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-__all__ = ["DEFAULT_DURATION_S", "DEFAULT_MAX_DURATION_S", "MAX_GUIDANCE_SCALE", "PAPER_GENERATION_DEFAULTS",
-           "SEED_LIMIT", "TEMPERATURE_RANGE", "check_guidance_scale", "check_seed", "check_temperature",
-           "codec_frame_rate", "codec_hop_length", "saved_generation_defaults", "shipped_demo_folder"]
+__all__ = ["DEFAULT_DURATION_S", "DEFAULT_KEY_STRENGTH", "DEFAULT_MAX_DURATION_S", "MAX_GUIDANCE_SCALE",
+           "MAX_KEY_STRENGTH", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT", "TEMPERATURE_RANGE", "check_guidance_scale",
+           "check_key_strength", "check_seed", "check_temperature", "codec_frame_rate", "codec_hop_length",
+           "parse_key", "saved_generation_defaults", "shipped_demo_folder"]

@@ -34,7 +34,9 @@ class SimbaMusicDiffusionPipeline(DiffusionPipeline):
                  return_dict: bool = True, **generate_kwargs):
         if output_type not in ("np", "pt"):
             raise ValueError(f"output_type: must be 'np' or 'pt', got {output_type!r}")
-        inputs = self.processor(check_prompts(prompt))
+        prompts = check_prompts(prompt)
+        inputs = self.processor(prompts)
+        generate_kwargs.setdefault("key", self.model.caption_keys(list(prompts)))
         output = self.model.generate(**inputs.to(self.model.device), duration=duration, guidance_scale=guidance_scale,
                                      seed=seed, generator=generator, progress_bar=self._progress_bar_enabled(),
                                      **generate_kwargs)

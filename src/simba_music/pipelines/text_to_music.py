@@ -16,7 +16,7 @@ from ..modeling.streaming import CallbackAudioStreamer
 from ..shipped import demo_model_path
 
 _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
-                       "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate")
+                       "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate", "key_strength")
 
 
 class TextToMusicPipeline(Pipeline):
@@ -25,7 +25,9 @@ class TextToMusicPipeline(Pipeline):
 
     Call arguments: `duration` (seconds) or `max_new_tokens`, `guidance_scale`, `temperature`, `top_k`, `top_p`,
     `do_sample`, `seed` (prompt i uses `seed + i`, whatever the `batch_size`), `streamer` or `on_audio_chunk`
-    (a callable receiving audio chunks [batch, channels, samples] while generating), `audio_prompt`.
+    (a callable receiving audio chunks [batch, channels, samples] while generating), `audio_prompt`, `key` (one key
+    for every prompt, e.g. "F# minor"; default: the key each prompt states, where the model steers keys; see
+    `generate`) and `key_strength`.
     """
 
     _load_processor = False
@@ -44,7 +46,9 @@ class TextToMusicPipeline(Pipeline):
             seed = int(torch.randint(0, 2**62, (1,)))
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed: must be an int, got {type(seed).__name__}")
-        items = [{"text": prompt, "seed": seed + index} for index, prompt in enumerate(prompts)]
+        key = kwargs.pop("key", None)
+        keys = [key] * len(prompts) if key is not None else self.model.caption_keys(prompts) or [None] * len(prompts)
+        items = [{"text": prompt, "seed": seed + index, "key": keys[index]} for index, prompt in enumerate(prompts)]
         outputs = super().__call__(items, **kwargs)
         return outputs[0] if isinstance(text_inputs, str) else outputs
 
@@ -64,13 +68,16 @@ class TextToMusicPipeline(Pipeline):
     def preprocess(self, item):
         encoded = self.tokenizer(item["text"], padding="max_length", truncation=True,
                                  max_length=self.model.config.text_max_length, return_tensors="pt")
-        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "seed": item["seed"]}
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "seed": item["seed"],
+                "key": item["key"]}
 
     def _forward(self, model_inputs, **forward_params):
-        seeds = model_inputs.pop("seed")
+        seeds, keys = model_inputs.pop("seed"), model_inputs.pop("key")
         seeds = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
+        keys = list(keys) if isinstance(keys, (list, tuple)) else [keys]
         output = self.model.generate(input_ids=model_inputs["input_ids"], attention_mask=model_inputs["attention_mask"],
-                                     seed=[int(s) for s in seeds], **forward_params)
+                                     seed=[int(s) for s in seeds], key=None if keys == [None] * len(keys) else keys,
+                                     **forward_params)
         return {"audio": output.audio}
 
     def postprocess(self, model_outputs):

@@ -161,7 +161,7 @@ def _timed_generate(model, processor, caption: str, duration: float, seed: int, 
         torch.cuda.synchronize()
     start = time.perf_counter()
     output = model.generate(**processor([caption]), duration=duration, seed=seed, guidance_scale=guidance,
-                            progress_bar=False)
+                            key=model.caption_keys([caption]), progress_bar=False)
     if model.device.type == "cuda":
         torch.cuda.synchronize()
     return output.audio[0].float().cpu().numpy(), time.perf_counter() - start

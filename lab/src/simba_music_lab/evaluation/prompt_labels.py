@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from simba_music.captions.stated_keys import find_keys
 from simba_music.captions.vocabulary import (
     INSTRUMENT_PLAYERS,
     INSTRUMENT_SYNONYMS,
@@ -22,14 +23,6 @@ from simba_music.captions.vocabulary import (
     tempo_band,
 )
 
-from .key import parse_key
-
-_ACCIDENTAL = r"(#|♯|♭|b|\s?-?sharp|\s?-?flat)?"
-_KEY_PATTERNS = (
-    re.compile(r"(?<![A-Za-z])([A-G])" + _ACCIDENTAL + r"\s?-?(?i:(major|minor|maj|min))(?![a-z])"),
-    re.compile(r"(?<![A-Za-z])([A-G])(#|♯|♭|b)?(m)(?![a-z])"),  # "Dm", "Bbm", "F#m"
-    re.compile(r"(?<![A-Za-z])([a-g])(#|♯|♭|-sharp|-flat)?-(major|minor)(?![a-z])"),  # "d-minor"
-)
 _MODE_ONLY = re.compile(r"(?<![a-z])(major|minor)[ -]key(?![a-z])", re.IGNORECASE)
 _BPM = re.compile(r"(?<![\d.])(\d{2,3})\s?(?:bpm|beats per minute)(?![a-z])", re.IGNORECASE)
 
@@ -53,23 +46,15 @@ def _mask(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
-def _key_label(letter: str, accidental: str | None, mode: str) -> tuple[int, str]:
-    accidental = (accidental or "").strip().lstrip("-")
-    sign = "#" if accidental in ("#", "♯", "sharp") else "b" if accidental in ("b", "♭", "flat") else ""
-    mode = "minor" if mode.lower() in ("minor", "min", "m") else "major"
-    return parse_key(f"{letter.upper()}{sign} {mode}")
-
-
 def read_labels(text: str) -> dict:
     """The labels `text` states, as sets (empty when it states none): `instruments` and `styles` (corpus labels),
     `keys` ((tonic pitch class, mode) pairs), `modes` (from keys, "minor key" and mood words), `tempo_bpm`,
     `tempo_bands` (from BPM numbers and tempo words), `moods`, and `mood_bands` (the bands every mood word allows)."""
     found = {name: set() for name in ("instruments", "styles", "keys", "modes", "tempo_bpm", "tempo_bands", "moods")}
     found["mood_bands"] = {"slow", "moderate", "fast"}
-    for pattern in _KEY_PATTERNS:
-        for match in pattern.finditer(text):
-            found["keys"].add(_key_label(*match.groups()))
-            text = _mask(text, *match.span())
+    for key, span in find_keys(text):
+        found["keys"].add(key)
+        text = _mask(text, *span)
     found["modes"] |= {mode for _, mode in found["keys"]}
     lower = text.lower()
     for match in _MODE_ONLY.finditer(lower):

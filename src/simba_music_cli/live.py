@@ -4,8 +4,9 @@
     simba-music live "solo flute" --stdout-format wav | aplay                              (WAV with an open length)
     simba-music live "solo flute" --output live.wav     (grows as it plays; a valid file after Ctrl-C/SIGTERM/SIGHUP)
 
-While it plays, a line on stdin replaces the mix (`0.5 violin; 0.5 cello`), and `/guidance 4`, `/temperature 1.1`
-or `/top-k 100` change the sampling; a line that does not parse is reported and the music goes on.
+While it plays, a line on stdin replaces the mix (`0.5 violin; 0.5 cello`), `/guidance 4`, `/temperature 1.1` or
+`/top-k 100` change the sampling, and `/key F# minor` (or `/key off`) steers the key; a line that does not parse is
+reported and the music goes on.
 
 The output file grows in place (that is the point: it can be played or copied while it grows), so unlike
 `generate` it is not written to a temporary file and renamed; an existing file is refused unless --overwrite.
@@ -43,6 +44,11 @@ class LiveArguments:
     temperature: float | None = field(default=None, metadata={"help": "sampling temperature (default: the model's)"})
     top_k: int | None = field(default=None, metadata={
         "help": "sample among the k likeliest codes (default: the model's)"})
+    key: str | None = field(default=None, metadata={
+        "help": "steer toward this key, e.g. 'F# minor', for a model whose codec carries pitch (default: the key the "
+                "prompts state, where the model steers keys)"})
+    key_strength: float | None = field(default=None, metadata={
+        "help": "how hard to steer toward the key, in [0, 50] (default: the model's generation config, else 4)"})
     pacing: bool = field(default=True, metadata={
         "help": "real-time pacing: stay at most --lead-seconds ahead of playback (--no-pacing: as fast as possible)"})
     lead_seconds: float = field(default=2.0, metadata={"help": "how far ahead of playback generation may run"})

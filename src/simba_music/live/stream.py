@@ -5,11 +5,11 @@ samples one column of the delayed code grid from
     guided logits = uncond + g * sum_i w_i (cond_i - uncond)        (weights normalised to sum 1)
 so the state-space decoder plays forever at a constant cost per step: its cache has a fixed size per row.
 
-Changes (a new mix, new sampling settings) may come from any thread; they wait in a queue and are applied between
-two steps, and recorded with the step at which they applied, so that `replay=stream.change_log` reproduces the
-stream bit for bit. When a prompt joins, every row is primed afresh in one prefill from its caption and the last
-`priming_seconds` of codes, then all step in lockstep: the prompts and the empty caption are compared on the same
-short context, not the new prompt's 2 s against the empty caption's longer history of the old music. A dropped
+Changes (a new mix, new sampling settings, a key to steer toward) may come from any thread; they wait in a queue and
+are applied between two steps, and recorded with the step at which they applied, so that `replay=stream.change_log`
+reproduces the stream bit for bit. When a prompt joins, every row is primed afresh in one prefill from its caption and
+the last `priming_seconds` of codes, then all step in lockstep: the prompts and the empty caption are compared on the
+same short context, not the new prompt's 2 s against the empty caption's longer history of the old music. A dropped
 prompt's row leaves the cache.
 
 Memory: the cache (fixed per row, at most `max_prompts + 1` rows), the window of recent codes that primes the rows,
@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import torch
 
 from ..modeling.cache import SimbaMusicCache
+from ..modeling.key_steering import steering_bias
 from ..modeling.sampling import (
     SamplingSettings,
     guided_logits,
@@ -35,6 +36,7 @@ from ..modeling.sampling import (
     sample_next,
 )
 from ..modeling.streaming import CallbackAudioStreamer, ChunkedAudioDecoder
+from ..modeling.values import check_key_strength
 from .history import CodeWindow
 from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
 
@@ -52,14 +54,19 @@ DEFAULT_REPRIME_SECONDS = 10.0
 DEFAULT_CODEC_CONTEXT_SECONDS = 5.0
 
 
+NO_KEY = "none"  # LiveChange.key that turns key steering off (None keeps the current key)
+
+
 @dataclasses.dataclass(frozen=True)
 class LiveChange:
-    """A new prompt mix and/or new sampling settings; None keeps the current value."""
+    """A new prompt mix, new sampling settings and/or a new key to steer toward; None keeps the current value."""
 
     prompts: Mix | None = None
     temperature: float | None = None
     top_k: int | None = None
     guidance_scale: float | None = None
+    key: str | None = None
+    key_strength: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +104,8 @@ class LiveStream:
     `reprime_seconds` of positions, every row is primed afresh from the last `reprime_seconds / 2`, so that the
     decoder sees between half and all of that span, however long it plays (a model drifts past the length of its
     training clips). `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
+    `key` steers toward a key (see `generate`); by default, where the model steers keys, the key the prompts state,
+    read again when they change, until `set_key` names one (or `NO_KEY`).
     """
 
     @torch.no_grad()
@@ -105,7 +114,7 @@ class LiveStream:
                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, priming_seconds: float = DEFAULT_PRIMING_SECONDS,
                  reprime_seconds: float = DEFAULT_REPRIME_SECONDS,
                  codec_context_seconds: float = DEFAULT_CODEC_CONTEXT_SECONDS, max_prompts: int = DEFAULT_MAX_PROMPTS,
-                 replay: Iterable[TimedChange] = ()):
+                 key: str | None = None, key_strength: float | None = None, replay: Iterable[TimedChange] = ()):
         self.max_prompts = check_max_prompts(max_prompts)
         mix = check_mix(prompts, self.max_prompts)
         _check_constant_state(model.config.decoder)
@@ -116,11 +125,16 @@ class LiveStream:
         reprime_seconds = check_seconds(reprime_seconds, "reprime_seconds", 0.0, model.config.max_duration_s)
         # A joining row's window must fit in what the rows have seen since a reprime.
         priming_seconds = check_seconds(priming_seconds, "priming_seconds", 0.0, reprime_seconds / 2)
+        self.model, self.processor = model, processor
+        self.key_strength = key_strength if key_strength is not None else getattr(model.generation_config,
+                                                                                  "key_strength", None)
+        self.keys_follow_prompts = key is None
+        self.key = key if key is not None else self._stated_key(mix)
+        self.key_bias = steering_bias(model.codec, self.key, self.key_strength, 1)
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
         for timed in self._replay:
             self._check_change(timed.change)
 
-        self.model, self.processor = model, processor
         self.decoder = model.decoder
         decoder_config = model.config.decoder
         self.num_codebooks, self.special = decoder_config.num_codebooks, decoder_config.special_token_id
@@ -170,10 +184,26 @@ class LiveStream:
         self._check_change(change)
         self._pending.put(change)
 
+    def set_key(self, key: str | None, key_strength: float | None = None) -> None:
+        """Steer toward `key` ("F# minor"; None: stop steering) from the next step, with `key_strength` if given.
+        The key then no longer follows the prompts."""
+        change = LiveChange(key=NO_KEY if key is None else key, key_strength=key_strength)
+        self._check_change(change)
+        self._pending.put(change)
+
     def _check_change(self, change: LiveChange) -> None:
         if change.prompts is not None:
             check_mix(change.prompts, self.max_prompts)
         self._updated_settings(change).check()
+        if change.key_strength is not None:
+            check_key_strength(change.key_strength)
+        if change.key not in (None, NO_KEY):
+            steering_bias(self.model.codec, change.key, None, 1)  # a bad name, or a codec whose codes carry no pitch
+
+    def _stated_key(self, mix: Mix) -> str | None:
+        """The one key the mix's prompts state, where the model follows caption keys; else None."""
+        keys = {key for key in self.model.caption_keys([text for text, _ in mix]) or [] if key is not None}
+        return keys.pop() if len(keys) == 1 else None
 
     def _updated_settings(self, change: LiveChange) -> SamplingSettings:
         updates = {name: getattr(change, name) for name in ("temperature", "top_k", "guidance_scale")
@@ -203,7 +233,8 @@ class LiveStream:
         if self.step_index - self.columns_before_cache >= self.reprime_frames:
             self._prime_all_rows()
         self._apply_changes()
-        column = sample_next(self.next_logits(), self.settings, self.special, [self.generator])[..., None]
+        logits = self.next_logits()
+        column = sample_next(logits, self.settings, self.special, [self.generator], self.key_bias)[..., None]
         # The delay pattern's gaps: codebook k has no code before column k (as generate's plan has).
         column[:, self.step_index + 1:] = self.special
         self.window.append(column)
@@ -234,6 +265,14 @@ class LiveStream:
         self.settings = self._updated_settings(change)
         if change.prompts is not None:
             self._change_rows(change.prompts)
+        if change.key is not None:
+            self.key, self.keys_follow_prompts = (None if change.key == NO_KEY else change.key), False
+        elif change.prompts is not None and self.keys_follow_prompts:
+            self.key = self._stated_key(change.prompts)
+        if change.key_strength is not None:
+            self.key_strength = change.key_strength
+        if change.prompts is not None or change.key is not None or change.key_strength is not None:
+            self.key_bias = steering_bias(self.model.codec, self.key, self.key_strength, 1)
         self.change_log.append(TimedChange(self.step_index, change))
 
     # ---- rows ---------------------------------------------------------------------------------------------------
@@ -280,4 +319,4 @@ class LiveStream:
         return self.model.encode_text(input_ids, mask), mask
 
 
-__all__ = ["LiveChange", "LiveStream", "TimedChange", "check_seconds"]
+__all__ = ["NO_KEY", "LiveChange", "LiveStream", "TimedChange", "check_seconds"]

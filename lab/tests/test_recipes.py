@@ -145,3 +145,18 @@ def test_key_continuation_cuts_a_primer_of_whole_frames_after_the_leading_silenc
     assert len(after) == 2000 and np.array_equal(after, audio[1490:3490])
     with pytest.raises(ValueError, match=r"--prime-seconds: clip c has 4.0 s of audio"):
         cut(audio, 1000, 30, prime_seconds=3.5, seconds=2.0, clip="c")
+
+
+def test_key_steering_counts_exact_keys_and_distinct_keys_per_estimator():
+    summarise = _pitch_demo_recipe("key_steering").summarise
+    asked = [(0, "major"), (9, "minor"), (7, "major")]
+    heard = {"librosa": [(0, "major"), (0, "major"), (7, "major")], "essentia": [(0, "major")] * 3}
+    assert summarise(asked, heard) == {"librosa": {"exact": 2, "distinct_keys": 2},
+                                       "essentia": {"exact": 1, "distinct_keys": 1}}
+
+
+def test_key_steering_measures_how_the_codes_move():
+    code_motion = _pitch_demo_recipe("key_steering").code_motion
+    held, moving = np.array([5, 5, 5, 5, 9]), np.array([1, 2, 3, 4, 5])
+    assert code_motion([held]) == {"repeated_frames": 0.75, "distinct_codes": 2.0}
+    assert code_motion([held, moving]) == {"repeated_frames": 0.375, "distinct_codes": 3.5}

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from simba_music.audio.keys import key_index, parse_key
 from simba_music.live import LiveStream
 from simba_music.live.stream import NO_KEY
 from simba_music.modeling.key_steering import code_key_fit
+from simba_music.modeling.keys import key_index, parse_key
 from simba_music.testing_utils import tiny_model_and_processor
 from tests.live.test_stream import run
 from tests.modeling.test_key_steering import chord_model

@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from simba_music import PitchCodecConfig, PitchCodecModel
-from simba_music.audio.keys import key_index, key_name
-from simba_music.captions.stated_keys import find_keys, stated_key
 from simba_music.modeling.audio_codec import AudioCodec
 from simba_music.modeling.key_steering import caption_keys, code_key_fit, steering_bias
+from simba_music.modeling.keys import find_keys, key_index, key_name, stated_key
 from simba_music.modeling.processing import SimbaMusicProcessor
 from simba_music.testing_utils import tiny_model_and_processor, tiny_text_to_music, tiny_tokenizer
 

@@ -34,7 +34,7 @@ def summarise(asked: list[tuple[int, str]], heard: dict[str, list[tuple[int, str
 
 @torch.no_grad()
 def run(model_dir: str, strengths: list[float], seconds: float, seed: int, tokens: str | None) -> dict:
-    from simba_music.audio.keys import parse_key
+    from simba_music.modeling.keys import parse_key
     from simba_music_lab.codec.key_round_trip import available_estimators
     from simba_music_lab.evaluation.harness import load_model
     from simba_music_lab.evaluation.key import estimate_key

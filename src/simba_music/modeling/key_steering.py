@@ -1,7 +1,7 @@
 """Key steering: sample toward the codes whose pitches fit a key.
 
 A codec whose codes are spectra (the pitch codec) says which pitch classes each code carries (`code_chroma`). Each
-code's fit to each of the 24 keys is the correlation of its chroma with the key's template (`audio.keys`), and
+code's fit to each of the 24 keys is the correlation of its chroma with the key's template (`keys.py`), and
 steering adds `strength * fit` to the first codebook's logits before sampling, after classifier-free guidance. The
 decoder still chooses the music; the bias only tilts each choice toward codes in the key, so a decoder that does not
 hold a key from its caption still ends up in it (measured in the CHANGELOG, "Key steering").
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..audio.keys import key_index, key_scores, parse_key
-from ..captions.stated_keys import stated_key
+from .keys import key_index, key_name, key_scores, parse_key, stated_key
 from .values import DEFAULT_KEY_STRENGTH, check_key_strength
 
 
@@ -52,8 +51,6 @@ def steering_bias(codec, key, strength, batch: int) -> torch.Tensor | None:
 
 def caption_keys(captions: list[str]) -> list[str | None]:
     """The key each caption states ("F# minor"), None where it states none or several."""
-    from ..audio.keys import key_name
-
     return [None if found is None else key_name(*found) for found in map(stated_key, captions)]
 
 

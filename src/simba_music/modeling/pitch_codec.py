@@ -32,6 +32,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_pitch_codec import PitchCodecConfig
+from .keys import pitch_class_weights
 from .phase_vocoder import PhaseVocoderStream
 
 
@@ -160,8 +161,6 @@ class PitchCodecModel(PitchCodecPreTrainedModel):
     def code_chroma(self) -> torch.Tensor:
         """Pitch-class power of each first-codebook entry [codebook_size, 12] (index 0 = C), from the magnitudes it
         decodes to (the refinement left out: it corrects, it does not move partials). Key steering reads pitch here."""
-        from ..audio.chroma import pitch_class_weights
-
         magnitude = (self.codebooks[0].double().exp() - self.config.log_floor).clamp(min=0.0)
         frequencies = torch.arange(magnitude.shape[-1], dtype=torch.float64) * (self.config.sampling_rate
                                                                               / self.config.analysis_n_fft)

@@ -1,5 +1,5 @@
 """Musical key estimation from audio (chroma against the library's harmonic-aware Krumhansl-Kessler templates,
-`simba_music.audio.keys`) and a MIREX-like score.
+`simba_music.modeling.keys`) and a MIREX-like score.
 
 Score (our choice, close to but simpler than MIREX's): 1 for the exact key; 0.5 for the relative major/minor (C major
 vs A minor) or a key a fifth away in the same mode (C major vs G major or F major: dominant or subdominant); else 0.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from simba_music.audio import chroma
-from simba_music.audio.keys import (
+from simba_music.modeling.keys import (
     MAJOR_PROFILE,
     MINOR_PROFILE,
     key_index,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from simba_music.captions.stated_keys import find_keys
 from simba_music.captions.vocabulary import (
     INSTRUMENT_PLAYERS,
     INSTRUMENT_SYNONYMS,
@@ -22,6 +21,7 @@ from simba_music.captions.vocabulary import (
     TEMPO_WORDS,
     tempo_band,
 )
+from simba_music.modeling.keys import find_keys
 
 _MODE_ONLY = re.compile(r"(?<![a-z])(major|minor)[ -]key(?![a-z])", re.IGNORECASE)
 _BPM = re.compile(r"(?<![\d.])(\d{2,3})\s?(?:bpm|beats per minute)(?![a-z])", re.IGNORECASE)

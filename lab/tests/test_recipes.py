@@ -14,7 +14,7 @@ from safetensors import safe_open
 from transformers import AutoModel
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration
-from simba_music_lab.codec.pretrained import CHORALE_CODEC, WAVTOKENIZER_CODEC, pretrained_codec_path
+from simba_music_lab.codec.pretrained import PITCH_CODEC, WAVTOKENIZER_CODEC, pretrained_codec_path
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -33,7 +33,7 @@ def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     config = json.loads((RECIPES / "configs" / "prefix_simba.json").read_text())
     config.update(hidden_size=32, num_hidden_layers=2, state_size=8, head_dim=16, num_attention_heads=2, chunk_size=8)
     SimbaMusicForCausalLM(SimbaMusicConfig(**config)).save_pretrained(tmp_path / "decoder")
-    codec_folder = pretrained_codec_path(WAVTOKENIZER_CODEC if codec else CHORALE_CODEC)
+    codec_folder = pretrained_codec_path(WAVTOKENIZER_CODEC if codec else PITCH_CODEC)
     if codec == "a copy outside the package":
         codec_folder = Path(shutil.copytree(codec_folder, tmp_path / "codec"))
     codec_arguments = [] if codec is None else ["--codec", str(codec_folder)]
@@ -44,7 +44,9 @@ def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["max_logit_change_from_float16_storage"] < 0.05, report
     model = SimbaMusicForConditionalGeneration.from_pretrained(tmp_path / "model").eval()
-    assert model.audio_encoder.config.model_type == ("encodec" if codec is None else "wavtokenizer")
+    assert model.audio_encoder.config.model_type == ("pitch_codec" if codec is None else "wavtokenizer")
+    # a codec whose codes carry pitch: the model steers toward the key its captions state
+    assert getattr(model.generation_config, "key_strength", None) == (4.0 if codec is None else None)
     # A shipped codec is referenced (the package carries its weights once); any other is saved with the model.
     shipped = codec != "a copy outside the package"
     package = "simba_music" if codec is None else "simba_music_lab"

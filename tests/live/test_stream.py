@@ -288,10 +288,10 @@ def test_a_self_attention_decoder_is_refused():
         LiveStream(model, processor, "calm piano")
 
 
-@pytest.mark.slow  # about 5 s: 8 s of the demo codec, decoded in chunks and at once
+@pytest.mark.slow  # a few seconds: 8 s of the demo codec, decoded in chunks and at once
 def test_the_demo_codec_joins_chunks_without_seams():
-    """The shipped demo's codec has an LSTM: a chunk decoded after too little context starts from another state
-    (1 s of context: 17 % of the peak off). The stream's decoder (5 s of context) matches the one-shot decode."""
+    """The shipped demo's codec (the pitch codec) carries its phase vocoder's state from chunk to chunk: the stream's
+    chunks, decoded frame by frame, match the one-shot decode."""
     from transformers import AutoModelForTextToWaveform, AutoProcessor
 
     import simba_music

@@ -300,7 +300,7 @@ def test_the_demo_speaks_the_shipped_codec_by_its_record():
     from simba_music.training.preprocess import _load_codec
 
     demo = codec_identity(AutoModelForTextToWaveform.from_pretrained(demo_model_path()))
-    assert _load_codec(str(shipped_path("chorale-codec-16khz")), 1).identity["sha256"] == demo["sha256"]
+    assert _load_codec(str(shipped_path("pitch-codec-16khz")), 1).identity["sha256"] == demo["sha256"]
 
 
 def test_a_missing_codec_is_named(tmp_path):

@@ -12,7 +12,7 @@
 set -euo pipefail
 DATA=${1:?usage: run.sh DATA [STEPS]}
 STEPS=${2:-600}
-CODEC=lab/src/simba_music_lab/pretrained/pitch-codec-16khz
+CODEC=src/simba_music/pretrained/pitch-codec-16khz
 mkdir -p "$DATA"
 
 # 1. Corpus: the demo's works (400 per collection), each rendering transposed by -6..+5 semitones and its tempo drawn

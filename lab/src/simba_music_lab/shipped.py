@@ -1,5 +1,5 @@
-"""Weights that ship inside the lab package (`simba_music_lab/pretrained/`): a second codec, the instrument
-classifiers and the estimators' validation record. The demo model and its codec ship in `simba_music`."""
+"""Weights that ship inside the lab package (`simba_music_lab/pretrained/`): the codecs the demo does not use, the
+instrument classifiers and the estimators' validation record. The demo model and its codec ship in `simba_music`."""
 
 from __future__ import annotations
 

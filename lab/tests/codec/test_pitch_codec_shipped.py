@@ -1,6 +1,6 @@
-"""The lab's pitch codec (`pretrained/pitch-codec-16khz`, 2 x 1024 k-means codes, phase-vocoder decoder) keeps a
-chord's pitches and lays no frame-rate comb; the same measure run through the library's `chorale-codec-16khz` shows
-the comb, so the measure can fail."""
+"""The demo's pitch codec (`simba_music/pretrained/pitch-codec-16khz`, 2 x 1024 k-means codes, phase-vocoder
+decoder) keeps a chord's pitches and lays no frame-rate comb; the same measure run through the lab's
+`chorale-codec-16khz` shows the comb, so the measure can fail."""
 
 import math
 
@@ -38,7 +38,7 @@ def round_trip(codec: AudioCodec, audio: torch.Tensor) -> torch.Tensor:
 
 
 def test_the_pitch_codec_keeps_root_and_fifth_without_a_frame_rate_comb():
-    model = AutoModel.from_pretrained(LAB_PRETRAINED_ROOT / "pitch-codec-16khz").eval()
+    model = AutoModel.from_pretrained(shipped_path("pitch-codec-16khz")).eval()
     assert isinstance(model, PitchCodecModel) and model.config.frame_rate == 50.0
     spectrum = spectrum_of(round_trip(AudioCodec(model, num_codebooks=2), c_major_triad()))
     peaks = [i for i in range(100, 1600) if spectrum[i] > spectrum[i - 1] and spectrum[i] >= spectrum[i + 1]]
@@ -49,5 +49,5 @@ def test_the_pitch_codec_keeps_root_and_fifth_without_a_frame_rate_comb():
 
 
 def test_the_comb_measure_sees_the_old_codecs_comb():
-    old = AudioCodec(AutoModel.from_pretrained(shipped_path("chorale-codec-16khz")).eval(), num_codebooks=4)
+    old = AudioCodec(AutoModel.from_pretrained(LAB_PRETRAINED_ROOT / "chorale-codec-16khz").eval(), num_codebooks=4)
     assert comb_ratio(spectrum_of(round_trip(old, c_major_triad()))) > 10

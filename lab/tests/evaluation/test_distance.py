@@ -60,9 +60,9 @@ def test_the_pitch_codecs_latent_is_its_log_stft_analysis():
     follows the tone (a tone an octave up moves the embedding's peak bin up by about twice the frequency)."""
     from transformers import AutoModel
 
-    from simba_music_lab.shipped import LAB_PRETRAINED_ROOT
+    from simba_music.shipped import shipped_path
 
-    codec = AutoModel.from_pretrained(LAB_PRETRAINED_ROOT / "pitch-codec-16khz").eval()
+    codec = AutoModel.from_pretrained(shipped_path("pitch-codec-16khz")).eval()
     peaks = []
     for frequency in (220.0, 440.0):
         embedding = codec_latent_embedding(codec, tone([frequency], seconds=1.0, rate=16000), 16000)

@@ -7,7 +7,7 @@ import torch
 from simba_music_lab.cli import main
 from simba_music_lab.evaluation import evaluate
 from simba_music_lab.evaluation.harness import load_model
-from simba_music_lab.evaluation.instrument import CHORALE_CODEC_DIR, PRETRAINED_DIR
+from simba_music_lab.evaluation.instrument import CHORALE_CODEC_DIR, PITCH_CODEC_DIR, PRETRAINED_DIR
 from simba_music_lab.evaluation.prompts import DEMO_PROMPTS, read_prompts
 
 from .conftest import build_tiny, click_track, progression, save_dataset, write_manifest
@@ -125,7 +125,7 @@ def test_the_shipped_demo_is_evaluated_by_name_with_the_classifier_of_its_codec(
     from simba_music.shipped import demo_model_path
 
     result = evaluate("simba-music-demo", PROMPTS[:1], duration=0.2, codec_round_trip=False, progress=False)
-    assert result["settings"]["instrument_classifier"] == str(CHORALE_CODEC_DIR)  # its codec is the shipped one
+    assert result["settings"]["instrument_classifier"] == str(PITCH_CODEC_DIR)  # its codec is the shipped one
     assert result["model"]["parameters"] == sum(p.numel() for p in load_model(demo_model_path())[0].parameters())
 
 

@@ -59,18 +59,19 @@ def test_train_save_load_predict(manifest, tmp_path, capsys):
     assert sum((output / name).stat().st_size for name in ("model.safetensors", "config.json")) < 1_000_000
 
 
-@pytest.mark.parametrize("directory", [None, "chorale-codec", "chorale-wavtokenizer"])
+@pytest.mark.parametrize("directory", [None, "pitch-codec", "chorale-codec", "chorale-wavtokenizer"])
 def test_shipped_classifiers_are_small_and_know_the_corpus_instruments(directory):
-    from simba_music_lab.evaluation.instrument import CHORALE_CODEC_DIR, WAVTOKENIZER_CODEC_DIR
+    from simba_music_lab.evaluation.instrument import CHORALE_CODEC_DIR, PITCH_CODEC_DIR, WAVTOKENIZER_CODEC_DIR
 
-    folders = {"chorale-codec": CHORALE_CODEC_DIR, "chorale-wavtokenizer": WAVTOKENIZER_CODEC_DIR}
+    folders = {"pitch-codec": PITCH_CODEC_DIR, "chorale-codec": CHORALE_CODEC_DIR,
+               "chorale-wavtokenizer": WAVTOKENIZER_CODEC_DIR}
     model = InstrumentClassifier.load(folders.get(directory))
     assert len(model.labels) == 16 and "acoustic grand piano" in model.labels
     assert model.metrics["test"]["accuracy"] > 0.9 and model.metrics["test"]["clips"] >= 320
     assert (model.metrics.get("through_codec") is not None) == bool(directory)
 
 
-@pytest.mark.parametrize("codec_name", ["chorale-codec-16khz", "chorale-wavtokenizer-16khz"])
+@pytest.mark.parametrize("codec_name", ["pitch-codec-16khz", "chorale-codec-16khz", "chorale-wavtokenizer-16khz"])
 def test_a_shipped_codec_gets_the_classifier_trained_through_it_and_a_changed_one_does_not(codec_name):
     import torch
     from transformers import AutoModel

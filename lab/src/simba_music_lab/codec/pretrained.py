@@ -10,14 +10,16 @@ from simba_music.shipped import PRETRAINED_ROOT, shipped_path
 
 from ..shipped import LAB_PRETRAINED_ROOT
 
-CHORALE_CODEC = "chorale-codec-16khz"  # EncodecModel, 4 codebooks: the shipped demo's codec
+PITCH_CODEC = "pitch-codec-16khz"  # PitchCodecModel, 2 x 1024: the demo's codec, shipped in the library
+CHORALE_CODEC = "chorale-codec-16khz"  # EncodecModel, 4 codebooks, trained end to end (it erases pitch)
 WAVTOKENIZER_CODEC = "chorale-wavtokenizer-16khz"  # WavTokenizerModel, one codebook
 
 
 def pretrained_codec_path(name: str = CHORALE_CODEC) -> Path:
-    """Folder of a shipped codec, loadable with its format's ``from_pretrained`` (``EncodecModel`` for
-    ``CHORALE_CODEC``, ``WavTokenizerModel`` for ``WAVTOKENIZER_CODEC``; float32 parameters)."""
-    return shipped_path(name, LAB_PRETRAINED_ROOT if name == WAVTOKENIZER_CODEC else PRETRAINED_ROOT)
+    """Folder of a shipped codec, loadable with ``AutoModel.from_pretrained`` (``PitchCodecModel`` for
+    ``PITCH_CODEC``, ``EncodecModel`` for ``CHORALE_CODEC``, ``WavTokenizerModel`` for ``WAVTOKENIZER_CODEC``; float32
+    parameters). The demo's codec ships in the library, the others in the lab."""
+    return shipped_path(name, PRETRAINED_ROOT if name == PITCH_CODEC else LAB_PRETRAINED_ROOT)
 
 
 def export_half_precision(model_dir: str | os.PathLike, destination: str | os.PathLike, model_card: str) -> Path:

@@ -25,13 +25,15 @@ from ..shipped import LAB_PRETRAINED_ROOT
 from .features import ANALYSIS_RATE, HOP, N_FFT, N_MELS, conform, log_mel, onset_strength
 
 PRETRAINED_DIR = LAB_PRETRAINED_ROOT / "instrument-classifier"
-# The same classifier trained on clips after a round trip through the shipped chorale codec (first codebook), i.e.
-# on audio that sounds like what the demo model generates.
+# The same classifier trained on clips after a round trip through the demo's pitch codec (first codebook), i.e. on
+# audio that sounds like what the demo model generates.
+PITCH_CODEC_DIR = LAB_PRETRAINED_ROOT / "instrument-classifier-pitch-codec"
+# Trained likewise through the EnCodec-format chorale codec (chorale-codec-16khz).
 CHORALE_CODEC_DIR = LAB_PRETRAINED_ROOT / "instrument-classifier-chorale-codec"
 # Trained likewise through the shipped one-codebook codec (chorale-wavtokenizer-16khz): for models built on it.
 WAVTOKENIZER_CODEC_DIR = LAB_PRETRAINED_ROOT / "instrument-classifier-chorale-wavtokenizer"
 # A shipped codec's folder -> the shipped classifier trained through it (`default_classifier_dir`).
-CLASSIFIER_THROUGH_CODEC = {"chorale-codec-16khz": CHORALE_CODEC_DIR,
+CLASSIFIER_THROUGH_CODEC = {"pitch-codec-16khz": PITCH_CODEC_DIR, "chorale-codec-16khz": CHORALE_CODEC_DIR,
                             "chorale-wavtokenizer-16khz": WAVTOKENIZER_CODEC_DIR}
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 TARGET_RMS = 0.1
@@ -176,5 +178,5 @@ def _holds_weights(state: dict, weights: dict) -> bool:
                and torch.equal(state[name].detach().float().cpu(), tensor.float()) for name, tensor in weights.items())
 
 
-__all__ = ["CHORALE_CODEC_DIR", "CLASSIFIER_THROUGH_CODEC", "FEATURE_SIZE", "InstrumentClassifier", "PRETRAINED_DIR",
-           "WAVTOKENIZER_CODEC_DIR", "default_classifier_dir", "instrument_features"]
+__all__ = ["CHORALE_CODEC_DIR", "CLASSIFIER_THROUGH_CODEC", "FEATURE_SIZE", "PITCH_CODEC_DIR", "PRETRAINED_DIR",
+           "WAVTOKENIZER_CODEC_DIR", "InstrumentClassifier", "default_classifier_dir", "instrument_features"]

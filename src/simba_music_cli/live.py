@@ -48,7 +48,7 @@ class LiveArguments:
         "help": "steer toward this key, e.g. 'F# minor', for a model whose codec carries pitch (default: the key the "
                 "prompts state, where the model steers keys)"})
     key_strength: float | None = field(default=None, metadata={
-        "help": "how hard to steer toward the key, in [0, 50] (default: the model's generation config, else 4)"})
+        "help": "how hard to steer toward the key, in [0, 50] (default: the model's generation config, else 2)"})
     pacing: bool = field(default=True, metadata={
         "help": "real-time pacing: stay at most --lead-seconds ahead of playback (--no-pacing: as fast as possible)"})
     lead_seconds: float = field(default=2.0, metadata={"help": "how far ahead of playback generation may run"})

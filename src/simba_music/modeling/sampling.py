@@ -237,7 +237,7 @@ class TextToMusicGenerationMixin:
             return_audio: decode the whole waveform at the end; turn off for long streamed runs to keep memory flat.
             progress_bar: show a tqdm bar over the frames.
             key: steer toward a key ("F# minor"; one per row, None for none), for codecs whose codes carry pitch
-                (the pitch codec); `key_strength` (default: the generation config's, else 4; 0 turns it off) scales
+                (the pitch codec); `key_strength` (default: the generation config's, else 2; 0 turns it off) scales
                 the bias (`modeling/key_steering.py`). `self.caption_keys(captions)` gives the keys captions state.
         """
         unknown = set(kwargs) - set(PAPER_GENERATION_DEFAULTS) - _IGNORED_GENERATE_KWARGS

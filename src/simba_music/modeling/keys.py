@@ -23,6 +23,7 @@ MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 
 # rather than read as evidence for the dominant key (chosen on validation clips: exact 0.34 -> 0.55).
 HARMONICS, HARMONIC_DECAY = 10, 0.9
 
+
 def key_name(tonic: int, mode: str) -> str:
     """The corpus spelling: sharps for C#/F#, "flat" for E flat, A flat and B flat."""
     return f"{PITCH_CLASSES[tonic % 12]} {mode}"

@@ -154,6 +154,9 @@ def test_bad_steering_is_refused_before_the_decoder_runs():
     ("a calm piano piece", None),
     ("from C major to A minor", None),  # two different keys: none to follow
     ("C major, in C major", (0, "major")),
+    ("A minor-key ballad for piano", None),  # an article and a mode
+    ("A major key piece in D major", (2, "major")),
+    ("a piano piece in A minor", (9, "minor")),
 ])
 def test_stated_key(caption, expected):
     assert stated_key(caption) == expected

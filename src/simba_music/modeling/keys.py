@@ -98,6 +98,8 @@ def find_keys(text: str) -> list[tuple[tuple[int, str], tuple[int, int]]]:
     found = []
     for pattern in _KEY_PATTERNS:
         for match in pattern.finditer(text):
+            if match.group(1) == "A" and re.match(r"[ -]key\b", text[match.end():]):
+                continue  # "A minor-key ballad", "A major key piece": an article and a mode, not the key of A
             found.append((_key_label(*match.groups()), match.span()))
             start, end = match.span()
             text = text[:start] + " " * (end - start) + text[end:]

@@ -26,7 +26,7 @@ from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneratio
 from simba_music.io_utils import atomic_directory  # noqa: E402
 from simba_music.modeling.conditional_generation import resolve_sub_model_source  # noqa: E402
 from simba_music.modeling.hub import model_card  # noqa: E402
-from simba_music.modeling.values import DEFAULT_KEY_STRENGTH  # noqa: E402
+from simba_music.modeling.values import DEFAULT_KEY_STRENGTH, check_key_strength  # noqa: E402
 from simba_music.shipped import PRETRAINED_ROOT  # noqa: E402
 from simba_music_lab.codec.pretrained import PITCH_CODEC, pretrained_codec_path  # noqa: E402
 from simba_music_lab.shipped import LAB_PRETRAINED_ROOT  # noqa: E402
@@ -60,6 +60,7 @@ def main() -> None:
                         help="saved for a codec whose codes carry pitch, so that the model steers toward the key its "
                              "captions state (0: it does not)")
     args = parser.parse_args()
+    check_key_strength(args.key_strength, "--key-strength")
     from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
 
     minilm = resolve_sub_model_source(MINILM)

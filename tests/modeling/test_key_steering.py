@@ -124,6 +124,11 @@ def test_the_pipeline_follows_the_key_its_prompt_states():
     assert heard == [["F# minor", "B flat major"]]
     codes = pipe_codes[0][:, 0]  # at strength 50 every code is the asked key's tonic triad
     assert codes[0].unique().tolist() == [12 + 6] and codes[1].unique().tolist() == [10]
+    heard.clear()
+    pipe(["organ chorale", "organ chorale"], max_new_tokens=30, seed=0, batch_size=2, key=["D minor", None])
+    assert heard == [["D minor", None]]  # one key per prompt, given
+    with pytest.raises(ValueError, match="key: give one key or a list of 2"):
+        pipe(["organ chorale", "organ chorale"], max_new_tokens=5, key=["D minor"])
 
 
 def test_bad_steering_is_refused_before_the_decoder_runs():
@@ -157,6 +162,11 @@ def test_bad_steering_is_refused_before_the_decoder_runs():
     ("A minor-key ballad for piano", None),  # an article and a mode
     ("A major key piece in D major", (2, "major")),
     ("a piano piece in A minor", (9, "minor")),
+    ("A major film score for strings", None),
+    ("Am I dreaming, a harp piece", None),
+    ("a ballad in A minor key", (9, "minor")),
+    ("A flat major key signature hymn", (8, "major")),
+    ("Strings. A minor waltz", None),
 ])
 def test_stated_key(caption, expected):
     assert stated_key(caption) == expected

@@ -92,14 +92,23 @@ def _key_label(letter: str, accidental: str | None, mode: str) -> tuple[int, str
     return parse_key(f"{letter.upper()}{sign} {mode}")
 
 
+def _article(text: str, start: int, end: int) -> bool:
+    """Whether an "A" with no accidental at `start` reads as the article: not after "in"/"of", and either opening a
+    sentence or followed by "key" ("a minor key")."""
+    before = text[:start].rstrip()
+    if before.split()[-1:] and before.split()[-1].lower() in ("in", "of"):
+        return False
+    return not before or before[-1] in ".!?;:" or bool(re.match(r"[ -]key\b", text[end:]))
+
+
 def find_keys(text: str) -> list[tuple[tuple[int, str], tuple[int, int]]]:
     """Each key `text` states: ((tonic pitch class, mode), (start, end) of its words), patterns tried in order, a
     matched span masked before the next pattern so that it is read once."""
     found = []
     for pattern in _KEY_PATTERNS:
         for match in pattern.finditer(text):
-            if match.group(1) == "A" and re.match(r"[ -]key\b", text[match.end():]):
-                continue  # "A minor-key ballad", "A major key piece": an article and a mode, not the key of A
+            if match.group(1) == "A" and not match.group(2) and _article(text, match.start(), match.end()):
+                continue  # "A minor-key ballad", "A major film score", "Am I ...": an article, not the key of A
             found.append((_key_label(*match.groups()), match.span()))
             start, end = match.span()
             text = text[:start] + " " * (end - start) + text[end:]

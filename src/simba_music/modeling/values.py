@@ -24,7 +24,7 @@ TEMPERATURE_RANGE = (0.01, 100.0)
 SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
 # Key steering adds strength x (how well a code's chroma fits the key, a correlation in [-1, 1]) to its logit. On the
 # demo (CHANGELOG, "Key steering"), 2 follows the key in 22 of 32 demo prompts and names the instrument as often as
-# no steering (27 of 32); 4 follows it in 30 but names 23; past MAX it is a hard constraint.
+# no steering (27 of 32); 4 follows it in 30 but names 23. From about 20 only the best-fitting codes are sampled.
 DEFAULT_KEY_STRENGTH = 2.0
 MAX_KEY_STRENGTH = 50.0
 

@@ -47,7 +47,15 @@ class TextToMusicPipeline(Pipeline):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed: must be an int, got {type(seed).__name__}")
         key = kwargs.pop("key", None)
-        keys = [key] * len(prompts) if key is not None else self.model.caption_keys(prompts) or [None] * len(prompts)
+        if isinstance(key, (list, tuple)):
+            if len(key) != len(prompts):
+                raise ValueError(f"key: give one key or a list of {len(prompts)} (one per prompt, None for none), "
+                                 f"got {len(key)}")
+            keys = list(key)
+        elif key is not None:
+            keys = [key] * len(prompts)
+        else:
+            keys = self.model.caption_keys(prompts) or [None] * len(prompts)
         items = [{"text": prompt, "seed": seed + index, "key": keys[index]} for index, prompt in enumerate(prompts)]
         outputs = super().__call__(items, **kwargs)
         return outputs[0] if isinstance(text_inputs, str) else outputs

@@ -264,6 +264,7 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
                 "sampling": {name: getattr(model.generation_config, name, None)
                              for name in ("do_sample", "temperature", "top_k", "top_p")},
                 "instrument_classifier": str(instrument_classifier),
+                "key_strength": getattr(model.generation_config, "key_strength", None),
                 "dataset": dataset, "reference_manifest": reference_manifest, "reference_split": reference_split,
                 "device": str(model.device), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                 "cpu": platform.processor() or platform.machine(),

@@ -4,6 +4,8 @@ options: `simba_music_cli.live`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import threading
 import time
@@ -18,7 +20,20 @@ KEY_COMMAND = "/key"  # `/key F# minor` steers toward a key, `/key off` stops st
 
 def run_command(namespace: argparse.Namespace) -> int:
     """`simba-music live`: the parsed options -> `run_live`."""
-    return run_live(live_arguments(namespace))
+    return exit_after_signal(run_live(live_arguments(namespace)))
+
+
+def exit_after_signal(status: int) -> int:
+    """A stream stopped by a signal (status 128 + its number) has closed its file; leave at once with that status.
+    Interpreter teardown after a signal sometimes aborted in torch's native thread pools ("terminate called without
+    an active exception", status -6), which a caller would read as a crash."""
+    if status > 128:
+        for stream in (sys.stdout, sys.stderr):
+            # a player that has gone, a closed stream: nothing left to say
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(status)
+    return status
 
 
 def live_arguments(namespace: argparse.Namespace) -> LiveArguments:
@@ -251,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_after_signal(main()))
 
 
 __all__ = ["LiveArguments", "add_live_subcommand", "main", "run_command", "run_live"]

@@ -130,7 +130,7 @@ class LiveStream:
                                                                                   "key_strength", None)
         self.keys_follow_prompts = key is None
         self.key = key if key is not None else self._stated_key(mix)
-        self.key_bias = steering_bias(model.codec, self.key, self.key_strength, 1)
+        self.key_bias = steering_bias(model.codec, self.key, self.key_strength, 1, model.device)
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
         for timed in self._replay:
             self._check_change(timed.change)
@@ -233,8 +233,8 @@ class LiveStream:
         if self.step_index - self.columns_before_cache >= self.reprime_frames:
             self._prime_all_rows()
         self._apply_changes()
-        logits = self.next_logits()
-        column = sample_next(logits, self.settings, self.special, [self.generator], self.key_bias)[..., None]
+        column = sample_next(self.next_logits(), self.settings, self.special, [self.generator],
+                             self.key_bias)[..., None]
         # The delay pattern's gaps: codebook k has no code before column k (as generate's plan has).
         column[:, self.step_index + 1:] = self.special
         self.window.append(column)
@@ -272,7 +272,7 @@ class LiveStream:
         if change.key_strength is not None:
             self.key_strength = change.key_strength
         if change.prompts is not None or change.key is not None or change.key_strength is not None:
-            self.key_bias = steering_bias(self.model.codec, self.key, self.key_strength, 1)
+            self.key_bias = steering_bias(self.model.codec, self.key, self.key_strength, 1, self.model.device)
         self.change_log.append(TimedChange(self.step_index, change))
 
     # ---- rows ---------------------------------------------------------------------------------------------------

@@ -34,9 +34,10 @@ def steering_keys(key, batch: int) -> list[int | None]:
     return [None if value is None else key_index(*parse_key(value)) for value in keys]
 
 
-def steering_bias(codec, key, strength, batch: int) -> torch.Tensor | None:
-    """The logit bias [batch, codebook_size] for the first codebook's codes, or None when no row is steered.
-    `strength` None means `DEFAULT_KEY_STRENGTH`; checked, with `key`, before any work."""
+def steering_bias(codec, key, strength, batch: int, device=None) -> torch.Tensor | None:
+    """The logit bias [batch, codebook_size] for the first codebook's codes, on `device` (built once, so that the
+    sampling loop adds it without a copy), or None when no row is steered. `strength` None means
+    `DEFAULT_KEY_STRENGTH`; checked, with `key`, before any work."""
     strength = DEFAULT_KEY_STRENGTH if strength is None else check_key_strength(strength)
     keys = steering_keys(key, batch) if key is not None else [None] * batch
     if all(index is None for index in keys) or strength == 0:
@@ -46,7 +47,7 @@ def steering_bias(codec, key, strength, batch: int) -> torch.Tensor | None:
     for row, index in enumerate(keys):
         if index is not None:
             bias[row] = strength * fit[:, index]
-    return bias
+    return bias.to(device) if device is not None else bias
 
 
 def caption_keys(captions: list[str]) -> list[str | None]:

@@ -72,7 +72,7 @@ def sample_next(logits: torch.Tensor, settings: SamplingSettings, special_token_
     codebook's logits before anything else (key steering)."""
     logits = logits.float().clone()
     if bias is not None:
-        logits[:, 0, :bias.shape[-1]] += bias.to(logits.device)
+        logits[:, 0, :bias.shape[-1]] += bias
     logits[..., special_token_id] = -math.inf
     if not settings.do_sample:
         return logits.argmax(-1)
@@ -251,7 +251,7 @@ class TextToMusicGenerationMixin:
         batch = input_ids.shape[0]
         if key_strength is None:
             key_strength = getattr(config, "key_strength", None)
-        key_bias = steering_bias(self.codec, key, key_strength, batch)
+        key_bias = steering_bias(self.codec, key, key_strength, batch, self.device)
         generators = row_generators(batch, seed, generator, self.device)
 
         if input_values is not None:

@@ -96,6 +96,8 @@ class PhaseVocoderStream:
         squares = self.window.square()[None, :, None].expand(1, self.n_fft, count)
         envelope = F.fold(squares, (1, length), (1, self.n_fft), stride=(1, self.hop))[0, 0, 0]
         offset = self.frames * self.hop - self.origin
+        if offset < 0:  # the start lies before output sample 0, which the buffers already dropped: never output
+            audio, envelope, length, offset = audio[:, -offset:], envelope[-offset:], length + offset, 0
         grow = max(0, offset + length - self.envelope.shape[-1])
         self.audio, self.envelope = F.pad(self.audio, (0, grow)), F.pad(self.envelope, (0, grow))
         self.audio[:, offset:offset + length] += audio

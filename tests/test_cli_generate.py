@@ -60,6 +60,8 @@ def test_generate_without_model_uses_the_shipped_demo(tmp_path, capsys, monkeypa
     (["generate", "piano", "--guidance", "-1"], "argument --guidance: must be a finite number >= 0"),
     (["generate", "piano", "--output", "/nonexistent/dir/out.wav"], "--output: directory of"),
     (["generate", "piano", "--model", "/nonexistent/model"], "--model: cannot load a text-to-music model"),
+    (["generate", "piano", "--model", "random", "--key", "C major"],
+     "--key: this model's encodec codec does not say which pitches its codes carry"),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(arguments, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

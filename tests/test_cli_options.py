@@ -62,6 +62,10 @@ def test_values_are_checked_with_the_cli_flag_and_the_library_bound():
     assert code == 2 and "argument --key: expected '<tonic> major' or '<tonic> minor'" in text
     text, code, *_ = answer_without_torch(["generate", "piano", "--key-strength", "-1"])
     assert code == 2 and "argument --key-strength: must be in [0, 50] (0 turns key steering off)" in text
+    text, code, *_ = answer_without_torch(["generate", "piano", "--tempo", "500"])
+    assert code == 2 and "argument --tempo: must be a tempo in [30, 300] beats per minute, got 500.0" in text
+    text, code, *_ = answer_without_torch(["generate", "piano", "--tempo-strength", "51"])
+    assert code == 2 and "argument --tempo-strength: must be in [0, 50] (0 turns tempo steering off)" in text
     text, code, *_ = answer_without_torch(["demo", "--port", "70000"])
     assert code == 2 and "argument --port: must be an int in [0, 65535], got '70000'" in text
 

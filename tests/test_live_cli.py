@@ -52,14 +52,16 @@ def test_a_file_gets_the_same_audio_as_stdout(monkeypatch, tmp_path):
 
 def test_prompt_lines_on_stdin_steer_and_bad_ones_are_reported(monkeypatch, capsys):
     quiet_off = dict(quiet=False, duration=2.0, pacing=True, lead_seconds=0.2)
-    lines = "0.5 jazz; 0.5 piano\n0 jazz; 0 piano\n/guidance 200\n/top-k 5\n/key D minor\n"
+    lines = "0.5 jazz; 0.5 piano\n0 jazz; 0 piano\n/guidance 200\n/top-k 5\n/key D minor\n/tempo 400\n/tempo 96\n"
     status, steered = live(monkeypatch, stdin=lines, **quiet_off)
     messages = capsys.readouterr().err
-    assert status == 0 and "2 change(s)" in messages
+    assert status == 0 and "3 change(s)" in messages
     assert "ignored '0 jazz; 0 piano': weights: at least one must be > 0" in messages
     assert "ignored '/guidance 200': guidance_scale: must be a finite number >= 0 and <= 100" in messages
     # the random model's codec carries no pitch: a key is refused by name and the music goes on
     assert "ignored '/key D minor': key: this model's encodec codec does not say" in messages
+    assert "ignored '/tempo 400': tempo_bpm: must be a tempo in [30, 300]" in messages
+    assert "live: tempo 96" in messages  # tempo steering needs nothing from the codec
     _, plain = live(monkeypatch, duration=2.0)
     assert len(steered) == len(plain) and steered != plain
 
@@ -95,6 +97,8 @@ def test_an_existing_output_is_refused_unless_overwrite(monkeypatch, tmp_path, c
     (dict(chunk_seconds=0.0), r"--chunk-seconds: must be a number of seconds in \(0, 60\]"),
     (dict(key="C dorian"), "--key: expected '<tonic> major' or '<tonic> minor'"),
     (dict(key_strength=-2.0), r"--key-strength: must be in \[0, 50\]"),
+    (dict(tempo=12.0), r"--tempo: must be a tempo in \[30, 300\]"),
+    (dict(tempo_strength=99.0), r"--tempo-strength: must be in \[0, 50\]"),
 ])
 def test_bad_options_are_refused_by_name(monkeypatch, options, message):
     with pytest.raises(ValueError, match=message):

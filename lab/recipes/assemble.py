@@ -26,7 +26,12 @@ from simba_music import SimbaMusicForCausalLM, SimbaMusicForConditionalGeneratio
 from simba_music.io_utils import atomic_directory  # noqa: E402
 from simba_music.modeling.conditional_generation import resolve_sub_model_source  # noqa: E402
 from simba_music.modeling.hub import model_card  # noqa: E402
-from simba_music.modeling.values import DEFAULT_KEY_STRENGTH, check_key_strength  # noqa: E402
+from simba_music.modeling.values import (  # noqa: E402
+    DEFAULT_KEY_STRENGTH,
+    DEFAULT_TEMPO_STRENGTH,
+    check_key_strength,
+    check_tempo_strength,
+)
 from simba_music.shipped import PRETRAINED_ROOT  # noqa: E402
 from simba_music_lab.codec.pretrained import PITCH_CODEC, pretrained_codec_path  # noqa: E402
 from simba_music_lab.shipped import LAB_PRETRAINED_ROOT  # noqa: E402
@@ -59,8 +64,11 @@ def main() -> None:
     parser.add_argument("--key-strength", type=float, default=DEFAULT_KEY_STRENGTH,
                         help="saved for a codec whose codes carry pitch, so that the model steers toward the key its "
                              "captions state (0: it does not)")
+    parser.add_argument("--tempo-strength", type=float, default=DEFAULT_TEMPO_STRENGTH,
+                        help="saved so that the model steers toward the tempo its captions state (0: it does not)")
     args = parser.parse_args()
     check_key_strength(args.key_strength, "--key-strength")
+    check_tempo_strength(args.tempo_strength, "--tempo-strength")
     from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
 
     minilm = resolve_sub_model_source(MINILM)
@@ -79,6 +87,8 @@ def main() -> None:
     model.generation_config.guidance_scale, model.generation_config.temperature = args.guidance, args.temperature
     if model.codec.reads_pitch and args.key_strength > 0:
         model.generation_config.key_strength = args.key_strength
+    if args.tempo_strength > 0:
+        model.generation_config.tempo_strength = args.tempo_strength
 
     probe = processor(["Violin performs a slow folk song in D minor; 3/4, 72 BPM."])
     codes = torch.randint(0, model.config.decoder.vocab_size - 1, (1, 50))

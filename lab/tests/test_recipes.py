@@ -1,6 +1,7 @@
 """recipes/: the configs build the decoders the recipe trains, and assemble.py turns a decoder into a model that
 loads and generates."""
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from safetensors import safe_open
 from transformers import AutoModel
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration
-from simba_music.modeling.values import DEFAULT_KEY_STRENGTH
+from simba_music.modeling.values import DEFAULT_KEY_STRENGTH, DEFAULT_TEMPO_STRENGTH
 from simba_music_lab.codec.pretrained import PITCH_CODEC, WAVTOKENIZER_CODEC, pretrained_codec_path
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -48,6 +49,7 @@ def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     assert model.audio_encoder.config.model_type == ("pitch_codec" if codec is None else "wavtokenizer")
     # a codec whose codes carry pitch: the model steers toward the key its captions state
     assert getattr(model.generation_config, "key_strength", None) == (DEFAULT_KEY_STRENGTH if codec is None else None)
+    assert model.generation_config.tempo_strength == DEFAULT_TEMPO_STRENGTH  # any codec: tempo needs no pitch
     # A shipped codec is referenced (the package carries its weights once); any other is saved with the model.
     shipped = codec != "a copy outside the package"
     package = "simba_music" if codec is None else "simba_music_lab"
@@ -163,3 +165,21 @@ def test_key_steering_measures_how_the_codes_move():
     held, moving = np.array([5, 5, 5, 5, 9]), np.array([1, 2, 3, 4, 5])
     assert code_motion([held]) == {"repeated_frames": 0.75, "distinct_codes": 2.0}
     assert code_motion([held, moving]) == {"repeated_frames": 0.375, "distinct_codes": 3.5}
+
+
+def test_tempo_steering_reads_settings_and_draws_prompts_that_state_key_and_tempo(tmp_path):
+    recipe = _pitch_demo_recipe("tempo_steering")
+    assert recipe.parse_setting("6:0.25:3") == {"tempo_strength": 6.0, "hold_share": 0.25, "key_strength": 3.0}
+    with pytest.raises(argparse.ArgumentTypeError, match="TEMPO_STRENGTH:HOLD_SHARE:KEY_STRENGTH"):
+        recipe.parse_setting("6:0.25")
+    rows = [{"split": "validation", "key": "C major", "tempo_bpm": 80, "audio": "audio/a.flac", "caption": "a"},
+            {"split": "validation", "key": None, "tempo_bpm": 80, "audio": "audio/b.flac", "caption": "b"},
+            {"split": "train", "key": "D minor", "tempo_bpm": 90, "audio": "audio/c.flac", "caption": "c"}]
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    drawn = recipe.manifest_prompts(str(manifest), "validation", 1, seed=0)
+    assert [row["caption"] for row in drawn] == ["a"] and drawn[0]["audio"] == str(tmp_path / "audio" / "a.flac")
+    with pytest.raises(ValueError, match="split 'validation' has 1 clips stating a key and a tempo; need 2"):
+        recipe.manifest_prompts(str(manifest), "validation", 2, seed=0)
+    assert recipe.totals([{"tempo_ours": True, "key_ours": False}, {"tempo_ours": True, "key_ours": True}]) == \
+        {"tempo_ours": 2, "key_ours": 1}

@@ -69,6 +69,12 @@ def run_generate(args: argparse.Namespace) -> int:
     model, processor = load_model(args.model, args.seed)
     rate, channels = model.config.sampling_rate, model.config.audio_channels
     inputs = processor([prompt])  # a prompt that tokenises to nothing is refused here, before generating
+    if args.key is not None and not model.codec.reads_pitch:
+        raise ValueError(f"--key: this model's {model.codec.kind} codec does not say which pitches its codes carry, "
+                         "so its output cannot be steered toward a key (the pitch codec's can)")
+    steering = model.caption_steering([prompt])  # the key and tempo the prompt states, where the model follows them
+    steering.update({name: value for name, value in (("key", args.key), ("tempo_bpm", args.tempo))
+                     if value is not None})
 
     # The audio is streamed to a temporary file while generating (flat memory at any length) and renamed over
     # --output only when generation succeeded; SIGTERM, like Ctrl-C, removes the temporary file.
@@ -79,9 +85,8 @@ def run_generate(args: argparse.Namespace) -> int:
                               format=sound_format) as sound_file):
         writer = WavFileStreamer(sound_file)
         model.generate(**inputs, duration=args.duration, seed=args.seed, guidance_scale=args.guidance,
-                       key=args.key if args.key is not None else model.caption_keys([prompt]),
-                       key_strength=args.key_strength, streamer=writer, return_audio=False,
-                       progress_bar=not args.quiet)
+                       **steering, key_strength=args.key_strength, tempo_strength=args.tempo_strength,
+                       streamer=writer, return_audio=False, progress_bar=not args.quiet)
     # The spectrogram comes after the audio is in place: a failure there never costs the finished audio.
     if args.spectrogram is not None:
         audio, _ = soundfile.read(args.output, dtype="float32")

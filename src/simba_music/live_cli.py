@@ -16,6 +16,7 @@ from simba_music_cli.live import STDOUT, STDOUT_FORMATS, LiveArguments, add_live
 SETTING_COMMANDS = {"/guidance": ("guidance_scale", float), "/temperature": ("temperature", float),
                     "/top-k": ("top_k", int)}
 KEY_COMMAND = "/key"  # `/key F# minor` steers toward a key, `/key off` stops steering
+TEMPO_COMMAND = "/tempo"  # `/tempo 96` steers toward a tempo, `/tempo off` stops steering
 
 
 def run_command(namespace: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def check_arguments(args: LiveArguments) -> None:
     from .live.mix import parse_mix
     from .live.stream import check_seconds
     from .modeling.sampling import SamplingSettings, check_seed
-    from .modeling.values import check_key_strength, parse_key
+    from .modeling.values import check_key_strength, check_tempo_bpm, check_tempo_strength, parse_key
 
     parse_mix(args.prompt)
     check_seed(args.seed, "--seed")
@@ -55,6 +56,10 @@ def check_arguments(args: LiveArguments) -> None:
         parse_key(args.key, "--key")
     if args.key_strength is not None:
         check_key_strength(args.key_strength, "--key-strength")
+    if args.tempo is not None:
+        check_tempo_bpm(args.tempo, "--tempo")
+    if args.tempo_strength is not None:
+        check_tempo_strength(args.tempo_strength, "--tempo-strength")
     given = dict(temperature=args.temperature, top_k=args.top_k, guidance_scale=args.guidance)
     SamplingSettings(**{**dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, guidance_scale=3.0),
                         **{name: value for name, value in given.items() if value is not None}}).check()
@@ -98,7 +103,8 @@ def run_live(args: LiveArguments) -> int:
     model, processor = load_model(args.model, args.seed)
     stream = LiveStream(model, processor, parse_mix(args.prompt), seed=args.seed, guidance_scale=args.guidance,
                         temperature=args.temperature, top_k=args.top_k, chunk_seconds=args.chunk_seconds,
-                        key=args.key, key_strength=args.key_strength)
+                        key=args.key, key_strength=args.key_strength, tempo_bpm=args.tempo,
+                        tempo_strength=args.tempo_strength)
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     threading.Thread(target=steer_from_lines, args=(sys.stdin, stream, say), daemon=True).start()
     status = 0
@@ -158,8 +164,8 @@ class RealTimePacer:
 
 
 def steer_from_lines(lines, stream, say) -> None:
-    """Each line: a new mix (`0.7 calm harp; 0.3 church organ`), a setting (`/guidance 4`) or a key (`/key F# minor`,
-    `/key off`); errors are reported and the stream plays on."""
+    """Each line: a new mix (`0.7 calm harp; 0.3 church organ`), a setting (`/guidance 4`), a key (`/key F# minor`,
+    `/key off`) or a tempo (`/tempo 96`, `/tempo off`); errors are reported and the stream plays on."""
     from .live import format_mix, parse_mix
 
     for line in lines:
@@ -171,6 +177,9 @@ def steer_from_lines(lines, stream, say) -> None:
             if command == KEY_COMMAND:
                 stream.set_key(None if value.strip() == "off" else value.strip())
                 say(f"live: key {value.strip()}")
+            elif command == TEMPO_COMMAND:
+                stream.set_tempo(None if value.strip() == "off" else float(value))
+                say(f"live: tempo {value.strip()}")
             elif command in SETTING_COMMANDS:
                 name, kind = SETTING_COMMANDS[command]
                 stream.set_sampling(**{name: kind(value)})

@@ -11,10 +11,15 @@ from pathlib import Path
 from .values import (
     DEFAULT_KEY_STRENGTH,
     DEFAULT_MAX_DURATION_S,
+    DEFAULT_TEMPO_STRENGTH,
     MAX_KEY_STRENGTH,
+    MAX_TEMPO_STRENGTH,
+    TEMPO_BPM_RANGE,
     check_guidance_scale,
     check_key_strength,
     check_seed,
+    check_tempo_bpm,
+    check_tempo_strength,
     parse_key,
     saved_generation_defaults,
 )
@@ -50,6 +55,8 @@ def _checked_number(check, flag: str):
 
 _guidance = _checked_number(check_guidance_scale, "--guidance")
 _key_strength = _checked_number(check_key_strength, "--key-strength")
+_tempo = _checked_number(check_tempo_bpm, "--tempo")
+_tempo_strength = _checked_number(check_tempo_strength, "--tempo-strength")
 
 
 def _key(text: str) -> str:
@@ -137,6 +144,13 @@ def add_generate(commands, help_text: str) -> None:
     generate.add_argument("--key-strength", type=_key_strength, default=None,
                           help=f"how hard to steer toward the key, in [0, {MAX_KEY_STRENGTH:g}]; 0 turns it off "
                                f"(default: the model's generation config, else {DEFAULT_KEY_STRENGTH:g})")
+    generate.add_argument("--tempo", type=_tempo, default=None, metavar="BPM",
+                          help=f"start new sounds on the beats of this tempo, in [{TEMPO_BPM_RANGE[0]:g}, "
+                               f"{TEMPO_BPM_RANGE[1]:g}] BPM (default: the tempo the prompt states, where the model's "
+                               "generation config steers tempo)")
+    generate.add_argument("--tempo-strength", type=_tempo_strength, default=None,
+                          help=f"how hard to steer toward the tempo, in [0, {MAX_TEMPO_STRENGTH:g}]; 0 turns it off "
+                               f"(default: the model's generation config, else {DEFAULT_TEMPO_STRENGTH:g})")
     generate.add_argument("--spectrogram", default=None, help="also write a spectrogram PNG here")
     generate.add_argument("--overwrite", action="store_true",
                           help="replace an existing --output/--spectrogram file that simba-music did not write, or "

@@ -5,8 +5,8 @@
     simba-music live "solo flute" --output live.wav     (grows as it plays; a valid file after Ctrl-C/SIGTERM/SIGHUP)
 
 While it plays, a line on stdin replaces the mix (`0.5 violin; 0.5 cello`), `/guidance 4`, `/temperature 1.1` or
-`/top-k 100` change the sampling, and `/key F# minor` (or `/key off`) steers the key; a line that does not parse is
-reported and the music goes on.
+`/top-k 100` change the sampling, `/key F# minor` (or `/key off`) steers the key and `/tempo 96` (or `/tempo off`)
+the tempo; a line that does not parse is reported and the music goes on.
 
 The output file grows in place (that is the point: it can be played or copied while it grows), so unlike
 `generate` it is not written to a temporary file and renamed; an existing file is refused unless --overwrite.
@@ -49,6 +49,11 @@ class LiveArguments:
                 "prompts state, where the model steers keys)"})
     key_strength: float | None = field(default=None, metadata={
         "help": "how hard to steer toward the key, in [0, 50] (default: the model's generation config, else 2)"})
+    tempo: float | None = field(default=None, metadata={
+        "help": "start new sounds on the beats of this tempo, in [30, 300] BPM (default: the tempo the prompts "
+                "state, where the model steers tempo)"})
+    tempo_strength: float | None = field(default=None, metadata={
+        "help": "how hard to steer toward the tempo, in [0, 50] (default: the model's generation config, else 2)"})
     pacing: bool = field(default=True, metadata={
         "help": "real-time pacing: stay at most --lead-seconds ahead of playback (--no-pacing: as fast as possible)"})
     lead_seconds: float = field(default=2.0, metadata={"help": "how far ahead of playback generation may run"})

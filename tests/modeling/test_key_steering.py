@@ -46,6 +46,21 @@ def chord_model(seed: int = 0):
     return model, SimbaMusicProcessor.for_model(model, tiny_tokenizer(kind="t5"))
 
 
+def record_generate(model, argument: str) -> tuple[list, list]:
+    """Make `model.generate` record, call by call, the `argument` it was given and the codes [B, K, T] it made."""
+    heard, codes = [], []
+    original = model.generate
+
+    def recording_generate(*args, **kwargs):
+        output = original(*args, **kwargs)
+        heard.append(kwargs.get(argument))
+        codes.append(output.sequences)
+        return output
+
+    model.generate = recording_generate
+    return heard, codes
+
+
 def test_code_chroma_names_the_notes_each_code_holds():
     chroma = chord_codec().code_chroma()
     assert chroma.shape == (24, 12)
@@ -88,12 +103,12 @@ def test_steering_moves_the_codes_into_the_key_and_is_a_no_op_when_off():
 def test_caption_keys_steer_only_models_that_opt_in():
     model, processor = chord_model()
     captions = ["organ chorale in C major", "organ chorale"]
-    assert model.caption_keys(captions) is None  # no key_strength in its generation config
+    assert model.caption_steering(captions) == {}  # no key_strength in its generation config
     model.generation_config.key_strength = 4.0
-    assert model.caption_keys(captions) == ["C major", None]
+    assert model.caption_steering(captions) == {"key": ["C major", None]}
     inputs = processor(text=captions[:1], return_tensors="pt")
     read = model.generate(**inputs, max_new_tokens=40, seed=1, return_audio=False, progress_bar=False,
-                          key=model.caption_keys(captions[:1])).sequences
+                          **model.caption_steering(captions[:1])).sequences
     given = model.generate(**inputs, max_new_tokens=40, seed=1, return_audio=False, progress_bar=False,
                            key="C major").sequences  # the config's strength applies to an explicit key too
     plain = model.generate(**inputs, max_new_tokens=40, seed=1, return_audio=False, progress_bar=False,
@@ -101,7 +116,7 @@ def test_caption_keys_steer_only_models_that_opt_in():
     assert torch.equal(read, given) and not torch.equal(read, plain)
     encodec_model, _ = tiny_model_and_processor()
     encodec_model.generation_config.key_strength = 4.0
-    assert encodec_model.caption_keys(captions) is None  # its codes carry no pitch to steer
+    assert encodec_model.caption_steering(captions) == {}  # its codes carry no pitch to steer
 
 
 def test_the_pipeline_follows_the_key_its_prompt_states():
@@ -110,16 +125,7 @@ def test_the_pipeline_follows_the_key_its_prompt_states():
     model, processor = chord_model()
     model.generation_config.key_strength = 50.0
     pipe = TextToMusicPipeline(model=model, tokenizer=processor.tokenizer)
-    heard, pipe_codes = [], []
-    original = model.generate
-
-    def recording_generate(*args, **kwargs):
-        output = original(*args, **kwargs)
-        heard.append(kwargs.get("key"))
-        pipe_codes.append(output.sequences)
-        return output
-
-    model.generate = recording_generate
+    heard, pipe_codes = record_generate(model, "key")
     pipe(["organ chorale in F# minor", "organ chorale in B flat major"], max_new_tokens=30, seed=0, batch_size=2)
     assert heard == [["F# minor", "B flat major"]]
     codes = pipe_codes[0][:, 0]  # at strength 50 every code is the asked key's tonic triad
@@ -127,7 +133,7 @@ def test_the_pipeline_follows_the_key_its_prompt_states():
     heard.clear()
     pipe(["organ chorale", "organ chorale"], max_new_tokens=30, seed=0, batch_size=2, key=["D minor", None])
     assert heard == [["D minor", None]]  # one key per prompt, given
-    with pytest.raises(ValueError, match="key: give one key or a list of 2"):
+    with pytest.raises(ValueError, match="key: give one value or a list of 2"):
         pipe(["organ chorale", "organ chorale"], max_new_tokens=5, key=["D minor"])
 
 

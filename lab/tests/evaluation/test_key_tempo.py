@@ -4,7 +4,7 @@ import pytest
 from simba_music.audio import chroma
 from simba_music_lab.evaluation.features import conform
 from simba_music_lab.evaluation.key import estimate_key, key_score, parse_key
-from simba_music_lab.evaluation.tempo import estimate_tempo, tempo_correct
+from simba_music_lab.evaluation.tempo import available_tempo_estimators, estimate_tempo, tempo_correct
 
 from .conftest import RATE, click_track, progression
 
@@ -59,6 +59,18 @@ def test_tempo_of_click_tracks(bpm):
     assert tempo_correct(estimated, bpm), estimated
     assert abs(estimated / bpm - 1) <= 0.08 or abs(estimated / (2 * bpm) - 1) <= 0.08 \
         or abs(estimated / (bpm / 2) - 1) <= 0.08
+
+
+@pytest.mark.parametrize("bpm", [72, 128])
+def test_every_available_tempo_estimator_hears_click_tracks(bpm):
+    """The estimators the project did not write (librosa; essentia where installed), calibrated on known tempi
+    before they judge generated music."""
+    estimators = available_tempo_estimators()
+    assert {"librosa", "ours"} <= set(estimators)
+    for name, estimate in estimators.items():
+        estimated = estimate(click_track(bpm), RATE)
+        assert tempo_correct(estimated, bpm), (name, estimated)
+        assert not tempo_correct(estimated, bpm * 1.25), (name, estimated)
 
 
 def test_tempo_tells_90_from_120():

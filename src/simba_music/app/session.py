@@ -152,7 +152,7 @@ class MusicSession:
             try:
                 self.model.generate(**self.processor([request.prompt]), duration=request.duration,
                                     guidance_scale=request.guidance_scale, temperature=request.temperature,
-                                    seed=request.seed, key=self.model.caption_keys([request.prompt]),
+                                    seed=request.seed, **self.model.caption_steering([request.prompt]),
                                     streamer=streamer, return_audio=False, progress_bar=False)
             except Exception as error:  # handed to the caller, who shows it; the streamer must still end
                 failure.append(error)

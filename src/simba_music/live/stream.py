@@ -5,12 +5,12 @@ samples one column of the delayed code grid from
     guided logits = uncond + g * sum_i w_i (cond_i - uncond)        (weights normalised to sum 1)
 so the state-space decoder plays forever at a constant cost per step: its cache has a fixed size per row.
 
-Changes (a new mix, new sampling settings, a key to steer toward) may come from any thread; they wait in a queue and
-are applied between two steps, and recorded with the step at which they applied, so that `replay=stream.change_log`
-reproduces the stream bit for bit. When a prompt joins, every row is primed afresh in one prefill from its caption and
-the last `priming_seconds` of codes, then all step in lockstep: the prompts and the empty caption are compared on the
-same short context, not the new prompt's 2 s against the empty caption's longer history of the old music. A dropped
-prompt's row leaves the cache.
+Changes (a new mix, new sampling settings, a key or a tempo to steer toward) may come from any thread; they wait in a
+queue and are applied between two steps, and recorded with the step at which they applied, so that
+`replay=stream.change_log` reproduces the stream bit for bit. When a prompt joins, every row is primed afresh in one
+prefill from its caption and the last `priming_seconds` of codes, then all step in lockstep: the prompts and the
+empty caption are compared on the same short context, not the new prompt's 2 s against the empty caption's longer
+history of the old music. A dropped prompt's row leaves the cache.
 
 Memory: the cache (fixed per row, at most `max_prompts + 1` rows), the window of recent codes that primes the rows,
 and the codec's streaming window. Only the change log grows, by one entry per change, never with time.
@@ -36,7 +36,8 @@ from ..modeling.sampling import (
     sample_next,
 )
 from ..modeling.streaming import CallbackAudioStreamer, ChunkedAudioDecoder
-from ..modeling.values import check_key_strength
+from ..modeling.tempo_steering import TempoSteering, codec_onsets
+from ..modeling.values import DEFAULT_TEMPO_STRENGTH, check_key_strength, check_tempo_bpm, check_tempo_strength
 from .history import CodeWindow
 from .mix import DEFAULT_MAX_PROMPTS, Mix, check_max_prompts, check_mix, normalized_weights
 
@@ -55,11 +56,13 @@ DEFAULT_CODEC_CONTEXT_SECONDS = 5.0
 
 
 NO_KEY = "none"  # LiveChange.key that turns key steering off (None keeps the current key)
+NO_TEMPO = 0.0  # LiveChange.tempo_bpm that turns tempo steering off (None keeps the current tempo)
 
 
 @dataclasses.dataclass(frozen=True)
 class LiveChange:
-    """A new prompt mix, new sampling settings and/or a new key to steer toward; None keeps the current value."""
+    """A new prompt mix, new sampling settings and/or a new key or tempo to steer toward; None keeps the current
+    value."""
 
     prompts: Mix | None = None
     temperature: float | None = None
@@ -67,6 +70,8 @@ class LiveChange:
     guidance_scale: float | None = None
     key: str | None = None
     key_strength: float | None = None
+    tempo_bpm: float | None = None
+    tempo_strength: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +110,8 @@ class LiveStream:
     decoder sees between half and all of that span, however long it plays (a model drifts past the length of its
     training clips). `replay`: a `change_log` of an earlier stream with the same arguments, to reproduce it.
     `key` steers toward a key (see `generate`); by default, where the model steers keys, the key the prompts state,
-    read again when they change, until `set_key` names one (or `NO_KEY`).
+    read again when they change, until `set_key` names one (or `NO_KEY`). `tempo_bpm` likewise, with `set_tempo`
+    (`NO_TEMPO`); a new tempo keeps the beat's phase, so the music speeds up or slows down without a jump.
     """
 
     @torch.no_grad()
@@ -114,7 +120,8 @@ class LiveStream:
                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, priming_seconds: float = DEFAULT_PRIMING_SECONDS,
                  reprime_seconds: float = DEFAULT_REPRIME_SECONDS,
                  codec_context_seconds: float = DEFAULT_CODEC_CONTEXT_SECONDS, max_prompts: int = DEFAULT_MAX_PROMPTS,
-                 key: str | None = None, key_strength: float | None = None, replay: Iterable[TimedChange] = ()):
+                 key: str | None = None, key_strength: float | None = None, tempo_bpm: float | None = None,
+                 tempo_strength: float | None = None, replay: Iterable[TimedChange] = ()):
         self.max_prompts = check_max_prompts(max_prompts)
         mix = check_mix(prompts, self.max_prompts)
         _check_constant_state(model.config.decoder)
@@ -129,8 +136,18 @@ class LiveStream:
         self.key_strength = key_strength if key_strength is not None else getattr(model.generation_config,
                                                                                   "key_strength", None)
         self.keys_follow_prompts = key is None
-        self.key = key if key is not None else self._stated_key(mix)
+        self.key = key if key is not None else self._stated(mix, "key")
         self.key_bias = steering_bias(model.codec, self.key, self.key_strength, 1, model.device)
+        if tempo_strength is None:
+            tempo_strength = getattr(model.generation_config, "tempo_strength", None)
+        if tempo_strength is None:
+            tempo_strength = DEFAULT_TEMPO_STRENGTH
+        self.tempos_follow_prompts = tempo_bpm is None
+        tempo_bpm = check_tempo_bpm(tempo_bpm) if tempo_bpm is not None else self._stated(mix, "tempo_bpm")
+        # The beat clock runs from the first frame whether or not a tempo is set, so that a tempo set later falls
+        # into the phase of one that was.
+        self.beat = TempoSteering([tempo_bpm], check_tempo_strength(tempo_strength), model.frame_rate,
+                                  model.config.decoder.codebook_size, model.device, codec_onsets(model.codec))
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))
         for timed in self._replay:
             self._check_change(timed.change)
@@ -191,6 +208,17 @@ class LiveStream:
         self._check_change(change)
         self._pending.put(change)
 
+    def set_tempo(self, tempo_bpm: float | None, tempo_strength: float | None = None) -> None:
+        """Start new sounds on the beats of `tempo_bpm` (None: stop steering) from the next step, with
+        `tempo_strength` if given. The tempo then no longer follows the prompts."""
+        change = LiveChange(tempo_bpm=NO_TEMPO if tempo_bpm is None else tempo_bpm, tempo_strength=tempo_strength)
+        self._check_change(change)
+        self._pending.put(change)
+
+    @property
+    def tempo_bpm(self) -> float | None:
+        return self.beat.tempo_bpm[0]
+
     def _check_change(self, change: LiveChange) -> None:
         if change.prompts is not None:
             check_mix(change.prompts, self.max_prompts)
@@ -199,11 +227,17 @@ class LiveStream:
             check_key_strength(change.key_strength)
         if change.key not in (None, NO_KEY):
             steering_bias(self.model.codec, change.key, None, 1)  # a bad name, or a codec whose codes carry no pitch
+        if change.tempo_strength is not None:
+            check_tempo_strength(change.tempo_strength)
+        if change.tempo_bpm not in (None, NO_TEMPO):
+            check_tempo_bpm(change.tempo_bpm)
 
-    def _stated_key(self, mix: Mix) -> str | None:
-        """The one key the mix's prompts state, where the model follows caption keys; else None."""
-        keys = {key for key in self.model.caption_keys([text for text, _ in mix]) or [] if key is not None}
-        return keys.pop() if len(keys) == 1 else None
+    def _stated(self, mix: Mix, name: str):
+        """The one `name` ("key", "tempo_bpm") the mix's prompts state, where the model follows its captions in
+        that; else None."""
+        values = {value for value in self.model.caption_steering([text for text, _ in mix]).get(name, [])
+                  if value is not None}
+        return values.pop() if len(values) == 1 else None
 
     def _updated_settings(self, change: LiveChange) -> SamplingSettings:
         updates = {name: getattr(change, name) for name in ("temperature", "top_k", "guidance_scale")
@@ -233,8 +267,9 @@ class LiveStream:
         if self.step_index - self.columns_before_cache >= self.reprime_frames:
             self._prime_all_rows()
         self._apply_changes()
+        previous = self.window.recent(1)[:, 0, 0] if self.step_index > 0 else None  # the first codebook's
         column = sample_next(self.next_logits(), self.settings, self.special, [self.generator],
-                             self.key_bias)[..., None]
+                             self.beat.bias(previous, self.key_bias))[..., None]
         # The delay pattern's gaps: codebook k has no code before column k (as generate's plan has).
         column[:, self.step_index + 1:] = self.special
         self.window.append(column)
@@ -268,11 +303,18 @@ class LiveStream:
         if change.key is not None:
             self.key, self.keys_follow_prompts = (None if change.key == NO_KEY else change.key), False
         elif change.prompts is not None and self.keys_follow_prompts:
-            self.key = self._stated_key(change.prompts)
+            self.key = self._stated(change.prompts, "key")
         if change.key_strength is not None:
             self.key_strength = change.key_strength
         if change.prompts is not None or change.key is not None or change.key_strength is not None:
             self.key_bias = steering_bias(self.model.codec, self.key, self.key_strength, 1, self.model.device)
+        if change.tempo_bpm is not None:
+            self.tempos_follow_prompts = False
+            self.beat.set_tempo([None if change.tempo_bpm == NO_TEMPO else change.tempo_bpm])
+        elif change.prompts is not None and self.tempos_follow_prompts:
+            self.beat.set_tempo([self._stated(change.prompts, "tempo_bpm")])
+        if change.tempo_strength is not None:
+            self.beat.strength = change.tempo_strength
         self.change_log.append(TimedChange(self.step_index, change))
 
     # ---- rows ---------------------------------------------------------------------------------------------------
@@ -319,4 +361,4 @@ class LiveStream:
         return self.model.encode_text(input_ids, mask), mask
 
 
-__all__ = ["NO_KEY", "LiveChange", "LiveStream", "TimedChange", "check_seconds"]
+__all__ = ["NO_KEY", "NO_TEMPO", "LiveChange", "LiveStream", "TimedChange", "check_seconds"]

@@ -89,9 +89,15 @@ class AudioCodec:
 
     @property
     def reads_pitch(self) -> bool:
-        """Whether each code's pitch content can be read off the codec (`code_chroma`): the pitch codec's codes are
-        spectra; a neural codec's codes mean something only through its decoder."""
+        """Whether each code's spectrum, hence its pitch content, can be read off the codec (`code_spectra`,
+        `code_chroma`): the pitch codec's codes are spectra; a neural codec's codes mean something only through its
+        decoder."""
         return self.kind == "pitch_codec"
+
+    def code_spectra(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(magnitude spectrum of each first-codebook code [codebook_size, bins], bin frequencies in Hz [bins]), or
+        None for a codec whose codes are not spectra (see `reads_pitch`)."""
+        return self.model.code_spectra() if self.reads_pitch else None
 
     def code_chroma(self) -> torch.Tensor:
         """[codebook_size, 12] pitch-class power of each first-codebook code (see `reads_pitch`)."""

@@ -158,12 +158,18 @@ class PitchCodecModel(PitchCodecPreTrainedModel):
         books = self.codebooks[:codes.shape[1]]
         return sum(books[k][codes[:, k]] for k in range(codes.shape[1]))
 
-    def code_chroma(self) -> torch.Tensor:
-        """Pitch-class power of each first-codebook entry [codebook_size, 12] (index 0 = C), from the magnitudes it
-        decodes to (the refinement left out: it corrects, it does not move partials). Key steering reads pitch here."""
+    def code_spectra(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The magnitude spectrum each first-codebook entry decodes to [codebook_size, bins] (float64; the
+        refinement left out: it corrects, it does not move partials) and the bins' frequencies in Hz [bins]."""
         magnitude = (self.codebooks[0].double().exp() - self.config.log_floor).clamp(min=0.0)
         frequencies = torch.arange(magnitude.shape[-1], dtype=torch.float64) * (self.config.sampling_rate
                                                                               / self.config.analysis_n_fft)
+        return magnitude, frequencies
+
+    def code_chroma(self) -> torch.Tensor:
+        """Pitch-class power of each first-codebook entry [codebook_size, 12] (index 0 = C), from `code_spectra`.
+        Key steering reads pitch here."""
+        magnitude, frequencies = self.code_spectra()
         weights = torch.from_numpy(pitch_class_weights(frequencies.numpy())).to(magnitude)
         return (magnitude**2 @ weights).float()
 

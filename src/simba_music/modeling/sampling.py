@@ -20,6 +20,7 @@ from .cache import SimbaMusicCache
 from .delay_pattern import undo_delay_pattern
 from .key_steering import caption_keys, steering_bias
 from .streaming import ChunkedAudioDecoder
+from .tempo_steering import TempoSteering, caption_tempi, tempo_steering
 from .values import (
     DEFAULT_DURATION_S,
     MAX_GUIDANCE_SCALE,
@@ -69,7 +70,7 @@ class SamplingSettings:
 def sample_next(logits: torch.Tensor, settings: SamplingSettings, special_token_id: int,
                 generators: list[torch.Generator], bias: torch.Tensor | None = None) -> torch.LongTensor:
     """[B, K, V] logits -> [B, K] codes. The special id is never produced. `bias` [B, codes] is added to the first
-    codebook's logits before anything else (key steering)."""
+    codebook's logits before anything else (key and tempo steering)."""
     logits = logits.float().clone()
     if bias is not None:
         logits[:, 0, :bias.shape[-1]] += bias
@@ -172,13 +173,17 @@ class TextToMusicGenerationMixin:
         input_ids, mask = self._pad_captions(input_ids, torch.ones_like(input_ids))
         return input_ids.expand(batch_size, -1), mask.expand(batch_size, -1)
 
-    def caption_keys(self, captions: list[str]) -> list[str | None] | None:
-        """The `key` argument that follows what `captions` ask: the key each states, where this model's generation
-        config sets `key_strength` (a model whose codec carries pitch opts in so); else None (no steering). The
-        pipeline, the command line, the demo page and the evaluation pass it to `generate`."""
-        if not getattr(self.generation_config, "key_strength", 0) or not self.codec.reads_pitch:
-            return None
-        return caption_keys(captions)
+    def caption_steering(self, captions: list[str]) -> dict:
+        """The steering arguments of `generate` that follow what `captions` ask: `key` (the key each states) where
+        this model's generation config sets `key_strength` and its codec carries pitch, `tempo_bpm` (the tempo each
+        states) where it sets `tempo_strength`; {} for a model that opts into neither. The pipelines, the command
+        line, the demo page, the live stream and the evaluation pass them to `generate`."""
+        steering = {}
+        if getattr(self.generation_config, "key_strength", 0) and self.codec.reads_pitch:
+            steering["key"] = caption_keys(captions)
+        if getattr(self.generation_config, "tempo_strength", 0):
+            steering["tempo_bpm"] = caption_tempi(captions)
+        return steering
 
     def _settings(self, generation_config: GenerationConfig | None, kwargs: dict) -> tuple[SamplingSettings, dict]:
         config = generation_config if generation_config is not None else self.generation_config
@@ -218,7 +223,8 @@ class TextToMusicGenerationMixin:
                  stream_left_context_frames: int | None = None, stream_lookahead_frames: int | None = None,
                  return_audio: bool = True, progress_bar: bool = True, input_values: torch.Tensor | None = None,
                  padding_mask: torch.Tensor | None = None, key: str | list[str | None] | None = None,
-                 key_strength: float | None = None, **kwargs) -> TextToMusicOutput:
+                 key_strength: float | None = None, tempo_bpm: float | list[float | None] | None = None,
+                 tempo_strength: float | None = None, **kwargs) -> TextToMusicOutput:
         """Text (tokenized captions) -> music.
 
         Args:
@@ -238,7 +244,12 @@ class TextToMusicGenerationMixin:
             progress_bar: show a tqdm bar over the frames.
             key: steer toward a key ("F# minor"; one per row, None for none), for codecs whose codes carry pitch
                 (the pitch codec); `key_strength` (default: the generation config's, else 2; 0 turns it off) scales
-                the bias (`modeling/key_steering.py`). `self.caption_keys(captions)` gives the keys captions state.
+                the bias (`modeling/key_steering.py`).
+            tempo_bpm: put the attacks on the beats of this tempo (beats per minute; one per row, None for none),
+                with any codec (best with one whose codes are spectra); `tempo_strength` (default: the generation
+                config's, else 2; 0 turns it off) scales the bias (`modeling/tempo_steering.py`).
+                `self.caption_steering(captions)` gives the keys and tempi captions state, where the model's
+                generation config opts in.
         """
         unknown = set(kwargs) - set(PAPER_GENERATION_DEFAULTS) - _IGNORED_GENERATE_KWARGS
         if unknown:
@@ -252,6 +263,10 @@ class TextToMusicGenerationMixin:
         if key_strength is None:
             key_strength = getattr(config, "key_strength", None)
         key_bias = steering_bias(self.codec, key, key_strength, batch, self.device)
+        if tempo_strength is None:
+            tempo_strength = getattr(config, "tempo_strength", None)
+        tempo = tempo_steering(self.codec, tempo_bpm, tempo_strength, self.frame_rate,
+                               self.config.decoder.codebook_size, batch, self.device)
         generators = row_generators(batch, seed, generator, self.device)
 
         if input_values is not None:
@@ -278,12 +293,13 @@ class TextToMusicGenerationMixin:
 
         codes = self._sample_codes(text, attention_mask, batch, new_frames, prompt_codes, settings, generators,
                                    streamer, (stream_chunk_frames, stream_left_context_frames,
-                                              stream_lookahead_frames), progress_bar, key_bias)
+                                              stream_lookahead_frames), progress_bar, key_bias, tempo)
         audio = self.codec.decode(codes) if return_audio else None
         return TextToMusicOutput(audio=audio, sequences=codes)
 
     def _sample_codes(self, text, text_mask, batch, new_frames, prompt_codes, settings, generators, streamer,
-                      stream_options, progress_bar, key_bias=None) -> torch.LongTensor:
+                      stream_options, progress_bar, key_bias=None,
+                      tempo: TempoSteering | None = None) -> torch.LongTensor:
         from tqdm.auto import tqdm
 
         decoder_config = self.config.decoder
@@ -318,7 +334,10 @@ class TextToMusicGenerationMixin:
             chunker.push(self._complete_frames(plan, 0, first_free - num_codebooks + 1))
         for t in tqdm(range(first_free, delayed_length), desc="generating", unit="frame", disable=not progress_bar,
                       leave=False):
-            sampled = sample_next(logits, settings, special, generators, key_bias)
+            bias = key_bias
+            if tempo is not None and t < total:  # the first codebook's frame t is sampled at column t
+                bias = tempo.bias(plan[:, 0, t - 1] if t > 0 else None, key_bias)
+            sampled = sample_next(logits, settings, special, generators, bias)
             plan[..., t] = torch.where(plan[..., t] == -1, sampled, plan[..., t])
             frame = t - (num_codebooks - 1)  # the latest frame whose codes are now all known
             if chunker is not None and frame >= 0:

@@ -27,6 +27,11 @@ SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
 # no steering (27 of 32); 4 follows it in 30 but names 23. From about 20 only the best-fitting codes are sampled.
 DEFAULT_KEY_STRENGTH = 2.0
 MAX_KEY_STRENGTH = 50.0
+# Tempo steering moves the previous code's logit by about `strength` at and between the asked beats
+# (`tempo_steering.py`); the range of tempi it takes, in beats per minute.
+DEFAULT_TEMPO_STRENGTH = 2.0
+MAX_TEMPO_STRENGTH = 50.0
+TEMPO_BPM_RANGE = (30.0, 300.0)
 
 
 def _is_number(value) -> bool:
@@ -49,9 +54,24 @@ def check_temperature(value, name: str = "temperature"):
     return value
 
 
+def _check_steering_strength(value, name: str, maximum: float, steering: str):
+    if not _is_number(value) or not 0 <= value <= maximum:
+        raise ValueError(f"{name}: must be in [0, {maximum:g}] (0 turns {steering} steering off), got {value!r}")
+    return value
+
+
 def check_key_strength(value, name: str = "key_strength"):
-    if not _is_number(value) or not 0 <= value <= MAX_KEY_STRENGTH:
-        raise ValueError(f"{name}: must be in [0, {MAX_KEY_STRENGTH:g}] (0 turns key steering off), got {value!r}")
+    return _check_steering_strength(value, name, MAX_KEY_STRENGTH, "key")
+
+
+def check_tempo_strength(value, name: str = "tempo_strength"):
+    return _check_steering_strength(value, name, MAX_TEMPO_STRENGTH, "tempo")
+
+
+def check_tempo_bpm(value, name: str = "tempo_bpm"):
+    low, high = TEMPO_BPM_RANGE
+    if not _is_number(value) or not low <= value <= high:
+        raise ValueError(f"{name}: must be a tempo in [{low:g}, {high:g}] beats per minute, got {value!r}")
     return value
 
 
@@ -133,7 +153,8 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-__all__ = ["DEFAULT_DURATION_S", "DEFAULT_KEY_STRENGTH", "DEFAULT_MAX_DURATION_S", "MAX_GUIDANCE_SCALE",
-           "MAX_KEY_STRENGTH", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT", "TEMPERATURE_RANGE", "check_guidance_scale",
-           "check_key_strength", "check_seed", "check_temperature", "codec_frame_rate", "codec_hop_length",
+__all__ = ["DEFAULT_DURATION_S", "DEFAULT_KEY_STRENGTH", "DEFAULT_MAX_DURATION_S", "DEFAULT_TEMPO_STRENGTH",
+           "MAX_GUIDANCE_SCALE", "MAX_KEY_STRENGTH", "MAX_TEMPO_STRENGTH", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT",
+           "TEMPERATURE_RANGE", "TEMPO_BPM_RANGE", "check_guidance_scale", "check_key_strength", "check_seed",
+           "check_temperature", "check_tempo_bpm", "check_tempo_strength", "codec_frame_rate", "codec_hop_length",
            "parse_key", "saved_generation_defaults", "shipped_demo_folder"]

@@ -16,7 +16,11 @@ from ..modeling.streaming import CallbackAudioStreamer
 from ..shipped import demo_model_path
 
 _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
-                       "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate", "key_strength")
+                       "streamer", "progress_bar", "audio_prompt", "audio_prompt_sampling_rate", "key_strength",
+                       "tempo_strength")
+# Steering arguments given per prompt: one value for every prompt, a list of one per prompt, or (default) what each
+# prompt states, where the model follows its captions (`caption_steering`).
+_PER_PROMPT_STEERING = ("key", "tempo_bpm")
 
 
 class TextToMusicPipeline(Pipeline):
@@ -26,8 +30,9 @@ class TextToMusicPipeline(Pipeline):
     Call arguments: `duration` (seconds) or `max_new_tokens`, `guidance_scale`, `temperature`, `top_k`, `top_p`,
     `do_sample`, `seed` (prompt i uses `seed + i`, whatever the `batch_size`), `streamer` or `on_audio_chunk`
     (a callable receiving audio chunks [batch, channels, samples] while generating), `audio_prompt`, `key` (one key
-    for every prompt, e.g. "F# minor"; default: the key each prompt states, where the model steers keys; see
-    `generate`) and `key_strength`.
+    for every prompt, e.g. "F# minor", or one per prompt; default: the key each prompt states, where the model steers
+    keys; see `generate`), `key_strength`, `tempo_bpm` (likewise: one tempo, one per prompt, or what each prompt
+    states, where the model steers tempo) and `tempo_strength`.
     """
 
     _load_processor = False
@@ -46,17 +51,20 @@ class TextToMusicPipeline(Pipeline):
             seed = int(torch.randint(0, 2**62, (1,)))
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed: must be an int, got {type(seed).__name__}")
-        key = kwargs.pop("key", None)
-        if isinstance(key, (list, tuple)):
-            if len(key) != len(prompts):
-                raise ValueError(f"key: give one key or a list of {len(prompts)} (one per prompt, None for none), "
-                                 f"got {len(key)}")
-            keys = list(key)
-        elif key is not None:
-            keys = [key] * len(prompts)
-        else:
-            keys = self.model.caption_keys(prompts) or [None] * len(prompts)
-        items = [{"text": prompt, "seed": seed + index, "key": keys[index]} for index, prompt in enumerate(prompts)]
+        stated = self.model.caption_steering(prompts)
+        per_prompt = {}
+        for name in _PER_PROMPT_STEERING:
+            value = kwargs.pop(name, None)
+            if isinstance(value, (list, tuple)):
+                if len(value) != len(prompts):
+                    raise ValueError(f"{name}: give one value or a list of {len(prompts)} (one per prompt, None for "
+                                     f"none), got {len(value)}")
+                per_prompt[name] = list(value)
+            else:
+                per_prompt[name] = [value] * len(prompts) if value is not None else stated.get(name,
+                                                                                                 [None] * len(prompts))
+        items = [{"text": prompt, "seed": seed + index, **{name: values[index] for name, values in per_prompt.items()}}
+                 for index, prompt in enumerate(prompts)]
         outputs = super().__call__(items, **kwargs)
         return outputs[0] if isinstance(text_inputs, str) else outputs
 
@@ -77,15 +85,18 @@ class TextToMusicPipeline(Pipeline):
         encoded = self.tokenizer(item["text"], padding="max_length", truncation=True,
                                  max_length=self.model.config.text_max_length, return_tensors="pt")
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "seed": item["seed"],
-                "key": item["key"]}
+                **{name: item[name] for name in _PER_PROMPT_STEERING}}
 
     def _forward(self, model_inputs, **forward_params):
-        seeds, keys = model_inputs.pop("seed"), model_inputs.pop("key")
+        seeds = model_inputs.pop("seed")
         seeds = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
-        keys = list(keys) if isinstance(keys, (list, tuple)) else [keys]
+        steering = {}
+        for name in _PER_PROMPT_STEERING:  # a batch collates them into lists
+            values = model_inputs.pop(name)
+            values = list(values) if isinstance(values, (list, tuple)) else [values]
+            steering[name] = None if values == [None] * len(values) else values
         output = self.model.generate(input_ids=model_inputs["input_ids"], attention_mask=model_inputs["attention_mask"],
-                                     seed=[int(s) for s in seeds], key=None if keys == [None] * len(keys) else keys,
-                                     **forward_params)
+                                     seed=[int(s) for s in seeds], **steering, **forward_params)
         return {"audio": output.audio}
 
     def postprocess(self, model_outputs):

@@ -32,6 +32,7 @@ from .caption_swaps import CaptionSwaps
 from .distance import codec_latent_embedding, frechet_distance, reconstruct_with_codec
 from .estimator_check import SHIPPED_RESULTS
 from .features import ANALYSIS_RATE, conform, load_audio, mel_statistics
+from .independent import independent_adherence, independent_estimates, summarise_independent
 from .instrument import InstrumentClassifier, default_classifier_dir
 from .key import KEY_CHANCE, estimate_key, key_score, parse_key
 from .perplexity import CrossEntropy, score_split
@@ -68,7 +69,7 @@ def analyse(audio, rate: int, classifier: InstrumentClassifier) -> dict:
     key, _ = estimate_key(mono)
     return {"predicted_instrument": label, "instrument_probability": round(probabilities[label], 4),
             "estimated_key": key, "estimated_tempo_bpm": round(estimate_tempo(mono), 2),
-            "mel_statistics": mel_statistics(mono)}
+            "independent": independent_estimates(mono, ANALYSIS_RATE), "mel_statistics": mel_statistics(mono)}
 
 
 def expected_mode(expected: dict) -> str | None:
@@ -91,7 +92,8 @@ def adherence(found: dict, expected: dict) -> dict:
             "mode_correct": parse_key(found["estimated_key"])[1] == mode if mode else None,
             "tempo_correct": (tempo_correct(tempo, expected["tempo_bpm"]) if expected.get("tempo_bpm") else None),
             "tempo_ratio": (round(tempo / expected["tempo_bpm"], 4) if expected.get("tempo_bpm") else None),
-            "tempo_band_correct": (tempo > 0 and tempo_band(tempo) == band) if band else None}
+            "tempo_band_correct": (tempo > 0 and tempo_band(tempo) == band) if band else None,
+            "independent_adherence": independent_adherence(found.get("independent"), expected)}
 
 
 def _mean(values) -> float | None:
@@ -126,6 +128,7 @@ def summarise(rows: list[dict], labels: int) -> dict:
                        "chance": 1.0 / len(TEMPO_BANDS),
                        "rule": "the estimated tempo in the stated band: " + ", ".join(
                            f"{name} [{low:g}, {high:g})" for name, (low, high) in TEMPO_BANDS.items())},
+        "independent": summarise_independent(rows),
     }
 
 
@@ -161,7 +164,7 @@ def _timed_generate(model, processor, caption: str, duration: float, seed: int, 
         torch.cuda.synchronize()
     start = time.perf_counter()
     output = model.generate(**processor([caption]), duration=duration, seed=seed, guidance_scale=guidance,
-                            key=model.caption_keys([caption]), progress_bar=False)
+                            **model.caption_steering([caption]), progress_bar=False)
     if model.device.type == "cuda":
         torch.cuda.synchronize()
     return output.audio[0].float().cpu().numpy(), time.perf_counter() - start
@@ -265,6 +268,7 @@ def evaluate(model_dir: str, prompts=DEMO_PROMPTS, *, output_dir: str | None = N
                              for name in ("do_sample", "temperature", "top_k", "top_p")},
                 "instrument_classifier": str(instrument_classifier),
                 "key_strength": getattr(model.generation_config, "key_strength", None),
+                "tempo_strength": getattr(model.generation_config, "tempo_strength", None),
                 "dataset": dataset, "reference_manifest": reference_manifest, "reference_split": reference_split,
                 "device": str(model.device), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                 "cpu": platform.processor() or platform.machine(),

@@ -58,6 +58,33 @@ def estimate_tempo(audio: np.ndarray, rate: int = ANALYSIS_RATE) -> float:
     return tempo_from_envelope(*onset_strength(audio, rate))
 
 
+def tempo_librosa(audio: np.ndarray, rate: int) -> float:
+    """librosa's tempo (autocorrelation of its onset envelope under a log-normal prior at 120 BPM), in BPM."""
+    import librosa
+
+    return float(librosa.feature.tempo(y=np.asarray(audio, dtype=np.float32), sr=rate)[0])
+
+
+def tempo_essentia(audio: np.ndarray, rate: int) -> float:
+    """essentia's `PercivalBpmEstimator`, in BPM (installed by the user: AGPL-3.0, never a dependency)."""
+    import essentia.standard as essentia_standard
+
+    return float(essentia_standard.PercivalBpmEstimator(sampleRate=rate)(np.asarray(audio, dtype=np.float32)))
+
+
+def available_tempo_estimators() -> dict:
+    """Tempo estimators the project did not write, name -> f(audio, rate) -> BPM: librosa always (a lab dependency),
+    essentia where the user installed it; and ours."""
+    estimators = {"librosa": tempo_librosa}
+    try:
+        import essentia.standard  # noqa: F401
+
+        estimators["essentia"] = tempo_essentia
+    except ImportError:
+        pass
+    return {**estimators, "ours": estimate_tempo}
+
+
 def tempo_correct(estimated: float, expected: float, tolerance: float = TOLERANCE,
                   factors: tuple[float, ...] = OCTAVE_FACTORS) -> bool:
     """Within `tolerance` (relative) of `expected` times one of `factors` (default: 1, 2 and 1/2)."""
@@ -66,4 +93,5 @@ def tempo_correct(estimated: float, expected: float, tolerance: float = TOLERANC
     return any(abs(estimated / (expected * factor) - 1.0) <= tolerance for factor in factors)
 
 
-__all__ = ["METRICAL_FACTORS", "OCTAVE_FACTORS", "TOLERANCE", "estimate_tempo", "tempo_correct", "tempo_from_envelope"]
+__all__ = ["METRICAL_FACTORS", "OCTAVE_FACTORS", "TOLERANCE", "available_tempo_estimators", "estimate_tempo",
+           "tempo_correct", "tempo_essentia", "tempo_from_envelope", "tempo_librosa"]

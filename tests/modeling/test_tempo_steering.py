@@ -101,8 +101,12 @@ def test_a_codec_whose_codes_are_spectra_gives_onsets_others_do_not():
     from simba_music.modeling.audio_codec import AudioCodec
     from tests.modeling.test_key_steering import chord_codec
 
-    onsets = codec_onsets(AudioCodec(chord_codec()))
+    codec = AudioCodec(chord_codec())
+    onsets = codec_onsets(codec)
     assert onsets.shape == (24, 24) and float(onsets.mean()) == pytest.approx(1.0)
+    assert codec_onsets(codec) is onsets  # kept, not recomputed per call
+    codec.model.set_codebooks(codec.model.codebooks.flip(1))  # new codebooks: new onsets
+    torch.testing.assert_close(codec_onsets(codec), onsets.flip(0).flip(1))
     model, _ = tiny_model_and_processor()
     assert codec_onsets(model.codec) is None
 

@@ -12,12 +12,14 @@ import collections
 
 from simba_music.modeling.keys import key_name, parse_key
 
-from ..codec.key_round_trip import available_estimators as available_key_estimators
 from .tempo import available_tempo_estimators, tempo_correct
 
 
 def independent_estimates(mono, rate: int) -> dict:
     """{"key": {estimator: "F# minor"}, "tempo_bpm": {estimator: bpm}} of one mono clip at `rate`."""
+    # Imported here: the codec package's key round trip imports the evaluation package, which imports this module.
+    from ..codec.key_round_trip import available_estimators as available_key_estimators
+
     tempo = {name: round(estimate(mono, rate), 2) for name, estimate in available_tempo_estimators().items()
              if name != "ours"}
     return {"key": {name: key_name(*estimate(mono, rate)) for name, estimate in available_key_estimators().items()},

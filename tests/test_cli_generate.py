@@ -70,3 +70,19 @@ def test_bad_arguments_exit_2_and_write_nothing(arguments, message, tmp_path, ca
     assert error.value.code == 2
     assert re.search(message, capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_steering_strength_with_nothing_to_steer_is_reported_and_a_tempo_is_steered(tmp_path, capsys):
+    wav = tmp_path / "out.wav"
+    assert main(["generate", "ambient piano", "--model", "random", "--output", str(wav), "--duration", "0.5",
+                 "--key-strength", "3", "--tempo-strength", "3", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "--key-strength has nothing to steer: the prompt states no key the model follows, and --key is not" in err
+    assert "--tempo-strength has nothing to steer" in err
+    steered = tmp_path / "steered.wav"
+    assert main(["generate", "ambient piano", "--model", "random", "--output", str(steered), "--duration", "2",
+                 "--tempo", "90", "--tempo-strength", "50", "--quiet"]) == 0
+    assert "nothing to steer" not in capsys.readouterr().err
+    plain = tmp_path / "plain.wav"
+    main(["generate", "ambient piano", "--model", "random", "--output", str(plain), "--duration", "2", "--quiet"])
+    assert (soundfile.read(steered)[0] != soundfile.read(plain)[0]).any()  # any codec can be tempo-steered

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from transformers import AutoModel
 
 from simba_music import SimbaMusicConfig, SimbaMusicForCausalLM, SimbaMusicForConditionalGeneration
-from simba_music.modeling.values import DEFAULT_KEY_STRENGTH, DEFAULT_TEMPO_STRENGTH
+from simba_music.modeling.values import DEFAULT_TEMPO_STRENGTH
 from simba_music_lab.codec.pretrained import PITCH_CODEC, WAVTOKENIZER_CODEC, pretrained_codec_path
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -48,7 +48,7 @@ def test_assemble_makes_a_model_that_loads_and_generates(tmp_path, codec):
     model = SimbaMusicForConditionalGeneration.from_pretrained(tmp_path / "model").eval()
     assert model.audio_encoder.config.model_type == ("pitch_codec" if codec is None else "wavtokenizer")
     # a codec whose codes carry pitch: the model steers toward the key its captions state
-    assert getattr(model.generation_config, "key_strength", None) == (DEFAULT_KEY_STRENGTH if codec is None else None)
+    assert getattr(model.generation_config, "key_strength", None) == (3.0 if codec is None else None)
     assert model.generation_config.tempo_strength == DEFAULT_TEMPO_STRENGTH  # any codec: tempo needs no pitch
     # A shipped codec is referenced (the package carries its weights once); any other is saved with the model.
     shipped = codec != "a copy outside the package"

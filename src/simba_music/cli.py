@@ -75,6 +75,11 @@ def run_generate(args: argparse.Namespace) -> int:
     steering = model.caption_steering([prompt])  # the key and tempo the prompt states, where the model follows them
     steering.update({name: value for name, value in (("key", args.key), ("tempo_bpm", args.tempo))
                      if value is not None})
+    for flag, name, strength, source in (("--key-strength", "key", args.key_strength, "--key"),
+                                         ("--tempo-strength", "tempo_bpm", args.tempo_strength, "--tempo")):
+        if strength and all(value is None for value in _as_list(steering.get(name))):
+            print(f"simba-music: {flag} has nothing to steer: the prompt states no {name.split('_')[0]} the model "
+                  f"follows, and {source} is not given", file=sys.stderr)
 
     # The audio is streamed to a temporary file while generating (flat memory at any length) and renamed over
     # --output only when generation succeeded; SIGTERM, like Ctrl-C, removes the temporary file.
@@ -95,6 +100,10 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {writer.frames / rate:.2f} s at {rate} Hz"
           + (f", spectrogram {args.spectrogram}" if args.spectrogram else ""), file=sys.stderr)
     return 0
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from transformers import GenerationConfig
 
 from simba_music.modeling.sampling import SamplingSettings, sample_next
 from simba_music.modeling.tempo_steering import (
@@ -169,6 +170,7 @@ def test_captions_steer_tempo_only_in_models_that_opt_in():
     model, processor = tiny_model_and_processor(logit_scale=1.0)
     captions = ["calm piano at 75 BPM", "calm piano"]
     assert model.caption_steering(captions) == {}
+    assert model.caption_steering(captions, GenerationConfig(tempo_strength=2.0)) == {"tempo_bpm": [75.0, None]}
     model.generation_config.tempo_strength = 50.0
     assert model.caption_steering(captions) == {"tempo_bpm": [75.0, None]}
     inputs = processor(text=captions[:1], return_tensors="pt")

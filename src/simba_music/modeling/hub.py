@@ -30,6 +30,18 @@ def variant_name(decoder_config) -> str:
     return name
 
 
+def _steering(generation) -> str:
+    """The steering a generation config opts into, as the card's sampling line continues."""
+    parts = [f"{name} steering {value:g} toward the {what} a caption states"
+             for name, what, value in (("key", "key", getattr(generation, "key_strength", None)),
+                                       ("tempo", "tempo (BPM)", getattr(generation, "tempo_strength", None)))
+             if value]
+    if not parts:
+        return ""
+    return ("; " + " and ".join(parts) + " (`key_strength` / `tempo_strength` in `generation_config.json`; "
+            "`generate`'s arguments override them)")
+
+
 def model_card(model, repo_id: str, tags: list[str] | None = None) -> str:
     """A README.md for the Hub: architecture, variant, codec, text encoder, intended use, how to generate."""
     config = model.config
@@ -62,7 +74,8 @@ and 2601.14786), packaged for `transformers` by the `simba-music` library.
 - **Audio codec:** {codec.model_type} at {config.sampling_rate} Hz, {config.audio_channels} channel(s),
   {config.frame_rate:g} frames/s, first {decoder.num_codebooks} codebook(s) modelled.
 - **Sampling defaults:** top-k {generation.top_k}, temperature {generation.temperature}, classifier-free guidance
-  {generation.guidance_scale} (conditional and unconditional rows in one batch; unconditional = empty caption).
+  {generation.guidance_scale} (conditional and unconditional rows in one batch; unconditional = empty caption)\
+{_steering(generation)}.
 
 ## Intended use
 Generating instrumental music from short text descriptions (genre, instrument, mood, tempo), for research and

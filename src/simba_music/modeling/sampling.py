@@ -173,15 +173,16 @@ class TextToMusicGenerationMixin:
         input_ids, mask = self._pad_captions(input_ids, torch.ones_like(input_ids))
         return input_ids.expand(batch_size, -1), mask.expand(batch_size, -1)
 
-    def caption_steering(self, captions: list[str]) -> dict:
+    def caption_steering(self, captions: list[str], generation_config: GenerationConfig | None = None) -> dict:
         """The steering arguments of `generate` that follow what `captions` ask: `key` (the key each states) where
-        this model's generation config sets `key_strength` and its codec carries pitch, `tempo_bpm` (the tempo each
-        states) where it sets `tempo_strength`; {} for a model that opts into neither. The pipelines, the command
-        line, the demo page, the live stream and the evaluation pass them to `generate`."""
+        the generation config (default: the model's) sets `key_strength` and the codec carries pitch, `tempo_bpm`
+        (the tempo each states) where it sets `tempo_strength`; {} for a config that opts into neither. The
+        pipelines, the command line, the demo page, the live stream and the evaluation pass them to `generate`."""
+        config = generation_config if generation_config is not None else self.generation_config
         steering = {}
-        if getattr(self.generation_config, "key_strength", 0) and self.codec.reads_pitch:
+        if getattr(config, "key_strength", 0) and self.codec.reads_pitch:
             steering["key"] = caption_keys(captions)
-        if getattr(self.generation_config, "tempo_strength", 0):
+        if getattr(config, "tempo_strength", 0):
             steering["tempo_bpm"] = caption_tempi(captions)
         return steering
 

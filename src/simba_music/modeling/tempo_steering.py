@@ -27,7 +27,7 @@ from .values import DEFAULT_TEMPO_STRENGTH, TEMPO_BPM_RANGE, check_tempo_bpm, ch
 
 # The bias between beats relative to the one on beats (chosen on tuning prompts apart from the reported ones:
 # CHANGELOG, "Tempo steering").
-HOLD_SHARE = 0.5
+HOLD_SHARE = 0.25
 # Bands of the onset measure: log-spaced like a mel scale's upper part, as onset detectors' spectral flux uses.
 ONSET_BANDS, ONSET_LOW_HZ, ONSET_HIGH_HZ = 40, 60.0, 7600.0
 _BPM_PATTERN = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d+)?)\s*(?:bpm\b|beats per minute\b|beats/min\b)", re.IGNORECASE)

@@ -70,6 +70,11 @@ def test_cli_writes_evaluation_json_and_plot(workspace, capsys):
     real = result["reference_ceiling"]["real"]
     assert real["key"]["exact_accuracy"] == pytest.approx(2 / 3)  # the two chord clips; the click track has no key
     assert real["tempo"]["clips"] == 3
+    # the estimators the project did not write, on the same real clips (the two chord clips state their keys)
+    assert real["independent"]["key_exact_accuracy"]["librosa"] == pytest.approx(2 / 3)
+    assert real["independent"]["distinct_keys_heard"]["librosa"] >= 2
+    assert set(rows[0]["independent"]["tempo_bpm"]) >= {"librosa"}
+    assert adherence["independent"]["tempo_accuracy"]["librosa"] in (0.0, 0.5, 1.0)  # over the 2 stating a tempo
     assert result["reference_ceiling"]["codec_round_trip"]["instrument"]["clips"] == 3
     speed = result["speed"]
     assert speed["real_time_factor"] > 0 and speed["torch_threads"] == 1 and speed["device"] == "cpu"

@@ -202,11 +202,11 @@ def _reference(model, rows, classifier, progress, codec_round_trip: bool):
         found = analyse(audio, rate, classifier)
         mels.append(found.pop("mel_statistics"))
         latents.append(codec_latent_embedding(model.audio_encoder, audio, rate))
-        real.append(adherence(found, row))
+        real.append({**adherence(found, row), "independent": found["independent"]})
         if codec_round_trip:
             found = analyse(reconstruct_with_codec(model.codec, audio), rate, classifier)
             round_trip_mels.append(found.pop("mel_statistics"))
-            round_trip.append(adherence(found, row))
+            round_trip.append({**adherence(found, row), "independent": found["independent"]})
     return np.stack(mels), np.stack(latents), real, round_trip, round_trip_mels
 
 

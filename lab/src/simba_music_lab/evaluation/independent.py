@@ -48,7 +48,7 @@ def summarise_independent(rows: list[dict]) -> dict:
         return {name: sum(values) / len(values) for name, values in by_name.items()}
 
     distinct = collections.defaultdict(set)
-    for row in rows:  # generated clips carry their estimates; a reference clip's summary has only the adherence
+    for row in rows:
         for name, key in row.get("independent", {}).get("key", {}).items():
             distinct[name].add(key)
     return {"key_exact_accuracy": accuracy("key_exact"), "tempo_accuracy": accuracy("tempo_correct"),

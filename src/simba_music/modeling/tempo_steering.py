@@ -17,9 +17,7 @@ without a jump. Beats fall from the first new frame on: an audio prompt's own be
 
 from __future__ import annotations
 
-import hashlib
 import re
-import weakref
 
 import torch
 
@@ -33,7 +31,7 @@ ONSET_BANDS, ONSET_LOW_HZ, ONSET_HIGH_HZ = 40, 60.0, 7600.0
 _BPM_PATTERN = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d+)?)\s*(?:bpm\b|beats per minute\b|beats/min\b)", re.IGNORECASE)
 
 
-def code_onsets(magnitude: torch.Tensor, frequencies: torch.Tensor, block: int = 64) -> torch.Tensor:
+def code_onsets(magnitude: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
     """Magnitude spectra of the codes [codes, bins] and the bins' frequencies [bins] -> onsets [codes, codes]:
     row p, column n is the spectral flux from code p to code n (mean over `ONSET_BANDS` log-spaced bands of the
     rectified rise of log band energy), divided by its mean over all pairs. 0 on the diagonal."""
@@ -43,8 +41,12 @@ def code_onsets(magnitude: torch.Tensor, frequencies: torch.Tensor, block: int =
     bands = ((frequencies[:, None] >= edges[None, :-1]) & (frequencies[:, None] < edges[None, 1:])).double()
     bands = bands[:, bands.sum(0) > 0]  # a band narrower than a bin holds no bin
     energy = torch.log((magnitude.double().square() @ (bands / bands.sum(0))) + 1e-6).float()  # [codes, bands]
-    rise = torch.cat([torch.relu(energy[None] - energy[start:start + block, None]).mean(-1)
-                      for start in range(0, energy.shape[0], block)])  # blocks keep [block, codes, bands] small
+    # Band by band into two [codes, codes] buffers: a [codes, codes, bands] intermediate would cost 160 MB at 1024
+    # codes, and blocks of it left the allocator holding as much.
+    rise, step = (torch.zeros(len(energy), len(energy)) for _ in range(2))
+    for band in energy.T:
+        torch.sub(band[None, :], band[:, None], out=step)
+        rise.add_(step.clamp_min_(0.0))
     return rise / rise.mean().clamp(min=1e-12)
 
 
@@ -124,22 +126,11 @@ def tempo_steering(codec, tempo_bpm, strength, frame_rate: float, codebook_size:
     return TempoSteering(tempi, strength, frame_rate, codebook_size, device, codec_onsets(codec))
 
 
-_ONSETS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def codec_onsets(codec) -> torch.Tensor | None:
-    """`code_onsets` of `codec`'s first-codebook codes, or None for a codec whose codes are not spectra. Kept per
-    codec until its spectra change (a quarter of a second for 1024 codes on one CPU thread, 2 % of a 10 s
-    generation, paid once rather than per call)."""
+    """`code_onsets` of `codec`'s first-codebook codes (30 ms for 1024 codes on a CPU), or None for a codec whose
+    codes are not spectra."""
     spectra = codec.code_spectra()
-    if spectra is None:
-        return None
-    magnitude, frequencies = spectra
-    fingerprint = hashlib.blake2b(magnitude.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
-    cached = _ONSETS_CACHE.get(codec)
-    if cached is None or cached[0] != fingerprint:
-        cached = _ONSETS_CACHE[codec] = (fingerprint, code_onsets(magnitude, frequencies))
-    return cached[1]
+    return None if spectra is None else code_onsets(*spectra)
 
 
 def stated_tempo(text: str) -> float | None:

@@ -20,6 +20,8 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from .values import DEFAULT_KEY_STRENGTH, DEFAULT_TEMPO_STRENGTH, MAX_KEY_STRENGTH, MAX_TEMPO_STRENGTH, TEMPO_BPM_RANGE
+
 STDOUT = "-"
 STDOUT_FORMATS = ("raw", "wav")
 
@@ -48,12 +50,14 @@ class LiveArguments:
         "help": "steer toward this key, e.g. 'F# minor', for a model whose codec carries pitch (default: the key the "
                 "prompts state, where the model steers keys)"})
     key_strength: float | None = field(default=None, metadata={
-        "help": "how hard to steer toward the key, in [0, 50] (default: the model's generation config, else 2)"})
+        "help": f"how hard to steer toward the key, in [0, {MAX_KEY_STRENGTH:g}] (default: the model's generation "
+                f"config, else {DEFAULT_KEY_STRENGTH:g})"})
     tempo: float | None = field(default=None, metadata={
-        "help": "start new sounds on the beats of this tempo, in [30, 300] BPM (default: the tempo the prompts "
-                "state, where the model steers tempo)"})
+        "help": f"start new sounds on the beats of this tempo, in [{TEMPO_BPM_RANGE[0]:g}, {TEMPO_BPM_RANGE[1]:g}] BPM "
+                "(default: the tempo the prompts state, where the model steers tempo)"})
     tempo_strength: float | None = field(default=None, metadata={
-        "help": "how hard to steer toward the tempo, in [0, 50] (default: the model's generation config, else 2)"})
+        "help": f"how hard to steer toward the tempo, in [0, {MAX_TEMPO_STRENGTH:g}] (default: the model's "
+                f"generation config, else {DEFAULT_TEMPO_STRENGTH:g})"})
     pacing: bool = field(default=True, metadata={
         "help": "real-time pacing: stay at most --lead-seconds ahead of playback (--no-pacing: as fast as possible)"})
     lead_seconds: float = field(default=2.0, metadata={"help": "how far ahead of playback generation may run"})

@@ -61,6 +61,8 @@ def test_bad_tempi_are_refused_at_once():
         stream.set_tempo(400.0)
     with pytest.raises(ValueError, match=r"tempo_strength: must be in \[0, 50\]"):
         stream.set_tempo(90.0, tempo_strength=-1.0)
+    with pytest.raises(ValueError, match=r"tempo_bpm: must be a tempo in \[30, 300\]"):
+        stream.set_tempo(0)  # not "off": that is set_tempo(None)
     with pytest.raises(ValueError, match=r"tempo_bpm: must be a tempo"):
         LiveStream(model, processor, "calm piano", tempo_bpm=10.0)
     assert stream.change_log == [] and stream.tempo_bpm is None

@@ -239,3 +239,7 @@ def test_the_pipeline_passes_each_prompt_its_tempo():
     assert heard == [[90, None]]
     with pytest.raises(ValueError, match="tempo_bpm: give one value or a list of 2"):
         pipe(["calm piano", "calm piano"], max_new_tokens=5, tempo_bpm=[90])
+    heard.clear()
+    with pytest.raises(ValueError, match=r"tempo_bpm: must be a tempo in \[30, 300\]"):
+        pipe(["calm piano", "calm piano"], max_new_tokens=5, batch_size=1, tempo_bpm=[90, 500])
+    assert heard == []  # refused before the first prompt was generated

@@ -56,7 +56,8 @@ DEFAULT_CODEC_CONTEXT_SECONDS = 5.0
 
 
 NO_KEY = "none"  # LiveChange.key that turns key steering off (None keeps the current key)
-NO_TEMPO = 0.0  # LiveChange.tempo_bpm that turns tempo steering off (None keeps the current tempo)
+NO_TEMPO = "off"  # LiveChange.tempo_bpm that turns tempo steering off (None keeps the current tempo; not a number,
+# so that a tempo of 0 is refused rather than read as "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +71,7 @@ class LiveChange:
     guidance_scale: float | None = None
     key: str | None = None
     key_strength: float | None = None
-    tempo_bpm: float | None = None
+    tempo_bpm: float | str | None = None
     tempo_strength: float | None = None
 
 
@@ -144,8 +145,8 @@ class LiveStream:
             tempo_strength = DEFAULT_TEMPO_STRENGTH
         self.tempos_follow_prompts = tempo_bpm is None
         tempo_bpm = check_tempo_bpm(tempo_bpm) if tempo_bpm is not None else self._stated(mix, "tempo_bpm")
-        # The beat clock runs from the first frame whether or not a tempo is set, so that a tempo set later falls
-        # into the phase of one that was.
+        # One beat clock for the whole stream: a new tempo continues the phase of the one before; while no tempo is
+        # set the phase waits, and a tempo set again resumes from it.
         self.beat = TempoSteering([tempo_bpm], check_tempo_strength(tempo_strength), model.frame_rate,
                                   model.config.decoder.codebook_size, model.device, codec_onsets(model.codec))
         self._replay = collections.deque(sorted(replay, key=lambda timed: timed.step))

@@ -248,7 +248,7 @@ class TextToMusicGenerationMixin:
                 the bias (`modeling/key_steering.py`).
             tempo_bpm: put the attacks on the beats of this tempo (beats per minute; one per row, None for none),
                 with any codec (best with one whose codes are spectra); `tempo_strength` (default: the generation
-                config's, else 2; 0 turns it off) scales the bias (`modeling/tempo_steering.py`).
+                config's, else 4; 0 turns it off) scales the bias (`modeling/tempo_steering.py`).
                 `self.caption_steering(captions)` gives the keys and tempi captions state, where the model's
                 generation config opts in.
         """

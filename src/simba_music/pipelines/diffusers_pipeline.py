@@ -36,7 +36,8 @@ class SimbaMusicDiffusionPipeline(DiffusionPipeline):
             raise ValueError(f"output_type: must be 'np' or 'pt', got {output_type!r}")
         prompts = check_prompts(prompt)
         inputs = self.processor(prompts)
-        for name, values in self.model.caption_steering(list(prompts)).items():  # what the prompts state, unless given
+        stated = self.model.caption_steering(list(prompts), generate_kwargs.get("generation_config"))
+        for name, values in stated.items():  # what the prompts state, unless given
             generate_kwargs.setdefault(name, values)
         output = self.model.generate(**inputs.to(self.model.device), duration=duration, guidance_scale=guidance_scale,
                                      seed=seed, generator=generator, progress_bar=self._progress_bar_enabled(),

@@ -11,8 +11,10 @@ import torch
 from transformers import AutoModelForTextToWaveform, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from ..modeling.key_steering import steering_keys
 from ..modeling.processing import check_prompts
 from ..modeling.streaming import CallbackAudioStreamer
+from ..modeling.tempo_steering import steering_tempi
 from ..shipped import demo_model_path
 
 _GENERATE_ARGUMENTS = ("duration", "max_new_tokens", "guidance_scale", "temperature", "top_k", "top_p", "do_sample",
@@ -63,6 +65,9 @@ class TextToMusicPipeline(Pipeline):
             else:
                 per_prompt[name] = [value] * len(prompts) if value is not None else stated.get(name,
                                                                                                  [None] * len(prompts))
+        # Checked here, before the first prompt is generated, not by `generate` at a later batch.
+        steering_keys(per_prompt["key"], len(prompts))
+        steering_tempi(per_prompt["tempo_bpm"], len(prompts))
         items = [{"text": prompt, "seed": seed + index, **{name: values[index] for name, values in per_prompt.items()}}
                  for index, prompt in enumerate(prompts)]
         outputs = super().__call__(items, **kwargs)

@@ -69,9 +69,8 @@ def run_generate(args: argparse.Namespace) -> int:
     model, processor = load_model(args.model, args.seed)
     rate, channels = model.config.sampling_rate, model.config.audio_channels
     inputs = processor([prompt])  # a prompt that tokenises to nothing is refused here, before generating
-    if args.key is not None and not model.codec.reads_pitch:
-        raise ValueError(f"--key: this model's {model.codec.kind} codec does not say which pitches its codes carry, "
-                         "so its output cannot be steered toward a key (the pitch codec's can)")
+    if args.key is not None:
+        model.codec.check_reads_pitch("--key")
     steering = model.caption_steering([prompt])  # the key and tempo the prompt states, where the model follows them
     steering.update({name: value for name, value in (("key", args.key), ("tempo_bpm", args.tempo))
                      if value is not None})

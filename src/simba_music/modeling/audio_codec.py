@@ -99,11 +99,15 @@ class AudioCodec:
         None for a codec whose codes are not spectra (see `reads_pitch`)."""
         return self.model.code_spectra() if self.reads_pitch else None
 
+    def check_reads_pitch(self, name: str = "key") -> None:
+        """A ValueError naming `name` (the argument or flag that asked for a key) unless `reads_pitch`."""
+        if not self.reads_pitch:
+            raise ValueError(f"{name}: this model's {self.kind} codec does not say which pitches its codes carry, "
+                             "so its output cannot be steered toward a key (the pitch codec's can)")
+
     def code_chroma(self) -> torch.Tensor:
         """[codebook_size, 12] pitch-class power of each first-codebook code (see `reads_pitch`)."""
-        if not self.reads_pitch:
-            raise ValueError(f"key: this model's {self.kind} codec does not say which pitches its codes carry, so "
-                             "its output cannot be steered toward a key (the pitch codec's can)")
+        self.check_reads_pitch()
         return self.model.code_chroma()
 
     @property

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from .keys import key_index, key_name, key_scores, parse_key, stated_key
-from .values import DEFAULT_KEY_STRENGTH, check_key_strength
+from .values import DEFAULT_KEY_STRENGTH, check_key_strength, per_row
 
 
 def code_key_fit(code_chroma: torch.Tensor) -> torch.Tensor:
@@ -25,9 +25,7 @@ def code_key_fit(code_chroma: torch.Tensor) -> torch.Tensor:
 
 def steering_keys(key, batch: int) -> list[int | None]:
     """`key` ("F# minor", one per row, or None) -> the key's index per row (None: not steered)."""
-    keys = list(key) if isinstance(key, (list, tuple)) else [key] * batch
-    if len(keys) != batch:
-        raise ValueError(f"key: must be one key or a list of {batch} (one per prompt, None for none), got {key!r}")
+    keys = per_row(key, batch, "key", "key")
     for value in keys:
         if value is not None and not isinstance(value, str):
             raise ValueError(f"key: expected a key name such as 'F# minor' or None, got {value!r}")

@@ -21,7 +21,7 @@ import re
 
 import torch
 
-from .values import DEFAULT_TEMPO_STRENGTH, TEMPO_BPM_RANGE, check_tempo_bpm, check_tempo_strength
+from .values import DEFAULT_TEMPO_STRENGTH, TEMPO_BPM_RANGE, check_tempo_bpm, check_tempo_strength, per_row
 
 # The bias between beats relative to the one on beats (chosen on tuning prompts apart from the reported ones:
 # CHANGELOG, "Tempo steering").
@@ -59,11 +59,8 @@ def code_onsets(magnitude: torch.Tensor, frequencies: torch.Tensor) -> torch.Ten
 
 def steering_tempi(tempo_bpm, batch: int) -> list[float | None]:
     """`tempo_bpm` (one tempo, one per row, or None) -> the tempo per row (None: not steered); checked."""
-    tempi = list(tempo_bpm) if isinstance(tempo_bpm, (list, tuple)) else [tempo_bpm] * batch
-    if len(tempi) != batch:
-        raise ValueError(f"tempo_bpm: must be one tempo or a list of {batch} (one per prompt, None for none), "
-                         f"got {tempo_bpm!r}")
-    return [None if value is None else float(check_tempo_bpm(value)) for value in tempi]
+    return [None if value is None else float(check_tempo_bpm(value))
+            for value in per_row(tempo_bpm, batch, "tempo_bpm", "tempo")]
 
 
 class TempoSteering:

@@ -80,6 +80,16 @@ _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _KEY_PATTERN = re.compile(r"^\s*([A-Ga-g])\s*(#|sharp|b|flat|-)?\s+(major|minor)\s*$", re.IGNORECASE)
 
 
+def per_row(value, rows: int, name: str, what: str) -> list:
+    """`value` given once for every row, or as a list of one per row (None for none) -> a list of `rows` values; a
+    ValueError naming `name` for a list of another length (`what`: "key", "tempo")."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * rows
+    if len(values) != rows:
+        raise ValueError(f"{name}: must be one {what} or a list of {rows} (one per prompt, None for none), "
+                         f"got {value!r}")
+    return values
+
+
 def parse_key(text, name: str = "key") -> tuple[int, str]:
     """"F major", "B flat minor", "F# minor", "Eb major", "B- major" -> (tonic pitch class 0..11, "major"/"minor")."""
     match = _KEY_PATTERN.match(str(text))
@@ -158,4 +168,4 @@ __all__ = ["DEFAULT_DURATION_S", "DEFAULT_KEY_STRENGTH", "DEFAULT_MAX_DURATION_S
            "MAX_GUIDANCE_SCALE", "MAX_KEY_STRENGTH", "MAX_TEMPO_STRENGTH", "PAPER_GENERATION_DEFAULTS", "SEED_LIMIT",
            "TEMPERATURE_RANGE", "TEMPO_BPM_RANGE", "check_guidance_scale", "check_key_strength", "check_seed",
            "check_temperature", "check_tempo_bpm", "check_tempo_strength", "codec_frame_rate", "codec_hop_length",
-           "parse_key", "saved_generation_defaults", "shipped_demo_folder"]
+           "parse_key", "per_row", "saved_generation_defaults", "shipped_demo_folder"]

@@ -45,14 +45,17 @@ def manifest_prompts(manifest: str, split: str, clips: int, seed: int) -> list[d
     return [{**row, "audio": str(folder / row["audio"])} for row in random.Random(seed).sample(rows, clips)]
 
 
-def judge(audio: np.ndarray, rate: int, prompt: dict, tempo_estimators: dict, key_estimators: dict) -> dict:
-    from simba_music.modeling.keys import parse_key
-    from simba_music_lab.evaluation.tempo import tempo_correct
+def judge(audio: np.ndarray, rate: int, prompt: dict) -> dict:
+    """Per estimator (the independent ones, then ours): tempo within the tolerance, key exact."""
+    from simba_music_lab.evaluation.independent import independent_adherence, independent_estimates
+    from simba_music_lab.evaluation.key import estimate_key
+    from simba_music_lab.evaluation.tempo import estimate_tempo
 
-    asked_key = parse_key(prompt["key"])
-    return {**{f"tempo_{name}": tempo_correct(estimate(audio, rate), prompt["tempo_bpm"])
-               for name, estimate in tempo_estimators.items()},
-            **{f"key_{name}": tuple(estimate(audio, rate)) == asked_key for name, estimate in key_estimators.items()}}
+    estimates = independent_estimates(audio, rate)
+    estimates["tempo_bpm"]["ours"], estimates["key"]["ours"] = estimate_tempo(audio, rate), estimate_key(audio, rate)[0]
+    verdicts = independent_adherence(estimates, prompt)
+    return {**{f"tempo_{name}": correct for name, correct in verdicts["tempo_correct"].items()},
+            **{f"key_{name}": exact for name, exact in verdicts["key_exact"].items()}}
 
 
 def totals(rows: list[dict]) -> dict:
@@ -62,23 +65,16 @@ def totals(rows: list[dict]) -> dict:
 @torch.no_grad()
 def run(model_dir: str, settings: list[dict], prompts: list[dict], seconds: float, seed: int) -> dict:
     import simba_music.modeling.tempo_steering as tempo_steering
-    from simba_music.modeling.keys import parse_key
-    from simba_music_lab.codec.key_round_trip import available_estimators
     from simba_music_lab.evaluation.features import ANALYSIS_RATE, conform, load_audio
     from simba_music_lab.evaluation.harness import load_model
     from simba_music_lab.evaluation.instrument import InstrumentClassifier, default_classifier_dir
-    from simba_music_lab.evaluation.key import estimate_key
-    from simba_music_lab.evaluation.tempo import available_tempo_estimators
 
     model, processor = load_model(model_dir, "cpu")
     rate = model.config.sampling_rate
     classifier = InstrumentClassifier.load(default_classifier_dir(model.audio_encoder))
-    tempo_estimators = available_tempo_estimators()
-    key_estimators = {**available_estimators(), "ours": lambda audio, rate: parse_key(estimate_key(audio, rate)[0])}
     result = {"prompts": len(prompts), "seconds": seconds, "by_setting": {}}
     if all("audio" in prompt for prompt in prompts):  # the estimators on the real clips, whose answers are known
-        real = [judge(load_audio(prompt["audio"], rate), rate, prompt, tempo_estimators, key_estimators)
-                for prompt in prompts]
+        real = [judge(load_audio(prompt["audio"], rate), rate, prompt) for prompt in prompts]
         result["estimators_on_real_clips"] = totals(real)
     for setting in settings:
         tempo_steering.HOLD_SHARE = setting["hold_share"]
@@ -91,7 +87,7 @@ def run(model_dir: str, settings: list[dict], prompts: list[dict], seconds: floa
             audio = output.audio[0].mean(0).float().numpy()
             codes = output.sequences[0, 0].numpy()
             label, _ = classifier.predict(conform(audio, rate), ANALYSIS_RATE)
-            rows.append({**judge(audio, rate, prompt, tempo_estimators, key_estimators),
+            rows.append({**judge(audio, rate, prompt),
                          "instrument": label == prompt["instrument"],
                          "repeated_frames": float(np.mean(codes[1:] == codes[:-1]))})
         summary = totals([{name: value for name, value in row.items() if name != "repeated_frames"} for row in rows])
